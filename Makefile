@@ -1,0 +1,38 @@
+# ekstack — two commands on a fresh machine:
+#   make demo   apply the learning stack on the moto emulator, promote, destroy
+#   make test   every test (starts the emulator itself)
+
+MOTO_PORT ?= 5055
+export MOTO_PORT
+EMULATOR := http://127.0.0.1:$(MOTO_PORT)
+# Static dummy credentials: the emulator accepts any, and nothing here may
+# ever reach a real account.
+DEMO_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN= AWS_PROFILE= \
+            AWS_ENDPOINT_URL=$(EMULATOR) EKSTACK_TEST_ENDPOINT=$(EMULATOR)
+
+.PHONY: demo test emulator emulator-stop lint build bench schema
+
+build:
+	cargo build
+
+emulator:
+	./scripts/emulator.sh start
+
+emulator-stop:
+	./scripts/emulator.sh stop
+
+test: emulator
+	$(DEMO_ENV) cargo test --all-targets
+
+demo: build emulator
+	$(DEMO_ENV) ./scripts/demo.sh
+
+bench: build
+	cargo run --release --bin apply-bench
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+schema: build
+	./target/debug/ekstack schema > schema/ekstack.schema.json

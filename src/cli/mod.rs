@@ -1,0 +1,146 @@
+//! Command-line interface: argument definitions and dispatch.
+//!
+//! Clap types stay inside this module. Each subcommand has its own file with
+//! its arguments and a `run` that calls into the operations; exit codes are
+//! decided here, in one place.
+
+mod render;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ConfigError, Overlay};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ekstack",
+    version,
+    about = "Provision an EKS + RDS stack from one TOML file: plan, apply, destroy."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// AWS region (defaults to the stack file's `stack.region`).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// AWS named profile.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator such as moto).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Log each AWS call and more detail.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Plain output without colours (also NO_COLOR).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The stack file and its overlay, shared by every stack command.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// Path to the stack file, e.g. stacks/learning.toml.
+    pub stack: PathBuf,
+    /// Overlay <stack dir>/../environments/ENV.toml.
+    #[arg(long, conflicts_with = "env_file")]
+    pub env: Option<String>,
+    /// Overlay this file.
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+}
+
+impl StackArgs {
+    pub fn overlay(&self) -> Overlay {
+        match (&self.env, &self.env_file) {
+            (Some(name), _) => Overlay::Env(name.clone()),
+            (None, Some(path)) => Overlay::File(path.clone()),
+            (None, None) => Overlay::None,
+        }
+    }
+
+    /// Loads the stack and prints any notes about overlay keys left out.
+    pub fn load(&self, global: &GlobalArgs) -> Result<config::Loaded, ConfigError> {
+        let loaded = config::load(&self.stack, &self.overlay(), global.region.clone())?;
+        eprint!("{}", loaded.render_notes(use_color(global)));
+        Ok(loaded)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the stack file and overlay; no AWS call.
+    Validate(validate::ValidateArgs),
+    /// Print the fully resolved stack (defaults + overlay) as TOML.
+    Render(render::RenderArgs),
+    /// Print the JSON Schema of stack files (for editors).
+    #[command(hide = true)]
+    Schema,
+}
+
+/// How a successful command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Done,
+    /// Exit 2: `plan --detailed-exitcode` found changes.
+    ChangesPresent,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = use_color(&cli.global);
+    match run(cli) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPresent) => ExitCode::from(2),
+        Err(error) => {
+            report(&error, color);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = cli.global;
+    match cli.command {
+        Command::Validate(args) => validate::run(&global, args),
+        Command::Render(args) => render::run(&global, args),
+        Command::Schema => {
+            println!("{}", crate::config::schema_json());
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+pub fn use_color(global: &GlobalArgs) -> bool {
+    !global.no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && console::Term::stderr().features().colors_supported()
+}
+
+/// Prints an error: stack-file errors with their source snippets, anything
+/// else with its chain of context.
+fn report(error: &anyhow::Error, color: bool) {
+    if let Some(config_error) = error.downcast_ref::<ConfigError>() {
+        eprint!("{}", config_error.render(color));
+        return;
+    }
+    let prefix = if color {
+        console::style("error:").red().bold().to_string()
+    } else {
+        "error:".to_string()
+    };
+    eprintln!("{prefix} {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

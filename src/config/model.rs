@@ -1,0 +1,308 @@
+//! Stage two of configuration: the resolved stack, with defaults filled in,
+//! CIDRs derived and every rule checked. Everything downstream (the desired
+//! graph, plan, cost) reads only this model, never the raw TOML.
+
+use std::collections::BTreeMap;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+/// A stack after merging the overlay, filling defaults and validating.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stack {
+    #[serde(rename = "stack")]
+    pub meta: StackMeta,
+    pub network: Network,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eks: Option<Eks>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackMeta {
+    pub name: String,
+    pub region: String,
+    /// The environment overlay applied, if any (`mvp`, `prod`, or a file name).
+    #[serde(skip)]
+    pub env: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    None,
+    Single,
+    PerAz,
+}
+
+impl NatMode {
+    pub const NAMES: [&'static str; 3] = ["none", "single", "per-az"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(NatMode::None),
+            "single" => Some(NatMode::Single),
+            "per-az" => Some(NatMode::PerAz),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub cidr: Ipv4Net,
+    /// Resolved AZ names, in order; subnet `i` of each tier lives in `azs[i]`.
+    pub azs: Vec<String>,
+    pub nat: NatMode,
+    pub public_subnets: Vec<Ipv4Net>,
+    pub private_subnets: Vec<Ipv4Net>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointAccess {
+    Public,
+    Private,
+    PublicAndPrivate,
+}
+
+impl EndpointAccess {
+    pub const NAMES: [&'static str; 3] = ["public", "private", "public-and-private"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(EndpointAccess::Public),
+            "private" => Some(EndpointAccess::Private),
+            "public-and-private" => Some(EndpointAccess::PublicAndPrivate),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn public(self) -> bool {
+        matches!(
+            self,
+            EndpointAccess::Public | EndpointAccess::PublicAndPrivate
+        )
+    }
+
+    pub fn private(self) -> bool {
+        matches!(
+            self,
+            EndpointAccess::Private | EndpointAccess::PublicAndPrivate
+        )
+    }
+
+    pub fn from_flags(public: bool, private: bool) -> Option<Self> {
+        match (public, private) {
+            (true, false) => Some(EndpointAccess::Public),
+            (false, true) => Some(EndpointAccess::Private),
+            (true, true) => Some(EndpointAccess::PublicAndPrivate),
+            (false, false) => None,
+        }
+    }
+}
+
+/// The control plane log types EKS can send to CloudWatch, in AWS's spelling.
+pub const LOG_TYPES: [&str; 5] = [
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Eks {
+    pub version: String,
+    pub endpoint: EndpointAccess,
+    pub public_access_cidrs: Vec<String>,
+    /// Enabled log types, in the order of [`LOG_TYPES`].
+    pub logging: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodegroups: BTreeMap<String, Nodegroup>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fargate: BTreeMap<String, FargateProfile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capacity {
+    OnDemand,
+    Spot,
+}
+
+impl Capacity {
+    pub const NAMES: [&'static str; 2] = ["on-demand", "spot"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "on-demand" => Some(Capacity::OnDemand),
+            "spot" => Some(Capacity::Spot),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The EKS API value (`ON_DEMAND` / `SPOT`).
+    pub fn aws(self) -> &'static str {
+        match self {
+            Capacity::OnDemand => "ON_DEMAND",
+            Capacity::Spot => "SPOT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    /// Graviton families carry a `g` after the generation digit (t4g, m7gd, c6gn).
+    pub fn of_instance_type(instance_type: &str) -> Arch {
+        let family = instance_type.split('.').next().unwrap_or("");
+        let digits_end = family
+            .char_indices()
+            .skip_while(|(_, c)| c.is_ascii_alphabetic())
+            .find(|(_, c)| !c.is_ascii_digit())
+            .map(|(i, _)| i);
+        let graviton = match digits_end {
+            Some(i) => {
+                family[..i].chars().any(|c| c.is_ascii_digit()) && family[i..].starts_with('g')
+            }
+            None => false,
+        };
+        if graviton || family == "a1" {
+            Arch::Arm64
+        } else {
+            Arch::X86_64
+        }
+    }
+
+    /// The EKS managed node group AMI type (Amazon Linux 2023).
+    pub fn ami_type(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "AL2023_x86_64_STANDARD",
+            Arch::Arm64 => "AL2023_ARM_64_STANDARD",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Nodegroup {
+    pub instance_types: Vec<String>,
+    pub capacity: Capacity,
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+    pub disk_gib: i32,
+    /// Derived from the instance types.
+    #[serde(skip)]
+    pub arch: Arch,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FargateProfile {
+    pub namespaces: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    Postgres,
+    Mysql,
+    AuroraPostgresql,
+    AuroraMysql,
+}
+
+impl Engine {
+    pub const NAMES: [&'static str; 4] = ["postgres", "mysql", "aurora-postgresql", "aurora-mysql"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "postgres" => Some(Engine::Postgres),
+            "mysql" => Some(Engine::Mysql),
+            "aurora-postgresql" => Some(Engine::AuroraPostgresql),
+            "aurora-mysql" => Some(Engine::AuroraMysql),
+            _ => None,
+        }
+    }
+
+    /// The RDS API engine name, which is also the name in the file.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn is_aurora(self) -> bool {
+        matches!(self, Engine::AuroraPostgresql | Engine::AuroraMysql)
+    }
+
+    pub fn is_postgres(self) -> bool {
+        matches!(self, Engine::Postgres | Engine::AuroraPostgresql)
+    }
+
+    pub fn port(self) -> i32 {
+        if self.is_postgres() {
+            5432
+        } else {
+            3306
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Database {
+    pub engine: Engine,
+    pub version: String,
+    pub class: String,
+    /// Instance engines only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_gib: Option<i32>,
+    pub multi_az: bool,
+    /// Aurora only: writer plus readers.
+    pub instances: i32,
+    pub backup_retention_days: i32,
+    pub deletion_protection: bool,
+    pub final_snapshot: bool,
+    pub performance_insights: bool,
+    pub username: String,
+    pub db_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<Serverless>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Serverless {
+    pub min_acu: f64,
+    pub max_acu: f64,
+}
+
+impl Stack {
+    /// RDS identifier of the database (instance or Aurora cluster).
+    pub fn db_identifier(&self) -> String {
+        db_identifier(&self.meta.name)
+    }
+}
+
+pub fn db_identifier(stack: &str) -> String {
+    format!("{stack}-db")
+}

@@ -1,0 +1,330 @@
+//! Stage one of configuration: serde structs that mirror the TOML exactly.
+//!
+//! Every field is optional and every value is located, so that an overlay can
+//! be merged over a stack file key by key and every later error can point at
+//! its source (tables are located separately, by `source::TableIndex`). Nothing
+//! here checks a rule beyond types and unknown keys; see `resolve` for that.
+//! Enumerated strings are kept as strings so that a wrong value gets a
+//! "must be one of …, did you mean …" message rather than serde's generic one;
+//! the `schemars(with)` attributes still give editors the list of values.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::source::Located;
+
+type L<T> = Located<T>;
+
+/// A stack file or an environment overlay.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "ekstack stack file or environment overlay")]
+pub struct RawFile {
+    /// Identity of the stack. Required in a stack file, optional in an overlay.
+    pub stack: Option<RawStack>,
+    /// The VPC: CIDR, availability zones, NAT.
+    pub network: Option<RawNetwork>,
+    /// The EKS cluster, its managed node groups and Fargate profiles.
+    pub eks: Option<RawEks>,
+    /// An RDS instance or Aurora cluster.
+    pub database: Option<RawDatabase>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    /// `[a-z][a-z0-9-]{0,19}`; prefixes every resource name.
+    pub name: Option<L<String>>,
+    /// AWS region, e.g. `ap-northeast-1`.
+    pub region: Option<L<String>>,
+    /// Tags added to every resource.
+    pub tags: Option<BTreeMap<String, L<String>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// VPC CIDR block, /16 to /28. Default `10.0.0.0/16`.
+    pub cidr: Option<L<String>>,
+    /// A count (the first N AZs of the region) or a list of AZ names. Default 2.
+    #[schemars(with = "Option<AzsSchema>")]
+    pub azs: Option<L<toml::Value>>,
+    /// NAT gateways for the private subnets. Default `single`.
+    #[schemars(with = "Option<NatSchema>")]
+    pub nat: Option<L<String>>,
+    /// Explicit public subnet CIDRs, one per AZ (derived when absent).
+    pub public_subnets: Option<L<Vec<L<String>>>>,
+    /// Explicit private subnet CIDRs, one per AZ (derived when absent).
+    pub private_subnets: Option<L<Vec<L<String>>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEks {
+    /// Kubernetes version, e.g. "1.33".
+    pub version: Option<L<String>>,
+    /// API server endpoint access. Default `public`.
+    #[schemars(with = "Option<EndpointSchema>")]
+    pub endpoint: Option<L<String>>,
+    /// CIDRs allowed to reach a public endpoint. Default `["0.0.0.0/0"]`.
+    pub public_access_cidrs: Option<L<Vec<L<String>>>>,
+    /// Control plane log types sent to CloudWatch.
+    #[schemars(with = "Option<Vec<LogTypeSchema>>")]
+    pub logging: Option<L<Vec<L<String>>>>,
+    /// Managed node groups, keyed by name.
+    pub nodegroups: Option<BTreeMap<String, RawNodegroup>>,
+    /// Fargate profiles, keyed by name.
+    pub fargate: Option<BTreeMap<String, RawFargate>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodegroup {
+    /// EC2 instance types, all of one CPU architecture. Default `["t3.medium"]`.
+    pub instance_types: Option<L<Vec<L<String>>>>,
+    /// `on-demand` or `spot`. Default `on-demand`.
+    #[schemars(with = "Option<CapacitySchema>")]
+    pub capacity: Option<L<String>>,
+    /// Minimum number of nodes. Default 1.
+    pub min: Option<L<i64>>,
+    /// Desired number of nodes. Default 2.
+    pub desired: Option<L<i64>>,
+    /// Maximum number of nodes. Default 3.
+    pub max: Option<L<i64>>,
+    /// Root volume size in GiB. Default 20.
+    pub disk_gib: Option<L<i64>>,
+    /// Kubernetes labels put on the nodes.
+    pub labels: Option<BTreeMap<String, L<String>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFargate {
+    /// Namespaces whose pods run on Fargate (1 to 5).
+    pub namespaces: Option<L<Vec<L<String>>>>,
+    /// Pod labels that must also match (at most 5).
+    pub labels: Option<BTreeMap<String, L<String>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    /// Default `postgres`.
+    #[schemars(with = "Option<EngineSchema>")]
+    pub engine: Option<L<String>>,
+    /// Engine version: a major ("16") or a full version ("16.4").
+    pub version: Option<L<String>>,
+    /// Instance class, e.g. `db.t4g.micro`; `db.serverless` for Aurora Serverless v2.
+    pub class: Option<L<String>>,
+    /// Allocated storage in GiB (instance engines only). Default 20.
+    pub storage_gib: Option<L<i64>>,
+    /// A standby in a second AZ (instance engines only). Default false.
+    pub multi_az: Option<L<bool>>,
+    /// Aurora only: number of instances, writer plus readers. Default 1.
+    pub instances: Option<L<i64>>,
+    /// Days of automated backups, 0 to 35 (Aurora 1 to 35). Default 7.
+    pub backup_retention_days: Option<L<i64>>,
+    /// Refuse deletion until this is turned off. Default false.
+    pub deletion_protection: Option<L<bool>>,
+    /// Take a snapshot before the database is ever deleted. Default true.
+    pub final_snapshot: Option<L<bool>>,
+    /// Performance Insights. Default false.
+    pub performance_insights: Option<L<bool>>,
+    /// Master user name; the password is managed by RDS in Secrets Manager.
+    pub username: Option<L<String>>,
+    /// Name of the database created inside the engine.
+    pub db_name: Option<L<String>>,
+    /// Aurora Serverless v2 capacity range (with `class = "db.serverless"`).
+    pub serverless: Option<RawServerless>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerless {
+    /// Minimum Aurora capacity units, 0 to 256 in steps of 0.5.
+    pub min_acu: Option<L<f64>>,
+    /// Maximum Aurora capacity units, 1 to 256 in steps of 0.5.
+    pub max_acu: Option<L<f64>>,
+}
+
+// Schema-only types: they document the accepted values to editors.
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum AzsSchema {
+    Count(u8),
+    Names(Vec<String>),
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum NatSchema {
+    None,
+    Single,
+    PerAz,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum EndpointSchema {
+    Public,
+    Private,
+    PublicAndPrivate,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase")]
+enum LogTypeSchema {
+    Api,
+    Audit,
+    Authenticator,
+    ControllerManager,
+    Scheduler,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum CapacitySchema {
+    OnDemand,
+    Spot,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum EngineSchema {
+    Postgres,
+    Mysql,
+    AuroraPostgresql,
+    AuroraMysql,
+}
+
+/// Overlays deep-merge tables; scalars and arrays replace.
+pub trait Merge {
+    fn merge(&mut self, overlay: Self);
+}
+
+fn replace<T>(base: &mut Option<T>, overlay: Option<T>) {
+    if overlay.is_some() {
+        *base = overlay;
+    }
+}
+
+fn deep<T: Merge>(base: &mut Option<T>, overlay: Option<T>) {
+    match (base.as_mut(), overlay) {
+        (Some(b), Some(o)) => b.merge(o),
+        (None, Some(o)) => *base = Some(o),
+        _ => {}
+    }
+}
+
+/// Keyed tables (node groups, Fargate profiles) merge entry by entry.
+impl<T: Merge> Merge for BTreeMap<String, T> {
+    fn merge(&mut self, overlay: Self) {
+        for (key, value) in overlay {
+            match self.get_mut(&key) {
+                Some(existing) => existing.merge(value),
+                None => {
+                    self.insert(key, value);
+                }
+            }
+        }
+    }
+}
+
+/// Entries of string tables (tags, labels): the overlay's value wins, with its
+/// location, so an error about it points into the overlay that set it.
+impl Merge for L<String> {
+    fn merge(&mut self, overlay: Self) {
+        *self = overlay;
+    }
+}
+
+impl Merge for RawFile {
+    fn merge(&mut self, o: Self) {
+        deep(&mut self.stack, o.stack);
+        deep(&mut self.network, o.network);
+        deep(&mut self.eks, o.eks);
+        deep(&mut self.database, o.database);
+    }
+}
+
+impl Merge for RawStack {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.name, o.name);
+        replace(&mut self.region, o.region);
+        deep(&mut self.tags, o.tags);
+    }
+}
+
+impl Merge for RawNetwork {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.cidr, o.cidr);
+        replace(&mut self.azs, o.azs);
+        replace(&mut self.nat, o.nat);
+        replace(&mut self.public_subnets, o.public_subnets);
+        replace(&mut self.private_subnets, o.private_subnets);
+    }
+}
+
+impl Merge for RawEks {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.version, o.version);
+        replace(&mut self.endpoint, o.endpoint);
+        replace(&mut self.public_access_cidrs, o.public_access_cidrs);
+        replace(&mut self.logging, o.logging);
+        deep(&mut self.nodegroups, o.nodegroups);
+        deep(&mut self.fargate, o.fargate);
+    }
+}
+
+impl Merge for RawNodegroup {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.instance_types, o.instance_types);
+        replace(&mut self.capacity, o.capacity);
+        replace(&mut self.min, o.min);
+        replace(&mut self.desired, o.desired);
+        replace(&mut self.max, o.max);
+        replace(&mut self.disk_gib, o.disk_gib);
+        deep(&mut self.labels, o.labels);
+    }
+}
+
+impl Merge for RawFargate {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.namespaces, o.namespaces);
+        deep(&mut self.labels, o.labels);
+    }
+}
+
+impl Merge for RawDatabase {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.engine, o.engine);
+        replace(&mut self.version, o.version);
+        replace(&mut self.class, o.class);
+        replace(&mut self.storage_gib, o.storage_gib);
+        replace(&mut self.multi_az, o.multi_az);
+        replace(&mut self.instances, o.instances);
+        replace(&mut self.backup_retention_days, o.backup_retention_days);
+        replace(&mut self.deletion_protection, o.deletion_protection);
+        replace(&mut self.final_snapshot, o.final_snapshot);
+        replace(&mut self.performance_insights, o.performance_insights);
+        replace(&mut self.username, o.username);
+        replace(&mut self.db_name, o.db_name);
+        deep(&mut self.serverless, o.serverless);
+    }
+}
+
+impl Merge for RawServerless {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.min_acu, o.min_acu);
+        replace(&mut self.max_acu, o.max_acu);
+    }
+}
