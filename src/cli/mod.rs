@@ -122,9 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 pub fn use_color(global: &GlobalArgs) -> bool {
-    !global.no_color
-        && std::env::var_os("NO_COLOR").is_none()
-        && console::Term::stderr().features().colors_supported()
+    !global.no_color && std::env::var_os("NO_COLOR").is_none() && console::Term::stderr().features().colors_supported()
 }
 
 /// Prints an error: stack-file errors with their source snippets, anything

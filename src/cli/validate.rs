@@ -13,12 +13,7 @@ pub struct ValidateArgs {
 pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<Outcome> {
     let loaded = args.stack.load(global)?;
     let s = &loaded.stack;
-    let env = s
-        .meta
-        .env
-        .as_deref()
-        .map(|e| format!(" (env {e})"))
-        .unwrap_or_default();
+    let env = s.meta.env.as_deref().map(|e| format!(" (env {e})")).unwrap_or_default();
     println!(
         "{}{env}: stack \"{}\" in {} is valid",
         args.stack.stack.display(),

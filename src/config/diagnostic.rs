@@ -23,11 +23,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(
-        key: impl Into<String>,
-        message: impl Into<String>,
-        location: Option<Location>,
-    ) -> Self {
+    pub fn new(key: impl Into<String>, message: impl Into<String>, location: Option<Location>) -> Self {
         Diagnostic {
             key: key.into(),
             message: message.into(),
@@ -59,10 +55,7 @@ impl ConfigError {
 
     /// The first line of every diagnostic: `file:line:col: key: rule`.
     pub fn summary_lines(&self) -> Vec<String> {
-        self.diagnostics
-            .iter()
-            .map(|d| headline(&self.sources, d))
-            .collect()
+        self.diagnostics.iter().map(|d| headline(&self.sources, d)).collect()
     }
 
     /// Renders all diagnostics with source snippets.
@@ -104,12 +97,7 @@ pub fn headline(sources: &Sources, d: &Diagnostic) -> String {
 }
 
 /// Renders diagnostics like a compiler, each with the line it points at.
-pub fn render(
-    sources: &Sources,
-    diagnostics: &[Diagnostic],
-    severity: Severity,
-    color: bool,
-) -> String {
+pub fn render(sources: &Sources, diagnostics: &[Diagnostic], severity: Severity, color: bool) -> String {
     let mut files = SimpleFiles::new();
     let ids: Vec<usize> = sources
         .iter()
@@ -123,11 +111,7 @@ pub fn render(
     let config = term::Config::default();
     if severity == Severity::Note {
         // Notes are informational: one line each, no snippet.
-        let label = if color {
-            "\x1b[1;36mnote:\x1b[0m"
-        } else {
-            "note:"
-        };
+        let label = if color { "\x1b[1;36mnote:\x1b[0m" } else { "note:" };
         return diagnostics
             .iter()
             .map(|d| format!("{label} {}\n", headline(sources, d)))
@@ -142,10 +126,9 @@ pub fn render(
         };
         let mut diagnostic = base.with_message(headline(sources, d));
         if let Some(loc) = &d.location {
-            diagnostic =
-                diagnostic
-                    .with_labels(vec![Label::primary(ids[loc.file], loc.span.clone())
-                        .with_message(d.message.clone())]);
+            diagnostic = diagnostic.with_labels(vec![
+                Label::primary(ids[loc.file], loc.span.clone()).with_message(d.message.clone())
+            ]);
         }
         if let Some(help) = &d.help {
             diagnostic = diagnostic.with_notes(vec![format!("help: {help}")]);
@@ -168,10 +151,7 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

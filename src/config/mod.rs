@@ -43,21 +43,12 @@ pub struct Loaded {
 impl Loaded {
     /// The notes, rendered with their source lines; empty when there are none.
     pub fn render_notes(&self, color: bool) -> String {
-        diagnostic::render(
-            &self.sources,
-            &self.notes,
-            diagnostic::Severity::Note,
-            color,
-        )
+        diagnostic::render(&self.sources, &self.notes, diagnostic::Severity::Note, color)
     }
 }
 
 /// Reads, merges and validates a stack file and its overlay.
-pub fn load(
-    stack_path: &Path,
-    overlay: &Overlay,
-    region_fallback: Option<String>,
-) -> Result<Loaded, ConfigError> {
+pub fn load(stack_path: &Path, overlay: &Overlay, region_fallback: Option<String>) -> Result<Loaded, ConfigError> {
     let mut sources = Sources::default();
     let stack_file = read(&mut sources, stack_path, "stack file")?;
     let mut raw = parse(&sources, stack_file)?;
@@ -67,8 +58,7 @@ pub fn load(
     let (overlay_path, env) = match overlay {
         Overlay::None => (None, None),
         Overlay::Env(name) => {
-            let path =
-                env_path(stack_path, name).map_err(|d| ConfigError::single(sources.clone(), d))?;
+            let path = env_path(stack_path, name).map_err(|d| ConfigError::single(sources.clone(), d))?;
             (Some(path), Some(name.clone()))
         }
         Overlay::File(path) => (
@@ -100,26 +90,20 @@ pub fn load(
         tables,
     };
     match resolve::resolve(input) {
-        Ok(stack) => Ok(Loaded {
-            stack,
-            sources,
-            notes,
-        }),
-        Err(diagnostics) => Err(ConfigError {
-            sources,
-            diagnostics,
-        }),
+        Ok(stack) => Ok(Loaded { stack, sources, notes }),
+        Err(diagnostics) => Err(ConfigError { sources, diagnostics }),
     }
 }
 
 /// `<stack dir>/../environments/NAME.toml`, so `--env` works from any directory.
 pub fn env_path(stack_path: &Path, name: &str) -> Result<PathBuf, Diagnostic> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(Diagnostic::new("--env", format!("\"{name}\" is not an environment name (letters, digits, '-', '_'); use --env-file for a path"), None));
+        return Err(Diagnostic::new(
+            "--env",
+            format!("\"{name}\" is not an environment name (letters, digits, '-', '_'); use --env-file for a path"),
+            None,
+        ));
     }
     let stack_dir = stack_path
         .parent()
@@ -208,8 +192,8 @@ fn explain_serde_error(message: &str, key: &str) -> (String, Option<String>) {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
             let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            let help = diagnostic::did_you_mean(field, candidates.iter().copied())
-                .map(|c| format!("did you mean `{c}`?"));
+            let help =
+                diagnostic::did_you_mean(field, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"));
             let table = key
                 .rsplit_once('.')
                 .map(|(t, _)| format!("[{t}]"))
@@ -234,10 +218,7 @@ fn explain_serde_error(message: &str, key: &str) -> (String, Option<String>) {
 pub fn key_at(text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
     let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = text[offset..]
-        .find('\n')
-        .map(|i| offset + i)
-        .unwrap_or(text.len());
+    let line_end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
     let line = &text[line_start..line_end];
     let header_of = |l: &str| -> Option<String> {
         let t = l.trim();

@@ -89,17 +89,11 @@ impl EndpointAccess {
     }
 
     pub fn public(self) -> bool {
-        matches!(
-            self,
-            EndpointAccess::Public | EndpointAccess::PublicAndPrivate
-        )
+        matches!(self, EndpointAccess::Public | EndpointAccess::PublicAndPrivate)
     }
 
     pub fn private(self) -> bool {
-        matches!(
-            self,
-            EndpointAccess::Private | EndpointAccess::PublicAndPrivate
-        )
+        matches!(self, EndpointAccess::Private | EndpointAccess::PublicAndPrivate)
     }
 
     pub fn from_flags(public: bool, private: bool) -> Option<Self> {
@@ -113,13 +107,7 @@ impl EndpointAccess {
 }
 
 /// The control plane log types EKS can send to CloudWatch, in AWS's spelling.
-pub const LOG_TYPES: [&str; 5] = [
-    "api",
-    "audit",
-    "authenticator",
-    "controllerManager",
-    "scheduler",
-];
+pub const LOG_TYPES: [&str; 5] = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Eks {
@@ -182,9 +170,7 @@ impl Arch {
             .find(|(_, c)| !c.is_ascii_digit())
             .map(|(i, _)| i);
         let graviton = match digits_end {
-            Some(i) => {
-                family[..i].chars().any(|c| c.is_ascii_digit()) && family[i..].starts_with('g')
-            }
+            Some(i) => family[..i].chars().any(|c| c.is_ascii_digit()) && family[i..].starts_with('g'),
             None => false,
         };
         if graviton || family == "a1" {

@@ -28,11 +28,7 @@ pub fn prune(
 
     match (&base.eks, &mut overlay.eks) {
         (None, Some(_)) => {
-            skip(
-                "eks",
-                at("eks"),
-                "the stack file declares no [eks] cluster".into(),
-            );
+            skip("eks", at("eks"), "the stack file declares no [eks] cluster".into());
             overlay.eks = None;
         }
         (Some(b), Some(o)) => {
@@ -92,17 +88,13 @@ pub fn prune(
                 } else {
                     "an RDS instance"
                 };
-                let class = d
-                    .class
-                    .as_ref()
-                    .map(|c| c.value.clone())
-                    .unwrap_or_default();
-                let mut drop_if = |key: &str,
-                                   at: Option<super::source::Location>,
-                                   applies: bool| {
+                let class = d.class.as_ref().map(|c| c.value.clone()).unwrap_or_default();
+                let mut drop_if = |key: &str, at: Option<super::source::Location>, applies: bool| {
                     if !applies {
                         let why = if key == "class" {
-                            format!("the stack's database is {family} ({engine_name}), which does not offer \"{class}\"")
+                            format!(
+                                "the stack's database is {family} ({engine_name}), which does not offer \"{class}\""
+                            )
                         } else {
                             format!("the stack's database is {family} ({engine_name}), which does not take `{key}`")
                         };
@@ -139,10 +131,7 @@ pub fn prune(
                 ) {
                     d.serverless = None;
                 }
-                let class_fits = d
-                    .class
-                    .as_ref()
-                    .is_none_or(|c| class_fits_engine(&c.value, aurora));
+                let class_fits = d.class.as_ref().is_none_or(|c| class_fits_engine(&c.value, aurora));
                 if !drop_if("class", d.class.as_ref().map(Located::at), class_fits) {
                     d.class = None;
                 }

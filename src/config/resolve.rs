@@ -77,9 +77,7 @@ fn loc<T>(l: &Located<T>) -> Option<Location> {
 impl Resolver {
     /// Where a table is written (its header), or the start of the stack file.
     fn table(&self, path: &str) -> Option<Location> {
-        self.tables
-            .find(path)
-            .or_else(|| Some(self.file_start.clone()))
+        self.tables.find(path).or_else(|| Some(self.file_start.clone()))
     }
 
     fn error(&mut self, key: impl Into<String>, message: impl Into<String>, at: Option<Location>) {
@@ -108,13 +106,8 @@ impl Resolver {
     ) -> Option<T> {
         let parsed = parse(&value.value);
         if parsed.is_none() {
-            let list = names
-                .iter()
-                .map(|n| format!("\"{n}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let help = did_you_mean(&value.value, names.iter().copied())
-                .map(|s| format!("did you mean \"{s}\"?"));
+            let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+            let help = did_you_mean(&value.value, names.iter().copied()).map(|s| format!("did you mean \"{s}\"?"));
             self.error_help(
                 key,
                 format!("must be one of {list}, not \"{}\"", value.value),
@@ -151,11 +144,7 @@ impl Resolver {
         if let (Some(Some(eks)), Some(network)) = (&eks, &network) {
             let needs_egress = !eks.nodegroups.is_empty() || !eks.fargate.is_empty();
             if needs_egress && network.nat == NatMode::None {
-                let at = raw
-                    .network
-                    .as_ref()
-                    .and_then(|n| n.nat.as_ref())
-                    .map(|n| n.at());
+                let at = raw.network.as_ref().and_then(|n| n.nat.as_ref()).map(|n| n.at());
                 self.error(
                     "network.nat",
                     "\"none\" leaves the private subnets without egress, but node groups and Fargate pods there need it to pull images and join the cluster; use \"single\" or \"per-az\"",
@@ -217,8 +206,8 @@ impl Resolver {
                     );
                     None
                 } else if regions::availability_zones(&r.value).is_none() {
-                    let help = did_you_mean(&r.value, regions::region_names())
-                        .map(|s| format!("did you mean \"{s}\"?"));
+                    let help =
+                        did_you_mean(&r.value, regions::region_names()).map(|s| format!("did you mean \"{s}\"?"));
                     let known = regions::region_names().collect::<Vec<_>>().join(", ");
                     self.error_help(
                         "stack.region",
@@ -233,18 +222,21 @@ impl Resolver {
             }
             (None, Some(f)) if regions::availability_zones(&f).is_some() => Some(f),
             (None, _) => {
-                self.error(
-                    "stack.region",
-                    "is required (or give --region)",
-                    self.table("stack"),
-                );
+                self.error("stack.region", "is required (or give --region)", self.table("stack"));
                 None
             }
         };
         let mut tags = BTreeMap::new();
         if let Some(raw_tags) = &s.tags {
             if raw_tags.len() > 40 {
-                self.error("stack.tags", format!("has {} tags; at most 40 leave room for ekstack's own (AWS allows 50 per resource)", raw_tags.len()), self.table("stack.tags"));
+                self.error(
+                    "stack.tags",
+                    format!(
+                        "has {} tags; at most 40 leave room for ekstack's own (AWS allows 50 per resource)",
+                        raw_tags.len()
+                    ),
+                    self.table("stack.tags"),
+                );
             }
             for (k, v) in raw_tags {
                 let key = format!("stack.tags.{k}");
@@ -254,11 +246,7 @@ impl Resolver {
                     .iter()
                     .find(|p| k.to_ascii_lowercase().starts_with(*p))
                 {
-                    self.error(
-                        &key,
-                        format!("tag keys starting with \"{p}\" are reserved"),
-                        loc(v),
-                    );
+                    self.error(&key, format!("tag keys starting with \"{p}\" are reserved"), loc(v));
                 } else if k == "Name" {
                     self.error(&key, "`Name` is set by ekstack on every resource", loc(v));
                 } else if v.value.chars().count() > 256 {
@@ -276,22 +264,13 @@ impl Resolver {
         })
     }
 
-    fn network(
-        &mut self,
-        raw: Option<&RawNetwork>,
-        region: Option<&str>,
-        azs_required: bool,
-    ) -> Option<Network> {
+    fn network(&mut self, raw: Option<&RawNetwork>, region: Option<&str>, azs_required: bool) -> Option<Network> {
         let default = RawNetwork::default();
         let n = raw.unwrap_or(&default);
         let table_at = self.table("network");
 
         let cidr = match &n.cidr {
-            None => Some(
-                "10.0.0.0/16"
-                    .parse::<Ipv4Net>()
-                    .expect("default CIDR parses"),
-            ),
+            None => Some("10.0.0.0/16".parse::<Ipv4Net>().expect("default CIDR parses")),
             Some(c) => self.cidr("network.cidr", c, None),
         };
 
@@ -348,20 +327,14 @@ impl Resolver {
                 (
                     format!("network.public_subnets[{i}]"),
                     *s,
-                    n.public_subnets
-                        .as_ref()
-                        .and_then(|l| l.value.get(i))
-                        .map(|l| l.at()),
+                    n.public_subnets.as_ref().and_then(|l| l.value.get(i)).map(|l| l.at()),
                 )
             })
             .chain(private.iter().enumerate().map(|(i, s)| {
                 (
                     format!("network.private_subnets[{i}]"),
                     *s,
-                    n.private_subnets
-                        .as_ref()
-                        .and_then(|l| l.value.get(i))
-                        .map(|l| l.at()),
+                    n.private_subnets.as_ref().and_then(|l| l.value.get(i)).map(|l| l.at()),
                 )
             }))
             .collect();
@@ -369,11 +342,7 @@ impl Resolver {
         for (i, (key_a, a, _)) in all.iter().enumerate() {
             for (key_b, b, at_b) in &all[i + 1..] {
                 if a.contains(b) || b.contains(a) {
-                    self.error(
-                        key_b.clone(),
-                        format!("{b} overlaps {key_a} ({a})"),
-                        at_b.clone(),
-                    );
+                    self.error(key_b.clone(), format!("{b} overlaps {key_a} ({a})"), at_b.clone());
                     overlap = true;
                 }
             }
@@ -390,21 +359,13 @@ impl Resolver {
         })
     }
 
-    fn cidr(
-        &mut self,
-        key: &str,
-        value: &Located<String>,
-        within: Option<Ipv4Net>,
-    ) -> Option<Ipv4Net> {
+    fn cidr(&mut self, key: &str, value: &Located<String>, within: Option<Ipv4Net>) -> Option<Ipv4Net> {
         let net: Ipv4Net = match value.value.parse() {
             Ok(n) => n,
             Err(_) => {
                 self.error(
                     key,
-                    format!(
-                        "\"{}\" is not an IPv4 CIDR block like \"10.0.0.0/16\"",
-                        value.value
-                    ),
+                    format!("\"{}\" is not an IPv4 CIDR block like \"10.0.0.0/16\"", value.value),
                     loc(value),
                 );
                 return None;
@@ -432,11 +393,7 @@ impl Resolver {
         }
         if let Some(vpc) = within {
             if !vpc.contains(&net) {
-                self.error(
-                    key,
-                    format!("{net} is not inside the VPC CIDR {vpc}"),
-                    loc(value),
-                );
+                self.error(key, format!("{net} is not inside the VPC CIDR {vpc}"), loc(value));
                 return None;
             }
         }
@@ -470,11 +427,7 @@ impl Resolver {
                     match item.as_str() {
                         Some(name) if known.iter().any(|k| k == name) => {
                             if names.iter().any(|n| n == name) {
-                                self.error(
-                                    "network.azs",
-                                    format!("lists \"{name}\" twice"),
-                                    loc(value),
-                                );
+                                self.error("network.azs", format!("lists \"{name}\" twice"), loc(value));
                                 ok = false;
                             }
                             names.push(name.to_string());
@@ -504,17 +457,17 @@ impl Resolver {
                     }
                 }
                 if names.is_empty() && ok {
-                    self.error(
-                        "network.azs",
-                        "must list at least one availability zone",
-                        loc(value),
-                    );
+                    self.error("network.azs", "must list at least one availability zone", loc(value));
                     ok = false;
                 }
                 ok.then_some(names)
             }
             _ => {
-                self.error("network.azs", "must be a count (e.g. 2) or a list of AZ names (e.g. [\"us-east-1a\", \"us-east-1b\"])", loc(value));
+                self.error(
+                    "network.azs",
+                    "must be a count (e.g. 2) or a list of AZ names (e.g. [\"us-east-1a\", \"us-east-1b\"])",
+                    loc(value),
+                );
                 None
             }
         }
@@ -584,23 +537,14 @@ impl Resolver {
         };
         let endpoint = match &e.endpoint {
             None => Some(EndpointAccess::Public),
-            Some(v) => self.one_of(
-                "eks.endpoint",
-                v,
-                &EndpointAccess::NAMES,
-                EndpointAccess::parse,
-            ),
+            Some(v) => self.one_of("eks.endpoint", v, &EndpointAccess::NAMES, EndpointAccess::parse),
         };
         let mut cidrs = Vec::new();
         match &e.public_access_cidrs {
             None => cidrs.push("0.0.0.0/0".to_string()),
             Some(list) => {
                 if list.value.is_empty() || list.value.len() > 40 {
-                    self.error(
-                        "eks.public_access_cidrs",
-                        "must list 1 to 40 CIDR blocks",
-                        loc(list),
-                    );
+                    self.error("eks.public_access_cidrs", "must list 1 to 40 CIDR blocks", loc(list));
                     ok = false;
                 }
                 if endpoint == Some(EndpointAccess::Private) {
@@ -639,9 +583,7 @@ impl Resolver {
         if let Some(list) = &e.logging {
             for (i, l) in list.value.iter().enumerate() {
                 let key = format!("eks.logging[{i}]");
-                match self.one_of(&key, l, &LOG_TYPES, |s| {
-                    LOG_TYPES.iter().position(|t| *t == s)
-                }) {
+                match self.one_of(&key, l, &LOG_TYPES, |s| LOG_TYPES.iter().position(|t| *t == s)) {
                     Some(p) => {
                         if !logging.insert(p) {
                             self.error(key, format!("\"{}\" is listed twice", l.value), loc(l));
@@ -682,10 +624,7 @@ impl Resolver {
             version,
             endpoint,
             public_access_cidrs: if endpoint.public() { cidrs } else { Vec::new() },
-            logging: logging
-                .into_iter()
-                .map(|p| LOG_TYPES[p].to_string())
-                .collect(),
+            logging: logging.into_iter().map(|p| LOG_TYPES[p].to_string()).collect(),
             nodegroups,
             fargate,
         })
@@ -716,10 +655,7 @@ impl Resolver {
                     if !is_instance_type(&t.value) {
                         self.error(
                             format!("{base}.instance_types[{i}]"),
-                            format!(
-                                "\"{}\" is not an EC2 instance type like \"t3.medium\"",
-                                t.value
-                            ),
+                            format!("\"{}\" is not an EC2 instance type like \"t3.medium\"", t.value),
                             loc(t),
                         );
                         ok = false;
@@ -740,22 +676,14 @@ impl Resolver {
             .first()
             .map(|t| Arch::of_instance_type(t))
             .unwrap_or(Arch::X86_64);
-        if instance_types
-            .iter()
-            .any(|t| Arch::of_instance_type(t) != arch)
-        {
+        if instance_types.iter().any(|t| Arch::of_instance_type(t) != arch) {
             let at = n.instance_types.as_ref().map(|l| l.at());
             self.error(format!("{base}.instance_types"), "mixes x86_64 and arm64 (Graviton) types; one node group runs one AMI, so use one architecture per group", at);
             ok = false;
         }
         let capacity = match &n.capacity {
             None => Some(Capacity::OnDemand),
-            Some(c) => self.one_of(
-                &format!("{base}.capacity"),
-                c,
-                &Capacity::NAMES,
-                Capacity::parse,
-            ),
+            Some(c) => self.one_of(&format!("{base}.capacity"), c, &Capacity::NAMES, Capacity::parse),
         };
         let min = match &n.min {
             None => Some(1),
@@ -775,12 +703,7 @@ impl Resolver {
         };
         if let (Some(min), Some(desired), Some(max)) = (min, desired, max) {
             if min > max {
-                let at = n
-                    .min
-                    .as_ref()
-                    .or(n.max.as_ref())
-                    .map(|l| l.at())
-                    .or(table_at.clone());
+                let at = n.min.as_ref().or(n.max.as_ref()).map(|l| l.at()).or(table_at.clone());
                 self.error(
                     format!("{base}.min"),
                     format!("min ({min}) must not exceed max ({max})"),
@@ -900,7 +823,14 @@ impl Resolver {
                 self.error(format!("{key}.{k}"), "is not a Kubernetes label key (optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')", loc(v));
                 ok = false;
             } else if !(v.value.is_empty() || is_label_name(&v.value)) {
-                self.error(format!("{key}.{k}"), format!("\"{}\" is not a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.')", v.value), loc(v));
+                self.error(
+                    format!("{key}.{k}"),
+                    format!(
+                        "\"{}\" is not a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.')",
+                        v.value
+                    ),
+                    loc(v),
+                );
                 ok = false;
             } else {
                 out.insert(k.clone(), v.value.clone());
@@ -960,10 +890,7 @@ impl Resolver {
                 } else if !is_db_class(&c.value) {
                     self.error(
                         "database.class",
-                        format!(
-                            "\"{}\" is not an RDS instance class like \"db.t4g.micro\"",
-                            c.value
-                        ),
+                        format!("\"{}\" is not an RDS instance class like \"db.t4g.micro\"", c.value),
                         loc(c),
                     );
                     ok = false;
@@ -1034,12 +961,10 @@ impl Resolver {
                 ok = false;
                 1
             }
-            (Some(i), true) => self
-                .int_in("database.instances", i, 1, 16)
-                .unwrap_or_else(|| {
-                    ok = false;
-                    1
-                }),
+            (Some(i), true) => self.int_in("database.instances", i, 1, 16).unwrap_or_else(|| {
+                ok = false;
+                1
+            }),
             (None, _) => 1,
         };
         let backup = match &d.backup_retention_days {
@@ -1100,17 +1025,9 @@ impl Resolver {
             multi_az,
             instances,
             backup_retention_days: backup,
-            deletion_protection: d
-                .deletion_protection
-                .as_ref()
-                .map(|v| v.value)
-                .unwrap_or(false),
+            deletion_protection: d.deletion_protection.as_ref().map(|v| v.value).unwrap_or(false),
             final_snapshot: d.final_snapshot.as_ref().map(|v| v.value).unwrap_or(true),
-            performance_insights: d
-                .performance_insights
-                .as_ref()
-                .map(|v| v.value)
-                .unwrap_or(false),
+            performance_insights: d.performance_insights.as_ref().map(|v| v.value).unwrap_or(false),
             username,
             db_name,
             serverless,
@@ -1126,10 +1043,7 @@ impl Resolver {
             if !(min..=256.0).contains(&v.value) || (v.value * 2.0).fract() != 0.0 {
                 self.error(
                     key,
-                    format!(
-                        "must be between {min} and 256 in steps of 0.5, not {}",
-                        v.value
-                    ),
+                    format!("must be between {min} and 256 in steps of 0.5, not {}", v.value),
                     loc(v),
                 );
                 ok = false;
@@ -1152,11 +1066,7 @@ impl Resolver {
 }
 
 /// Public subnet `i` → block `i`; private subnet `i` → block `MAX_DERIVED_AZS + i`.
-pub fn derive_subnets(
-    vpc: Ipv4Net,
-    az_count: usize,
-    first_block: usize,
-) -> Result<Vec<Ipv4Net>, String> {
+pub fn derive_subnets(vpc: Ipv4Net, az_count: usize, first_block: usize) -> Result<Vec<Ipv4Net>, String> {
     let prefix = vpc.prefix_len() + SUBNET_EXTRA_BITS;
     if prefix > 28 {
         return Err(format!(
@@ -1184,25 +1094,24 @@ fn check_stack_name(name: &str) -> Result<(), String> {
     }
     // The database identifier is `<name>-db`, and RDS forbids "--" anywhere.
     if name.ends_with('-') || name.contains("--") {
-        return Err(format!("\"{name}\" must not end with '-' or contain \"--\" (RDS identifiers derived from it forbid both)"));
+        return Err(format!(
+            "\"{name}\" must not end with '-' or contain \"--\" (RDS identifiers derived from it forbid both)"
+        ));
     }
     Ok(())
 }
 
 /// Node group and Fargate profile names become AWS names as they are.
 fn check_aws_child_name(name: &str) -> Result<(), String> {
-    let ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && name.len() <= 50;
     if ok {
         Ok(())
     } else {
-        Err(format!("name \"{name}\" must start with a letter or digit and use at most 50 letters, digits, '-' or '_'"))
+        Err(format!(
+            "name \"{name}\" must start with a letter or digit and use at most 50 letters, digits, '-' or '_'"
+        ))
     }
 }
 
@@ -1224,10 +1133,7 @@ fn is_instance_type(t: &str) -> bool {
     let (Some(family), Some(size), None) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    family
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase())
+    family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && family
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -1254,25 +1160,19 @@ fn is_dns_label(s: &str) -> bool {
 fn is_label_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && s.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 fn is_label_key(k: &str) -> bool {
     match k.split_once('/') {
-        Some((prefix, name)) => {
-            prefix.len() <= 253 && prefix.split('.').all(is_dns_label) && is_label_name(name)
-        }
+        Some((prefix, name)) => prefix.len() <= 253 && prefix.split('.').all(is_dns_label) && is_label_name(name),
         None => is_label_name(k),
     }
 }
 
 /// "16.4" has the prefix "16"; "160" does not.
 pub fn version_has_prefix(version: &str, prefix: &str) -> bool {
-    version == prefix
-        || version
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.'))
+    version == prefix || version.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
 }

@@ -184,8 +184,7 @@ fn walk_tables(
         if let Some(span) = span {
             if matches!(
                 item,
-                toml_edit::Item::Table(_)
-                    | toml_edit::Item::Value(toml_edit::Value::InlineTable(_))
+                toml_edit::Item::Table(_) | toml_edit::Item::Value(toml_edit::Value::InlineTable(_))
             ) {
                 out.insert(path, span.clone());
             }

@@ -63,18 +63,9 @@ fn stack_and_network_alone_is_valid_with_defaults() {
 fn adding_an_az_keeps_existing_subnets() {
     let two = ok(&format!("{BASE}[network]\nazs = 2\n"));
     let three = ok(&format!("{BASE}[network]\nazs = 3\n"));
-    assert_eq!(
-        two.network.public_subnets[..],
-        three.network.public_subnets[..2]
-    );
-    assert_eq!(
-        two.network.private_subnets[..],
-        three.network.private_subnets[..2]
-    );
-    assert_eq!(
-        three.network.private_subnets[2].to_string(),
-        "10.0.160.0/20"
-    );
+    assert_eq!(two.network.public_subnets[..], three.network.public_subnets[..2]);
+    assert_eq!(two.network.private_subnets[..], three.network.private_subnets[..2]);
+    assert_eq!(three.network.private_subnets[2].to_string(), "10.0.160.0/20");
 }
 
 #[test]
@@ -86,10 +77,7 @@ fn unknown_key_names_line_and_suggests() {
         "{errs:?}"
     );
     let d = Dir::new();
-    let p = d.write(
-        "stacks/s.toml",
-        &format!("{BASE}[network]\nnatt = \"single\"\n"),
-    );
+    let p = d.write("stacks/s.toml", &format!("{BASE}[network]\nnatt = \"single\"\n"));
     let rendered = load(&p, &Overlay::None, None).unwrap_err().render(false);
     assert!(rendered.contains("did you mean `nat`?"), "{rendered}");
 }
@@ -279,9 +267,7 @@ fn nodegroup_rules() {
 #[test]
 fn fargate_rules() {
     assert_error(
-        &format!(
-            "{BASE}[eks.fargate.f]\nnamespaces = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]\n"
-        ),
+        &format!("{BASE}[eks.fargate.f]\nnamespaces = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]\n"),
         5,
         "eks.fargate.f.namespaces",
         "1 to 5",
@@ -381,7 +367,9 @@ fn type_errors_name_the_key() {
 
 #[test]
 fn all_errors_are_reported_at_once() {
-    let errs = errors(&format!("{BASE}[network]\nnat = \"x\"\ncidr = \"1.2.3.4/40\"\n[database]\nbackup_retention_days = 99\n"));
+    let errs = errors(&format!(
+        "{BASE}[network]\nnat = \"x\"\ncidr = \"1.2.3.4/40\"\n[database]\nbackup_retention_days = 99\n"
+    ));
     assert_eq!(errs.len(), 3, "{errs:#?}");
 }
 
@@ -404,11 +392,7 @@ fn overlay_deep_merges_and_errors_point_into_it() {
 
     d.write("environments/bad.toml", "[eks.nodegroups.g]\ndesired = 9\n");
     let e = load(&stack, &Overlay::Env("bad".into()), None).unwrap_err();
-    assert!(
-        e.summary_lines()[0].contains("bad.toml:2:"),
-        "{:?}",
-        e.summary_lines()
-    );
+    assert!(e.summary_lines()[0].contains("bad.toml:2:"), "{:?}", e.summary_lines());
 
     d.write("environments/typo.toml", "[database]\nmulti_za = true\n");
     let e = load(&stack, &Overlay::Env("typo".into()), None).unwrap_err();
@@ -419,11 +403,7 @@ fn overlay_deep_merges_and_errors_point_into_it() {
     );
 
     let e = load(&stack, &Overlay::Env("prdo".into()), None).unwrap_err();
-    assert!(
-        e.render(false).contains("did you mean \"prod\""),
-        "{}",
-        e.render(false)
-    );
+    assert!(e.render(false).contains("did you mean \"prod\""), "{}", e.render(false));
 }
 
 #[test]
