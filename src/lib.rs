@@ -7,5 +7,11 @@
 //! `plan` (one action per address) → `exec` (a dependency-ordered concurrent
 //! run of the plan) with `render` as the only code that prints.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod graph;
+pub mod kube;
+pub mod live;
+pub mod plan;
+pub mod resources;

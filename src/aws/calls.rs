@@ -1,0 +1,128 @@
+//! Counting AWS calls with an SDK interceptor.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde::Serialize;
+
+/// Operation name prefixes that only read.
+const READ_PREFIXES: &[&str] = &["Describe", "List", "Get"];
+
+/// Every call made in this process.
+#[derive(Debug)]
+pub struct CallLog {
+    verbose: bool,
+    started: Instant,
+    inner: Mutex<CallStats>,
+}
+
+/// Counts by operation, e.g. `ec2:DescribeSubnets`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallStats {
+    /// Operations invoked (a retried operation counts once).
+    pub calls: usize,
+    /// HTTP requests sent, retries included.
+    pub requests: usize,
+    /// Operations that change something.
+    pub mutating: usize,
+    pub by_operation: BTreeMap<String, usize>,
+}
+
+impl CallLog {
+    pub fn new(verbose: bool) -> Self {
+        CallLog {
+            verbose,
+            started: Instant::now(),
+            inner: Mutex::new(CallStats::default()),
+        }
+    }
+
+    pub fn stats(&self) -> CallStats {
+        self.inner.lock().expect("call log lock").clone()
+    }
+
+    fn record_call(&self, service: &str, operation: &str) {
+        let mut s = self.inner.lock().expect("call log lock");
+        s.calls += 1;
+        if !is_read(operation) {
+            s.mutating += 1;
+        }
+        *s.by_operation
+            .entry(format!("{}:{operation}", service_short(service)))
+            .or_default() += 1;
+    }
+
+    fn record_request(&self) {
+        self.inner.lock().expect("call log lock").requests += 1;
+    }
+}
+
+pub fn is_read(operation: &str) -> bool {
+    READ_PREFIXES.iter().any(|p| operation.starts_with(p))
+}
+
+fn service_short(service: &str) -> String {
+    service.to_ascii_lowercase().replace(' ', "")
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Counter(pub Arc<CallLog>);
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "ekstack-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.0.record_call(m.service(), m.name());
+        }
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.record_request();
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        ctx: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.0.verbose {
+            if let Some(m) = cfg.load::<Metadata>() {
+                let status = ctx
+                    .response()
+                    .map(|r| r.status().as_u16().to_string())
+                    .unwrap_or_else(|| "no response".into());
+                eprintln!(
+                    "[{:>7.3}s] aws {}:{} -> {status}",
+                    self.0.started.elapsed().as_secs_f64(),
+                    service_short(m.service()),
+                    m.name()
+                );
+            }
+        }
+        Ok(())
+    }
+}

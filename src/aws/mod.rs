@@ -1,0 +1,141 @@
+//! The AWS session: SDK configuration, one client per service, and a count of
+//! every call made (for `-v` and for tests that assert a plan makes no
+//! mutating call).
+
+mod calls;
+pub mod errors;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::ProvideCredentials;
+
+pub use calls::{CallLog, CallStats};
+
+/// Where and how to reach AWS; the non-config half of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub region: String,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Log each call to stderr as it completes.
+    pub verbose: bool,
+}
+
+/// Clients for every service ekstack uses, sharing one configuration.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub region: String,
+    pub sdk: aws_config::SdkConfig,
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub calls: Arc<CallLog>,
+}
+
+/// How long finding credentials may take before we say there are none.
+/// The default chain ends with the EC2 instance metadata service, which on a
+/// laptop only times out; this bounds it.
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Aws {
+    /// Loads the SDK configuration and checks that credentials exist.
+    pub async fn connect(target: &Target) -> anyhow::Result<Aws> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(target.region.clone()))
+            // Adaptive retry backs off on throttling and 5xx and also slows the
+            // client down when AWS signals it is over its rate.
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(10)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &target.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &target.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        check_credentials(&sdk).await?;
+        Ok(Self::from_sdk_config(sdk, target.verbose))
+    }
+
+    /// Builds the clients from a loaded configuration (tests pass their own).
+    pub fn from_sdk_config(sdk: aws_config::SdkConfig, verbose: bool) -> Aws {
+        let calls = Arc::new(CallLog::new(verbose));
+        let interceptor = calls::Counter(calls.clone());
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        Aws {
+            region,
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            eks: aws_sdk_eks::Client::from_conf(
+                aws_sdk_eks::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            elb: aws_sdk_elasticloadbalancing::Client::from_conf(
+                aws_sdk_elasticloadbalancing::config::Builder::from(&sdk)
+                    .interceptor(interceptor)
+                    .build(),
+            ),
+            sdk,
+            calls,
+        }
+    }
+}
+
+async fn check_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    let Some(provider) = sdk.credentials_provider() else {
+        bail!("no AWS credentials provider is configured");
+    };
+    let help =
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (run `aws configure` or `aws sso login`)";
+    match tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await {
+        Err(_) => bail!(
+            "no AWS credentials found within {}s; {help}",
+            CREDENTIALS_TIMEOUT.as_secs()
+        ),
+        Ok(Err(e)) => Err(anyhow::Error::new(e)).context(format!("no usable AWS credentials; {help}")),
+        Ok(Ok(_)) => Ok(()),
+    }
+}

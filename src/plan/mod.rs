@@ -1,0 +1,209 @@
+//! The plan: one action per address, as a value.
+//!
+//! Desired state (the graph) against live state gives a [`Plan`]. The plan is
+//! what both renderers show and what `apply` executes; the reasons it carries
+//! are for people and never drive execution.
+
+pub mod diff;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::graph::{Address, Kind};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Shown for a reference to a resource that does not exist yet.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// What apply will do to one address: terraform's closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    #[serde(rename = "no-op")]
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn is_replace(self) -> bool {
+        self == Action::Replace
+    }
+
+    /// The symbol terraform shows for the action.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// How a replacement is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplaceOrder {
+    /// The new one is made (under a new name) before the old one goes, so
+    /// capacity never drops: node groups.
+    CreateBeforeDestroy,
+    DestroyBeforeCreate,
+}
+
+/// One attribute that differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// The stack-file key this attribute comes from, e.g. `database.multi_az`.
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+    pub forces_replacement: bool,
+    /// The attribute's name on the resource.
+    pub attribute: String,
+    /// The API call that makes the change in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Downtime or duration to expect, e.g. "no downtime, ~10 min".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A difference AWS cannot make; reported, never attempted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impossible {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+    /// Why, and the way out.
+    pub reason: String,
+}
+
+/// The action for one address.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceAction {
+    pub address: Address,
+    pub kind: Kind,
+    pub action: Action,
+    /// The AWS name or Name tag.
+    pub name: String,
+    /// The live resource's id, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub changes: Vec<Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replace_order: Option<ReplaceOrder>,
+    /// What is lost if this runs, for a data-losing replacement or deletion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<String>,
+    /// A live state apply waits out before anything depends on it (`CREATING`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+    /// Why the action was chosen, for people: "not in the stack file",
+    /// "duplicate of vpc-…", "in state CREATE_FAILED".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub impossible: Vec<Impossible>,
+}
+
+impl ResourceAction {
+    pub fn new(address: impl Into<Address>, kind: Kind, action: Action, name: impl Into<String>) -> Self {
+        ResourceAction {
+            address: address.into(),
+            kind,
+            action,
+            name: name.into(),
+            id: None,
+            changes: Vec::new(),
+            replace_order: None,
+            data_loss: None,
+            pending: None,
+            reasons: Vec::new(),
+            impossible: Vec::new(),
+        }
+    }
+
+    pub fn changes_attribute(&self, attribute: &str) -> bool {
+        self.changes.iter().any(|c| c.attribute == attribute)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+/// The whole plan of a stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub env: Option<String>,
+    pub region: String,
+    pub actions: Vec<ResourceAction>,
+    pub summary: Summary,
+    /// Things a reviewer must know that are not actions (duplicates found,
+    /// changes AWS cannot make).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The stack was put to sleep; applying wakes it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sleeping: bool,
+}
+
+impl Plan {
+    pub fn new(
+        stack: &str,
+        env: Option<String>,
+        region: &str,
+        actions: Vec<ResourceAction>,
+        warnings: Vec<String>,
+    ) -> Self {
+        let mut summary = Summary::default();
+        for a in &actions {
+            match a.action {
+                Action::NoOp => summary.no_op += 1,
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Delete => summary.delete += 1,
+            }
+        }
+        Plan {
+            format_version: FORMAT_VERSION,
+            stack: stack.into(),
+            env,
+            region: region.into(),
+            actions,
+            summary,
+            warnings,
+            sleeping: false,
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| a.action != Action::NoOp || a.pending.is_some())
+    }
+
+    pub fn get(&self, address: &str) -> Option<&ResourceAction> {
+        self.actions
+            .iter()
+            .find(|a| a.address == address && a.action != Action::Delete)
+    }
+
+    /// Actions that lose data if applied.
+    pub fn data_losing(&self) -> impl Iterator<Item = &ResourceAction> {
+        self.actions.iter().filter(|a| a.data_loss.is_some())
+    }
+}
