@@ -10,8 +10,11 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod exec;
 pub mod graph;
 pub mod kube;
 pub mod live;
+pub mod ops;
 pub mod plan;
+pub mod render;
 pub mod resources;

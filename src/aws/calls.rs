@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -82,17 +82,6 @@ impl Intercept for Counter {
         "ekstack-call-counter"
     }
 
-    fn read_before_execution(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            self.0.record_call(m.service(), m.name());
-        }
-        Ok(())
-    }
-
     fn read_before_transmit(
         &self,
         _: &BeforeTransmitInterceptorContextRef<'_>,
@@ -109,6 +98,11 @@ impl Intercept for Counter {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        // Once per operation, after its retries: the operation's metadata is
+        // in the bag by now (it is not yet before execution).
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.0.record_call(m.service(), m.name());
+        }
         if self.0.verbose {
             if let Some(m) = cfg.load::<Metadata>() {
                 let status = ctx

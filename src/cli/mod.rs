@@ -4,7 +4,11 @@
 //! its arguments and a `run` that calls into the operations; exit codes are
 //! decided here, in one place.
 
+mod apply;
+mod destroy;
+mod plan;
 mod render;
+mod session;
 mod validate;
 
 use std::path::PathBuf;
@@ -82,6 +86,12 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print the fully resolved stack (defaults + overlay) as TOML.
     Render(render::RenderArgs),
+    /// Show what apply would change, against live AWS state.
+    Plan(plan::PlanArgs),
+    /// Create or change resources until the stack matches its file.
+    Apply(apply::ApplyArgs),
+    /// Delete every resource of the stack.
+    Destroy(destroy::DestroyArgs),
     /// Print the JSON Schema of stack files (for editors).
     #[command(hide = true)]
     Schema,
@@ -114,6 +124,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Validate(args) => validate::run(&global, args),
         Command::Render(args) => render::run(&global, args),
+        Command::Plan(args) => plan::run(&global, args),
+        Command::Apply(args) => apply::run(&global, args),
+        Command::Destroy(args) => destroy::run(&global, args),
         Command::Schema => {
             println!("{}", crate::config::schema_json());
             Ok(Outcome::Done)

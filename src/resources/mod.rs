@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub skip_final_snapshot: bool,
     /// Poll intervals are multiplied by this (tests shorten them).
     pub poll_scale: f64,
+    /// Destroy: delete EBS volumes left by Kubernetes persistent volumes
+    /// (otherwise they are listed and kept).
+    pub delete_volumes: bool,
 }
 
 /// Receives a short live status for a running step ("CREATING").
@@ -71,6 +74,8 @@ pub struct Ctx {
 pub enum Note {
     /// A final snapshot was taken (it bills for storage until deleted).
     Snapshot { name: String, gib: i64, of: String },
+    /// An EBS volume Kubernetes made for a persistent volume.
+    Volume { id: String, gib: i64, deleted: bool },
     /// Anything else worth saying.
     Info { text: String },
 }

@@ -1,0 +1,101 @@
+//! `ekstack apply`: converge the stack to its file.
+
+use anyhow::bail;
+use clap::Args;
+use tokio::sync::mpsc;
+
+use super::{session, GlobalArgs, Outcome, StackArgs};
+use crate::ops::apply::ApplyOptions;
+use crate::resources::RunOptions;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Apply without asking (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How many steps may run at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub parallelism: u16,
+    /// Allow replacements and deletions that lose data (a database, the cluster).
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Scale every wait between polls (tests use a small value).
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    pub poll_scale: f64,
+}
+
+pub fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
+    let loaded = args.stack.load(global)?;
+    let stack = loaded.stack;
+    let style = session::style(global);
+    let resume = resume_command("apply", &args.stack);
+    session::runtime()?.block_on(async {
+        let aws = session::connect(global, &stack).await?;
+        let planned = crate::ops::plan::make_plan(&aws, &stack, false).await?;
+        print!("{}", crate::render::plan::human(&planned.plan, style));
+        if !planned.plan.has_changes() {
+            session::report_calls(global, &aws);
+            return Ok(Outcome::Done);
+        }
+        crate::ops::apply::check_safety(&planned, args.allow_data_loss)?;
+        if !session::confirm(
+            args.yes,
+            "Do you want to perform these actions? Only 'yes' will be accepted.",
+            "yes",
+            "apply",
+        )? {
+            bail!("apply cancelled; nothing was changed");
+        }
+        let options = ApplyOptions {
+            parallelism: args.parallelism as usize,
+            allow_data_loss: args.allow_data_loss,
+            run: RunOptions {
+                poll_scale: args.poll_scale,
+                ..RunOptions::default()
+            },
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let progress = crate::render::progress::spawn(rx, session::stderr_is_tty(), style);
+        let outcome = crate::ops::apply::execute(
+            aws.clone(),
+            stack.clone(),
+            &planned,
+            &options,
+            tx,
+            session::interrupts(),
+        )
+        .await;
+        let _ = progress.await;
+        let outcome = outcome?;
+        session::print_notes(&outcome.notes, style);
+        session::report_calls(global, &aws);
+        if !outcome.report.ok() {
+            bail!("{}", session::failure_message(&outcome.report, &resume));
+        }
+        let s = &planned.plan.summary;
+        eprintln!(
+            "{} in {}: {} added, {} changed, {} replaced, {} destroyed.",
+            style.green("Apply complete"),
+            session::elapsed(&outcome.report),
+            s.create,
+            s.update,
+            s.replace,
+            s.delete
+        );
+        Ok(Outcome::Done)
+    })
+}
+
+/// The command that resumes an interrupted run.
+pub fn resume_command(verb: &str, stack: &StackArgs) -> String {
+    let mut cmd = format!("ekstack {verb} {}", stack.stack.display());
+    if let Some(env) = &stack.env {
+        cmd.push_str(&format!(" --env {env}"));
+    }
+    if let Some(file) = &stack.env_file {
+        cmd.push_str(&format!(" --env-file {}", file.display()));
+    }
+    cmd
+}

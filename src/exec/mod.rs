@@ -1,0 +1,296 @@
+//! Running a plan: a dependency graph of steps driven by one tokio dispatcher.
+//!
+//! The dispatcher owns all state (the [`queue::DepQueue`], the concurrency
+//! limits) and talks to the outside world; steps only send typed [`Event`]s
+//! back. A step starts the moment what it needs is done. After the first
+//! failure or Ctrl-C nothing new starts, but what is running is waited for;
+//! a second Ctrl-C abandons it.
+
+pub mod queue;
+pub mod steps;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use queue::DepQueue;
+
+/// One step of a run.
+#[derive(Debug, Clone)]
+pub struct Node<W> {
+    /// Unique key: the address, or `delete:<address>:<id>`.
+    pub key: String,
+    /// What the progress display shows: `create eks-cluster`.
+    pub label: String,
+    /// Steps in one group never overlap beyond the group's limit (Fargate
+    /// profiles of one cluster: one at a time).
+    pub group: Option<String>,
+    pub deps: Vec<String>,
+    /// Not shown unless it fails: steps that only read (an unchanged resource
+    /// whose id dependants need).
+    pub quiet: bool,
+    pub work: W,
+}
+
+/// Executes one node's work.
+pub trait Runner<W>: Send + Sync + 'static {
+    fn run(&self, node: &Node<W>) -> BoxFuture<'static, anyhow::Result<()>>;
+}
+
+/// Why a step did not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Something it depends on failed.
+    DependencyFailed(String),
+    /// The user pressed Ctrl-C.
+    Interrupted,
+    /// Another step failed, so nothing new was started.
+    StoppedAfterFailure,
+}
+
+/// What the dispatcher reports; only the renderer prints them.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        key: String,
+        label: String,
+    },
+    /// The live AWS state of a running step ("CREATING").
+    Status {
+        key: String,
+        text: String,
+    },
+    Finished {
+        key: String,
+        label: String,
+        elapsed: Duration,
+    },
+    Failed {
+        key: String,
+        label: String,
+        error: String,
+        elapsed: Duration,
+    },
+    Skipped {
+        key: String,
+        label: String,
+        reason: SkipReason,
+    },
+    /// First Ctrl-C: draining.
+    Interrupted,
+}
+
+/// How a run ended.
+#[derive(Debug, Default, Clone)]
+pub struct RunReport {
+    pub finished: Vec<(String, Duration)>,
+    pub failed: Vec<(String, String)>,
+    pub skipped: Vec<(String, SkipReason)>,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted && self.skipped.is_empty()
+    }
+}
+
+/// Concurrency limits: a global one (`--parallelism`) and one per group.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub parallelism: usize,
+    pub per_group: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            parallelism: 10,
+            per_group: 1,
+        }
+    }
+}
+
+/// Sends events; cheap to clone into steps.
+pub type EventSender = mpsc::UnboundedSender<Event>;
+
+/// Runs every node, honouring dependencies and limits. `interrupt` resolves on
+/// each Ctrl-C (tests pass a channel, the CLI passes `tokio::signal::ctrl_c`).
+pub async fn run<W: Clone + Send + Sync + 'static>(
+    nodes: Vec<Node<W>>,
+    runner: Arc<dyn Runner<W>>,
+    limits: Limits,
+    events: EventSender,
+    mut interrupt: mpsc::UnboundedReceiver<()>,
+) -> RunReport {
+    let started = Instant::now();
+    let mut queue = DepQueue::new();
+    for n in &nodes {
+        queue.add(&n.key, &n.deps);
+    }
+    queue.seal();
+    let mut d = Dispatch {
+        by_key: nodes.into_iter().map(|n| (n.key.clone(), n)).collect(),
+        queue,
+        report: RunReport::default(),
+        group_running: HashMap::new(),
+        stopping: false,
+        events,
+    };
+    let mut tasks: JoinSet<(String, Duration, anyhow::Result<()>)> = JoinSet::new();
+    let mut interrupt_open = true;
+
+    loop {
+        if !d.stopping {
+            for key in d.queue.take_ready() {
+                let node = &d.by_key[&key];
+                let group_full = node
+                    .group
+                    .as_ref()
+                    .is_some_and(|g| d.group_running.get(g).copied().unwrap_or(0) >= limits.per_group);
+                if tasks.len() >= limits.parallelism.max(1) || group_full {
+                    d.queue.defer(&key);
+                    continue;
+                }
+                if let Some(g) = &node.group {
+                    *d.group_running.entry(g.clone()).or_default() += 1;
+                }
+                if !node.quiet {
+                    let _ = d.events.send(Event::Started {
+                        key: key.clone(),
+                        label: node.label.clone(),
+                    });
+                }
+                let fut = runner.run(node);
+                tasks.spawn(async move {
+                    let t = Instant::now();
+                    let result = fut.await;
+                    (key, t.elapsed(), result)
+                });
+            }
+        }
+
+        if tasks.is_empty() {
+            if d.stopping || d.queue.is_settled() {
+                break;
+            }
+            let stuck = d.queue.stuck();
+            if !stuck.is_empty() {
+                for key in stuck {
+                    d.report.failed.push((key, "internal error: dependency cycle".into()));
+                }
+                break;
+            }
+        }
+
+        tokio::select! {
+            joined = tasks.join_next(), if !tasks.is_empty() => match joined {
+                Some(Ok((key, elapsed, result))) => d.complete(key, elapsed, result),
+                Some(Err(e)) => {
+                    // A panicking step is a bug; stop as after any failure.
+                    d.report.failed.push(("(a step)".into(), format!("step panicked: {e}")));
+                    d.stopping = true;
+                }
+                None => {}
+            },
+            signal = interrupt.recv(), if interrupt_open => match signal {
+                Some(()) if !d.report.interrupted => {
+                    d.report.interrupted = true;
+                    d.stopping = true;
+                    let _ = d.events.send(Event::Interrupted);
+                }
+                Some(()) => {
+                    // Second Ctrl-C: abandon running steps. Re-running apply
+                    // finds whatever they left mid-creation and waits for it.
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+                None => interrupt_open = false,
+            },
+        }
+    }
+
+    let reason = if d.report.interrupted {
+        SkipReason::Interrupted
+    } else {
+        SkipReason::StoppedAfterFailure
+    };
+    for s in d.queue.cancel_pending() {
+        let _ = d.events.send(Event::Skipped {
+            key: s.clone(),
+            label: d.label(&s),
+            reason: reason.clone(),
+        });
+        d.report.skipped.push((s, reason.clone()));
+    }
+    d.report.elapsed = started.elapsed();
+    d.report
+}
+
+/// The dispatcher's state between events.
+struct Dispatch<W> {
+    by_key: HashMap<String, Node<W>>,
+    queue: DepQueue,
+    report: RunReport,
+    group_running: HashMap<String, usize>,
+    stopping: bool,
+    events: EventSender,
+}
+
+impl<W> Dispatch<W> {
+    fn label(&self, key: &str) -> String {
+        self.by_key
+            .get(key)
+            .map(|n| n.label.clone())
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    fn complete(&mut self, key: String, elapsed: Duration, result: anyhow::Result<()>) {
+        if let Some(g) = self.by_key.get(&key).and_then(|n| n.group.clone()) {
+            *self.group_running.entry(g).or_default() -= 1;
+        }
+        let label = self.label(&key);
+        match result {
+            Ok(()) => {
+                self.queue.finish(&key);
+                if !self.by_key.get(&key).is_some_and(|n| n.quiet) {
+                    let _ = self.events.send(Event::Finished {
+                        key: key.clone(),
+                        label,
+                        elapsed,
+                    });
+                }
+                self.report.finished.push((key, elapsed));
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                let _ = self.events.send(Event::Failed {
+                    key: key.clone(),
+                    label,
+                    error: error.clone(),
+                    elapsed,
+                });
+                for s in self.queue.fail(&key) {
+                    let reason = SkipReason::DependencyFailed(key.clone());
+                    let _ = self.events.send(Event::Skipped {
+                        key: s.clone(),
+                        label: self.label(&s),
+                        reason: reason.clone(),
+                    });
+                    self.report.skipped.push((s, reason));
+                }
+                self.report.failed.push((key, error));
+                // Stop launching; what runs is waited for.
+                self.stopping = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! `plan`: desired graph against discovered live state.
+
+use anyhow::Result;
+
+use crate::aws::Aws;
+use crate::config::Stack;
+use crate::graph::{self, Graph};
+use crate::live::LiveState;
+use crate::plan::{diff::diff, Plan};
+use crate::resources::discover::{describe_foreign, discover};
+use crate::resources::{Rules, TAG_SLEEPING};
+
+/// A plan with the graph and live state it was made from, for apply.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    pub graph: Graph,
+    pub live: LiveState,
+}
+
+/// Reads live state and diffs the stack against it. Makes no mutating call.
+pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> Result<Planned> {
+    let graph = graph::build(stack);
+    let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
+    Ok(plan_against(stack, graph, live, skip_final_snapshot))
+}
+
+/// The diff itself, for a graph and live state already in hand.
+pub fn plan_against(stack: &Stack, graph: Graph, live: LiveState, skip_final_snapshot: bool) -> Planned {
+    let rules = Rules {
+        stack,
+        skip_final_snapshot,
+    };
+    let (actions, mut warnings) = diff(&graph, &live, &rules);
+    for f in &live.foreign {
+        warnings.push(format!(
+            "{}; plan leaves it alone (destroy removes it if it is inside the stack's cluster)",
+            describe_foreign(f)
+        ));
+    }
+    let mut plan = Plan::new(
+        &stack.meta.name,
+        stack.meta.env.clone(),
+        &stack.meta.region,
+        actions,
+        warnings,
+    );
+    plan.sleeping = live.resources.iter().any(|l| l.tags.contains_key(TAG_SLEEPING));
+    Planned { plan, graph, live }
+}

@@ -1,0 +1,165 @@
+//! The plan as terraform-style text and as JSON.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::Style;
+use crate::plan::{Action, Plan, ResourceAction, KNOWN_AFTER_APPLY};
+
+/// The JSON form of DESIGN §4: actions that do something, and the summary.
+pub fn json(plan: &Plan) -> Value {
+    let mut v = serde_json::to_value(plan).expect("a plan always serialises");
+    if let Some(actions) = v.get_mut("actions").and_then(|a| a.as_array_mut()) {
+        actions.retain(|a| a.get("action").and_then(|x| x.as_str()) != Some("no-op") || a.get("pending").is_some());
+    }
+    v
+}
+
+fn value(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) if s == KNOWN_AFTER_APPLY => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn header(a: &ResourceAction) -> String {
+    let what = match a.action {
+        Action::Create => "will be created".to_string(),
+        Action::Update => "will be updated in place".to_string(),
+        Action::Replace => match a.replace_order {
+            Some(crate::plan::ReplaceOrder::CreateBeforeDestroy) => {
+                "must be replaced (new one first, then the old one removed)".to_string()
+            }
+            _ => "must be replaced (deleted, then made again)".to_string(),
+        },
+        Action::Delete => "will be destroyed".to_string(),
+        Action::NoOp => match &a.pending {
+            Some(state) => format!("is {state}; apply waits for it"),
+            None => "is up to date".to_string(),
+        },
+    };
+    format!("# {} ({}) {what}", a.address, a.kind)
+}
+
+/// Terraform-style text: symbols, per-attribute before → after, what forces a
+/// replacement, a red warning on anything that loses data, a summary line.
+pub fn human(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    let env = plan.env.as_deref().map(|e| format!(", env {e}")).unwrap_or_default();
+    if plan.sleeping {
+        let _ = writeln!(
+            out,
+            "{}",
+            style.yellow("The stack is asleep (`ekstack sleep`): apply wakes it, back to what the file says.\n")
+        );
+    }
+    let shown: Vec<&ResourceAction> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action != Action::NoOp || a.pending.is_some())
+        .collect();
+    if shown.is_empty() {
+        let _ = writeln!(out, "{}", style.green("No changes."));
+        let _ = writeln!(
+            out,
+            "Stack \"{}\"{env} in {} matches its file: {} resources up to date.",
+            plan.stack, plan.region, plan.summary.no_op
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Stack \"{}\"{env} in {}: ekstack will perform these actions:\n",
+            plan.stack, plan.region
+        );
+        for a in shown {
+            write_action(&mut out, a, style);
+        }
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{} {w}", style.yellow("Warning:"));
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+    let s = &plan.summary;
+    if s.create + s.update + s.replace + s.delete > 0 {
+        let _ = writeln!(
+            out,
+            "{} {} to add, {} to change, {} to replace, {} to destroy.",
+            style.bold("Plan:"),
+            s.create,
+            s.update,
+            s.replace,
+            s.delete
+        );
+    }
+    out
+}
+
+fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
+    let symbol = match a.action {
+        Action::Create => style.green("  +"),
+        Action::Update => style.yellow("  ~"),
+        Action::Replace => style.red("-/+"),
+        Action::Delete => style.red("  -"),
+        Action::NoOp => "  ⋯".into(),
+    };
+    let _ = writeln!(out, "  {}", style.dim(&header(a)));
+    let id = a.id.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default();
+    let _ = writeln!(out, "{symbol} {} \"{}\"{id}", a.address, a.name);
+    for c in &a.changes {
+        match a.action {
+            Action::Create => {
+                if c.attribute != "tags" {
+                    let _ = writeln!(out, "        {} = {}", c.attribute, value(&c.after));
+                }
+            }
+            _ => {
+                let forces = if c.forces_replacement {
+                    style.red(" # forces replacement")
+                } else {
+                    String::new()
+                };
+                let via = c
+                    .via
+                    .as_deref()
+                    .map(|v| style.dim(&format!("  ({v})")))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "      ~ {}: {} → {}{forces}{via}",
+                    c.path,
+                    value(&c.before),
+                    value(&c.after)
+                );
+                if let Some(note) = &c.note {
+                    let _ = writeln!(out, "          {}", style.dim(note));
+                }
+            }
+        }
+    }
+    for r in &a.reasons {
+        let _ = writeln!(out, "        {}", style.dim(&format!("({r})")));
+    }
+    for i in &a.impossible {
+        let _ = writeln!(
+            out,
+            "      {} {}: {} → {} cannot be applied: {}",
+            style.yellow("!"),
+            i.path,
+            value(&i.before),
+            value(&i.after),
+            i.reason
+        );
+    }
+    if let Some(loss) = &a.data_loss {
+        let _ = writeln!(
+            out,
+            "      {}",
+            style.red_bold(&format!("!! DATA LOSS: this loses {loss}"))
+        );
+    }
+    out.push('\n');
+}
