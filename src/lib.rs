@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod exec;
 pub mod graph;
 pub mod kube;

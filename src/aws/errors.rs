@@ -35,6 +35,20 @@ pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::f
                 _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
             }
         }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            // The innermost cause says what happened ("Connection refused");
+            // the layers above it only repeat where.
+            let mut cause: &dyn std::error::Error = err;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            let kind = if matches!(err, SdkError::TimeoutError(_)) {
+                "timed out"
+            } else {
+                "could not reach AWS"
+            };
+            format!("{kind}: {cause}")
+        }
         other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
     }
 }

@@ -33,10 +33,10 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let resume = resume_command("apply", &args.stack);
     session::runtime()?.block_on(async {
         let aws = session::connect(global, &stack).await?;
+        let _calls = session::CallReport::new(global, &aws);
         let planned = crate::ops::plan::make_plan(&aws, &stack, false).await?;
         print!("{}", crate::render::plan::human(&planned.plan, style));
         if !planned.plan.has_changes() {
-            session::report_calls(global, &aws);
             return Ok(Outcome::Done);
         }
         crate::ops::apply::check_safety(&planned, args.allow_data_loss)?;
@@ -70,7 +70,6 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
         let _ = progress.await;
         let outcome = outcome?;
         session::print_notes(&outcome.notes, style);
-        session::report_calls(global, &aws);
         if !outcome.report.ok() {
             bail!("{}", session::failure_message(&outcome.report, &resume));
         }

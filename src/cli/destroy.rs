@@ -35,6 +35,7 @@ pub fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outcome> {
     let resume = super::apply::resume_command("destroy", &args.stack);
     session::runtime()?.block_on(async {
         let aws = session::connect(global, &stack).await?;
+        let _calls = session::CallReport::new(global, &aws);
         let planned = crate::ops::destroy::plan_destroy(&aws, &stack, args.skip_final_snapshot).await?;
         if planned.targets.is_empty() {
             println!(
@@ -44,7 +45,6 @@ pub fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outcome> {
             for w in &planned.plan.warnings {
                 eprintln!("{} {w}", style.yellow("Warning:"));
             }
-            session::report_calls(global, &aws);
             return Ok(Outcome::Done);
         }
         print!("{}", crate::render::plan::human(&planned.plan, style));
@@ -79,7 +79,6 @@ pub fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outcome> {
         let _ = progress.await;
         let outcome = outcome?;
         session::print_notes(&outcome.notes, style);
-        session::report_calls(global, &aws);
         if !outcome.report.ok() {
             bail!("{}", session::failure_message(&outcome.report, &resume));
         }

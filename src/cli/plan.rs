@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome> {
     let stack = loaded.stack;
     session::runtime()?.block_on(async {
         let aws = session::connect(global, &stack).await?;
+        let _calls = session::CallReport::new(global, &aws);
         let planned = crate::ops::plan::make_plan(&aws, &stack, false).await?;
         if args.json {
             println!(
@@ -30,7 +31,6 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome> {
         } else {
             print!("{}", crate::render::plan::human(&planned.plan, session::style(global)));
         }
-        session::report_calls(global, &aws);
         Ok(if args.detailed_exitcode && planned.plan.has_changes() {
             Outcome::ChangesPresent
         } else {

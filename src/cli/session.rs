@@ -33,10 +33,31 @@ pub fn style(global: &GlobalArgs) -> Style {
     }
 }
 
+/// Reports the command's AWS calls when dropped, on every way out of it.
+pub struct CallReport {
+    verbose: bool,
+    calls: std::sync::Arc<crate::aws::CallLog>,
+}
+
+impl CallReport {
+    pub fn new(global: &GlobalArgs, aws: &Aws) -> Self {
+        CallReport {
+            verbose: global.verbose,
+            calls: aws.calls.clone(),
+        }
+    }
+}
+
+impl Drop for CallReport {
+    fn drop(&mut self) {
+        report_calls(self.verbose, &self.calls);
+    }
+}
+
 /// With `-v`, how many AWS calls the command made.
-pub fn report_calls(global: &GlobalArgs, aws: &Aws) {
-    if global.verbose {
-        let s = aws.calls.stats();
+fn report_calls(verbose: bool, calls: &crate::aws::CallLog) {
+    if verbose {
+        let s = calls.stats();
         eprintln!(
             "AWS calls: {} ({} mutating, {} HTTP requests)",
             s.calls, s.mutating, s.requests
@@ -47,7 +68,7 @@ pub fn report_calls(global: &GlobalArgs, aws: &Aws) {
     }
     if let Ok(path) = std::env::var("EKSTACK_CALL_STATS") {
         // Tests read the counts from here.
-        let _ = std::fs::write(path, serde_json::to_string(&aws.calls.stats()).unwrap_or_default());
+        let _ = std::fs::write(path, serde_json::to_string(&calls.stats()).unwrap_or_default());
     }
 }
 

@@ -1,0 +1,199 @@
+//! `apply`: what it creates, checked by an independent client; a second apply
+//! changes nothing.
+
+use crate::support::*;
+
+#[test]
+fn apply_creates_the_learning_stack_as_the_file_says() {
+    require_emulator();
+    let p = Project::from_sample("learning", "apply");
+    let (code, out, err, calls) = p.run_counted(&["apply", "--env", "mvp", "--yes", "--poll-scale", "0.01"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("Apply complete"), "{err}");
+    // Tags come with the create calls, never from a later tagging call.
+    for op in [
+        "ec2:CreateTags",
+        "eks:TagResource",
+        "rds:AddTagsToResource",
+        "iam:TagRole",
+    ] {
+        assert_eq!(count(&calls, op), 0, "{op} was called: {calls}");
+    }
+
+    let aws = Independent::new("ap-northeast-1");
+    let name = &p.name;
+    let vpcs = aws.vpcs(name);
+    assert_eq!(vpcs.len(), 1);
+    let vpc = vpcs[0].vpc_id().unwrap().to_string();
+    assert_eq!(vpcs[0].cidr_block(), Some("10.0.0.0/16"));
+
+    let subnets = aws.subnets(name);
+    assert_eq!(subnets.len(), 4);
+    let mut cidrs: Vec<(String, String, bool)> = subnets
+        .iter()
+        .map(|s| {
+            let elb = s.tags().iter().any(|t| t.key() == Some("kubernetes.io/role/elb"));
+            (
+                s.cidr_block().unwrap().to_string(),
+                s.availability_zone().unwrap().to_string(),
+                elb,
+            )
+        })
+        .collect();
+    cidrs.sort();
+    assert_eq!(
+        cidrs,
+        vec![
+            ("10.0.0.0/20".into(), "ap-northeast-1a".into(), true),
+            ("10.0.128.0/20".into(), "ap-northeast-1a".into(), false),
+            ("10.0.144.0/20".into(), "ap-northeast-1c".into(), false),
+            ("10.0.16.0/20".into(), "ap-northeast-1c".into(), true),
+        ]
+    );
+    for s in &subnets {
+        assert!(
+            s.tags()
+                .iter()
+                .any(|t| t.key() == Some("owner") && t.value() == Some("learner")),
+            "user tags on every subnet"
+        );
+        assert!(s.tags().iter().any(|t| t.key() == Some("ekstack:address")));
+    }
+
+    let nats = aws.nat_gateways(name);
+    assert_eq!(nats.len(), 1, "single NAT");
+    let nat = nats[0].nat_gateway_id().unwrap().to_string();
+    let public_a = subnets
+        .iter()
+        .find(|s| s.cidr_block() == Some("10.0.0.0/20"))
+        .unwrap()
+        .subnet_id()
+        .unwrap();
+    assert_eq!(nats[0].subnet_id(), Some(public_a));
+    assert_eq!(aws.addresses(name).len(), 1);
+
+    let tables = aws.route_tables(name);
+    assert_eq!(tables.len(), 3);
+    for t in &tables {
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("default route");
+        let tname = t
+            .tags()
+            .iter()
+            .find(|x| x.key() == Some("Name"))
+            .and_then(|x| x.value())
+            .unwrap();
+        if tname.ends_with("-public") {
+            assert!(default.gateway_id().unwrap().starts_with("igw-"));
+            assert_eq!(t.associations().len(), 2);
+        } else {
+            assert_eq!(default.nat_gateway_id(), Some(nat.as_str()), "private → the single NAT");
+            assert_eq!(t.associations().len(), 1);
+        }
+    }
+
+    aws.block_on(async {
+        let groups = aws
+            .ec2
+            .describe_security_groups()
+            .filters(Independent::stack_filter(name))
+            .send()
+            .await
+            .unwrap();
+        let sg = &groups.security_groups()[0];
+        assert_eq!(sg.vpc_id(), Some(vpc.as_str()));
+        let perm = &sg.ip_permissions()[0];
+        assert_eq!(perm.from_port(), Some(5432));
+        let mut ranges: Vec<&str> = perm.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+        ranges.sort();
+        assert_eq!(ranges, vec!["10.0.128.0/20", "10.0.144.0/20"]);
+
+        let role = aws
+            .iam
+            .get_role()
+            .role_name(format!("{name}-ap-northeast-1-node"))
+            .send()
+            .await
+            .unwrap();
+        assert!(role
+            .role()
+            .unwrap()
+            .tags()
+            .iter()
+            .any(|t| t.key() == "ekstack:stack" && t.value() == name));
+        let attached = aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(format!("{name}-ap-northeast-1-node"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.attached_policies().len(), 3);
+
+        let cluster = aws
+            .eks
+            .describe_cluster()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(cluster.version(), Some("1.33"));
+        assert_eq!(cluster.resources_vpc_config().unwrap().subnet_ids().len(), 2);
+        assert_eq!(
+            cluster.tags().unwrap().get("ekstack:address").map(String::as_str),
+            Some("eks-cluster")
+        );
+        let fp = aws
+            .eks
+            .describe_fargate_profile()
+            .cluster_name(name)
+            .fargate_profile_name("apps")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fp.fargate_profile().unwrap().selectors()[0].namespace(), Some("app"));
+    });
+    let ng = aws.nodegroup(name, "general").unwrap();
+    let scaling = ng.scaling_config().unwrap();
+    assert_eq!(
+        (scaling.min_size(), scaling.desired_size(), scaling.max_size()),
+        (Some(1), Some(1), Some(2))
+    );
+    assert_eq!(ng.instance_types(), ["t3.medium"]);
+
+    let db = aws.db_instance(&format!("{name}-db")).unwrap();
+    assert_eq!(db.db_instance_class(), Some("db.t4g.micro"));
+    assert_eq!(db.engine(), Some("postgres"));
+    assert_eq!(db.multi_az(), Some(false));
+    assert_eq!(db.storage_encrypted(), Some(true));
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.backup_retention_period(), Some(7));
+    assert!(
+        db.master_user_secret().and_then(|s| s.secret_arn()).is_some(),
+        "password managed by RDS in Secrets Manager"
+    );
+    assert!(!format!("{out}{err}").contains("P@55w0rd"), "no secret is ever printed");
+
+    // A second apply finds nothing to do and makes no mutating call.
+    let (code, out, _, calls) = p.run_counted(&["apply", "--env", "mvp", "--yes"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("No changes."), "{out}");
+    assert_eq!(calls["mutating"], 0, "{calls}");
+
+    assert_eq!(p.destroy("mvp").0, 0);
+}
+
+#[test]
+fn apply_without_a_terminal_refuses_without_yes() {
+    require_emulator();
+    let p = Project::from_sample("fargate", "noyes");
+    let (code, _, err, calls) = p.run_counted(&["apply", "--env", "mvp"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(calls["mutating"], 0);
+}

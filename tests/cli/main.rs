@@ -1,0 +1,10 @@
+//! End-to-end tests of the ekstack binary. Everything that talks to AWS runs
+//! against the moto emulator (`make test` starts it); each test uses its own
+//! stack name, so they share one server.
+
+mod support;
+
+mod apply;
+mod destroy;
+mod plan;
+mod validate;

@@ -1,0 +1,360 @@
+//! Test support: a project folder with a uniquely named stack, the ekstack
+//! binary pointed at the moto emulator, and an independent AWS client to check
+//! what it did. One moto server serves every test; each test has its own
+//! stack name and nothing ever resets the server.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+
+pub fn endpoint() -> String {
+    std::env::var("EKSTACK_TEST_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+/// Panics with the way out when the emulator is not running.
+pub fn require_emulator() {
+    let url = endpoint();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    if std::net::TcpStream::connect(&addr).is_err() {
+        panic!("the moto emulator is not running at {url}; start it with `make emulator` (or run `make test`)");
+    }
+}
+
+/// A unique stack name: `<prefix><random>`, within the 20-character rule.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let seed = (std::process::id() as u64) << 20 ^ nanos as u64 ^ (n as u64) << 40;
+    let mut s = String::new();
+    let mut x = seed;
+    for _ in 0..6 {
+        s.push(std::char::from_digit((x % 36) as u32, 36).unwrap());
+        x /= 36;
+    }
+    let prefix: String = prefix.chars().take(12).collect();
+    format!("{prefix}{s}")
+}
+
+/// A temporary project: `stacks/` and `environments/` copied from the repo,
+/// one stack file renamed to a unique stack.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub name: String,
+    pub stack: PathBuf,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Project {
+    /// Copies `stacks/<sample>.toml` under a unique name.
+    pub fn from_sample(sample: &str, prefix: &str) -> Project {
+        let text = std::fs::read_to_string(repo().join("stacks").join(format!("{sample}.toml"))).unwrap();
+        Self::with_text(&text, prefix)
+    }
+
+    /// A project whose stack file is `text` with its `[stack] name` replaced.
+    pub fn with_text(text: &str, prefix: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
+        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
+        for env in ["mvp", "prod"] {
+            std::fs::copy(
+                repo().join("environments").join(format!("{env}.toml")),
+                dir.path().join("environments").join(format!("{env}.toml")),
+            )
+            .unwrap();
+        }
+        let name = unique_name(prefix);
+        let text = rename(text, &name);
+        let stack = dir.path().join("stacks").join("stack.toml");
+        std::fs::write(&stack, text).unwrap();
+        Project { dir, name, stack }
+    }
+
+    pub fn write_stack(&self, text: &str) {
+        std::fs::write(&self.stack, rename(text, &self.name)).unwrap();
+    }
+
+    pub fn write_env(&self, env: &str, text: &str) {
+        std::fs::write(self.dir.path().join("environments").join(format!("{env}.toml")), text).unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.stack
+    }
+
+    /// `ekstack <args…> <stack file>` with the emulator's endpoint and dummy credentials.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = ekstack();
+        c.arg(args[0]).arg(&self.stack).args(&args[1..]);
+        c
+    }
+
+    /// Runs a command and returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        run(self.cmd(args))
+    }
+
+    /// Runs with call statistics written to a file; returns them too.
+    pub fn run_counted(&self, args: &[&str]) -> (i32, String, String, serde_json::Value) {
+        let stats = self.dir.path().join(format!("calls-{}.json", unique_name("c")));
+        let mut c = self.cmd(args);
+        c.env("EKSTACK_CALL_STATS", &stats);
+        let (code, out, err) = run(c);
+        let calls = std::fs::read_to_string(&stats)
+            .map(|s| serde_json::from_str(&s).unwrap())
+            .unwrap_or(serde_json::Value::Null);
+        (code, out, err, calls)
+    }
+
+    pub fn apply(&self, env: &str) -> (i32, String, String) {
+        self.run(&["apply", "--env", env, "--yes", "--poll-scale", "0.01"])
+    }
+
+    pub fn apply_ok(&self, env: &str) {
+        let (code, out, err) = self.apply(env);
+        assert_eq!(code, 0, "apply failed\nstdout:\n{out}\nstderr:\n{err}");
+    }
+
+    pub fn destroy(&self, env: &str) -> (i32, String, String) {
+        self.run(&["destroy", "--env", env, "--yes", "--poll-scale", "0.01"])
+    }
+}
+
+fn rename(text: &str, name: &str) -> String {
+    let mut out = String::new();
+    let mut in_stack = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_stack = t == "[stack]";
+        }
+        if in_stack && t.starts_with("name") && t.contains('=') {
+            out.push_str(&format!("name = \"{name}\"\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn ekstack() -> Command {
+    let mut c = Command::cargo_bin("ekstack").unwrap();
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("NO_COLOR", "1")
+        .timeout(std::time::Duration::from_secs(300));
+    c
+}
+
+pub fn run(mut c: Command) -> (i32, String, String) {
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An AWS client of our own, to check what ekstack did without trusting it.
+pub struct Independent {
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Independent {
+    pub fn new(region: &str) -> Independent {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sdk = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .endpoint_url(endpoint())
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .load(),
+        );
+        Independent {
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            eks: aws_sdk_eks::Client::new(&sdk),
+            rds: aws_sdk_rds::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            rt,
+        }
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn stack_filter(stack: &str) -> aws_sdk_ec2::types::Filter {
+        aws_sdk_ec2::types::Filter::builder()
+            .name("tag:ekstack:stack")
+            .values(stack)
+            .build()
+    }
+
+    pub fn vpcs(&self, stack: &str) -> Vec<aws_sdk_ec2::types::Vpc> {
+        self.block_on(self.ec2.describe_vpcs().filters(Self::stack_filter(stack)).send())
+            .unwrap()
+            .vpcs()
+            .to_vec()
+    }
+
+    pub fn subnets(&self, stack: &str) -> Vec<aws_sdk_ec2::types::Subnet> {
+        self.block_on(self.ec2.describe_subnets().filters(Self::stack_filter(stack)).send())
+            .unwrap()
+            .subnets()
+            .to_vec()
+    }
+
+    /// NAT gateways of the stack that are not deleted (moto ignores the tag
+    /// filter for NAT gateways, so tags are checked here).
+    pub fn nat_gateways(&self, stack: &str) -> Vec<aws_sdk_ec2::types::NatGateway> {
+        let out = self.block_on(self.ec2.describe_nat_gateways().send()).unwrap();
+        out.nat_gateways()
+            .iter()
+            .filter(|n| {
+                n.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("ekstack:stack") && t.value() == Some(stack))
+            })
+            .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+            .cloned()
+            .collect()
+    }
+
+    pub fn route_tables(&self, stack: &str) -> Vec<aws_sdk_ec2::types::RouteTable> {
+        self.block_on(
+            self.ec2
+                .describe_route_tables()
+                .filters(Self::stack_filter(stack))
+                .send(),
+        )
+        .unwrap()
+        .route_tables()
+        .to_vec()
+    }
+
+    pub fn addresses(&self, stack: &str) -> Vec<aws_sdk_ec2::types::Address> {
+        self.block_on(self.ec2.describe_addresses().filters(Self::stack_filter(stack)).send())
+            .unwrap()
+            .addresses()
+            .to_vec()
+    }
+
+    pub fn db_instance(&self, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
+        self.block_on(self.rds.describe_db_instances().db_instance_identifier(id).send())
+            .ok()
+            .and_then(|o| o.db_instances().first().cloned())
+    }
+
+    pub fn nodegroup(&self, cluster: &str, name: &str) -> Option<aws_sdk_eks::types::Nodegroup> {
+        self.block_on(
+            self.eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send(),
+        )
+        .ok()
+        .and_then(|o| o.nodegroup)
+    }
+
+    /// Every EC2 resource still carrying the stack's tag, by kind.
+    pub fn tagged_leftovers(&self, stack: &str) -> Vec<String> {
+        let f = Self::stack_filter(stack);
+        let mut left = Vec::new();
+        self.block_on(async {
+            for v in self.ec2.describe_vpcs().filters(f.clone()).send().await.unwrap().vpcs() {
+                left.push(format!("vpc {}", v.vpc_id().unwrap()));
+            }
+            for s in self
+                .ec2
+                .describe_subnets()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+            {
+                left.push(format!("subnet {}", s.subnet_id().unwrap()));
+            }
+            for g in self
+                .ec2
+                .describe_internet_gateways()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap()
+                .internet_gateways()
+            {
+                left.push(format!("igw {}", g.internet_gateway_id().unwrap()));
+            }
+            for a in self
+                .ec2
+                .describe_addresses()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap()
+                .addresses()
+            {
+                left.push(format!("eip {}", a.allocation_id().unwrap()));
+            }
+            for r in self
+                .ec2
+                .describe_route_tables()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap()
+                .route_tables()
+            {
+                left.push(format!("route table {}", r.route_table_id().unwrap()));
+            }
+            for g in self
+                .ec2
+                .describe_security_groups()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+            {
+                left.push(format!("security group {}", g.group_id().unwrap()));
+            }
+        });
+        for n in self.nat_gateways(stack) {
+            left.push(format!("nat {}", n.nat_gateway_id().unwrap()));
+        }
+        left
+    }
+}
+
+/// Operations invoked, from a call-stats file.
+pub fn count(calls: &serde_json::Value, op: &str) -> u64 {
+    calls["by_operation"][op].as_u64().unwrap_or(0)
+}

@@ -1,0 +1,126 @@
+//! Stack files: validation errors name file, line, key and rule, before any
+//! AWS call; shipped stacks validate in every environment.
+
+use crate::support::*;
+
+/// A plan pointed at a port where nothing listens: a configuration error must
+/// be reported without ever trying to reach AWS.
+fn plan_without_aws(p: &Project) -> (i32, String, String) {
+    let mut c = p.cmd(&["plan"]);
+    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    run(c)
+}
+
+#[test]
+fn shipped_stacks_validate_and_render_in_every_environment() {
+    for stack in ["learning", "fargate", "aurora"] {
+        for env in ["mvp", "prod"] {
+            let path = repo().join("stacks").join(format!("{stack}.toml"));
+            let (code, out, err) = run({
+                let mut c = ekstack();
+                c.args(["validate"]).arg(&path).args(["--env", env]);
+                c
+            });
+            assert_eq!(code, 0, "{stack}/{env}: {out}{err}");
+            let (code, out, _) = run({
+                let mut c = ekstack();
+                c.args(["render"]).arg(&path).args(["--env", env]);
+                c
+            });
+            assert_eq!(code, 0);
+            assert!(out.contains("[network]") && out.contains("private_subnets"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn broken_files_fail_with_file_line_key_and_rule_before_any_aws_call() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[network]\nnatt = \"single\"\n",
+            "stack.toml:5:1: network.natt",
+            "did you mean `nat`?",
+        ),
+        (
+            "[network]\nnat = \"dual\"\n",
+            "stack.toml:5:7: network.nat",
+            "must be one of",
+        ),
+        (
+            "[network]\ncidr = \"10.0.0.0/12\"\n",
+            "stack.toml:5:8: network.cidr",
+            "/16 to /28",
+        ),
+        (
+            "[eks.nodegroups.web]\nmin = 3\ndesired = 1\nmax = 5\n",
+            "stack.toml:6:11: eks.nodegroups.web.desired",
+            "between min (3) and max (5)",
+        ),
+        (
+            "[database]\nengine = \"aurora-postgresql\"\nmulti_az = true\n",
+            "stack.toml:6:12: database.multi_az",
+            "does not apply to Aurora",
+        ),
+        (
+            "[database]\nbackup_retention_days = 40\n",
+            "stack.toml:5:25: database.backup_retention_days",
+            "between 0 and 35",
+        ),
+        (
+            "[eks]\nversion = \"1.20\"\n",
+            "stack.toml:5:11: eks.version",
+            "not a Kubernetes version",
+        ),
+    ];
+    for (body, located, rule) in cases {
+        let p = Project::with_text(&format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n{body}"), "val");
+        let (code, out, err) = plan_without_aws(&p);
+        assert_eq!(code, 1, "{body}: {out}{err}");
+        assert!(err.contains(located), "{body}: wanted {located} in\n{err}");
+        assert!(err.contains(rule), "{body}: wanted {rule} in\n{err}");
+        assert!(err.contains("nothing was sent to AWS"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn errors_in_an_overlay_point_into_the_overlay() {
+    let p = Project::from_sample("learning", "ovl");
+    p.write_env("bad", "[database]\nmulti_az = \"yes\"\n");
+    let mut c = p.cmd(&["validate", "--env", "bad"]);
+    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1);
+    assert!(err.contains("environments/bad.toml:2:12: database.multi_az"), "{err}");
+}
+
+#[test]
+fn committed_schema_matches_the_types() {
+    let (code, out, _) = run({
+        let mut c = ekstack();
+        c.arg("schema");
+        c
+    });
+    assert_eq!(code, 0);
+    let committed = std::fs::read_to_string(repo().join("schema/ekstack.schema.json")).unwrap();
+    assert_eq!(
+        out.trim(),
+        committed.trim(),
+        "run `make schema` to regenerate schema/ekstack.schema.json"
+    );
+}
+
+#[test]
+fn missing_credentials_fail_fast_with_a_clear_message() {
+    let p = Project::from_sample("learning", "cred");
+    let mut c = p.cmd(&["plan"]);
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .timeout(std::time::Duration::from_secs(20));
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("credentials"), "{err}");
+}
