@@ -2,9 +2,12 @@
 //! against the moto emulator (`make test` starts it); each test uses its own
 //! stack name, so they share one server.
 
+#[path = "../support/proxy.rs"]
+mod proxy;
 mod support;
 
 mod apply;
 mod destroy;
+mod faults;
 mod plan;
 mod validate;
