@@ -6,9 +6,13 @@
 
 mod apply;
 mod destroy;
+mod kubeconfig;
+mod output;
 mod plan;
 mod render;
 mod session;
+mod status;
+mod token;
 mod validate;
 
 use std::path::PathBuf;
@@ -92,6 +96,14 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Delete every resource of the stack.
     Destroy(destroy::DestroyArgs),
+    /// Every live resource of the stack, its state, drift and cost.
+    Status(status::StatusArgs),
+    /// Endpoints, names and the database secret's ARN.
+    Output(output::OutputArgs),
+    /// Merge a context for the stack's cluster into your kubeconfig.
+    Kubeconfig(kubeconfig::KubeconfigArgs),
+    /// Print an EKS bearer token as a Kubernetes ExecCredential.
+    Token(token::TokenArgs),
     /// Print the JSON Schema of stack files (for editors).
     #[command(hide = true)]
     Schema,
@@ -127,6 +139,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => plan::run(&global, args),
         Command::Apply(args) => apply::run(&global, args),
         Command::Destroy(args) => destroy::run(&global, args),
+        Command::Status(args) => status::run(&global, args),
+        Command::Output(args) => output::run(&global, args),
+        Command::Kubeconfig(args) => kubeconfig::run(&global, args),
+        Command::Token(args) => token::run(&global, args),
         Command::Schema => {
             println!("{}", crate::config::schema_json());
             Ok(Outcome::Done)

@@ -8,6 +8,7 @@
 //! as unknown and left out of the totals — never counted as zero — so an
 //! estimate is either complete or says what it is missing.
 
+pub mod live;
 pub mod prices;
 pub mod stack;
 
@@ -17,6 +18,7 @@ mod tests;
 use serde::Serialize;
 
 use crate::config::Engine;
+pub use live::live_billables;
 pub use prices::{PriceEntry, PriceTable, RegionPrices, Section};
 pub use stack::{sleeping_billables, stack_billables};
 

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod inventory;
 pub mod plan;
 pub mod sweep;
 
