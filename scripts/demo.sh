@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the emulator: validate and render the learning stack.
-# (Grows with plan/apply/destroy.)
+# The main job, end to end on the moto emulator: apply the learning stack as
+# an MVP, show that a converged stack plans no changes, promote it to prod in
+# place, show its status, cost and outputs, and tear it all down again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EK=./target/debug/ekstack
@@ -9,6 +10,39 @@ STACK=stacks/learning.toml
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "validate $STACK in every environment"
-for env in mvp prod; do $EK validate $STACK --env $env; done
-step "render $STACK --env mvp"
-$EK render $STACK --env mvp
+$EK validate $STACK --env mvp
+$EK validate $STACK --env prod
+
+step "plan --env mvp (what apply will create, and what it will cost)"
+$EK plan $STACK --env mvp
+
+step "apply --env mvp"
+$EK apply $STACK --env mvp --yes
+
+step "plan --env mvp again: converged"
+$EK plan $STACK --env mvp
+
+step "plan --env prod: the promotion, in place"
+$EK plan $STACK --env prod
+
+step "apply --env prod"
+$EK apply $STACK --env prod --yes
+
+step "status --env prod"
+$EK status $STACK --env prod
+
+step "output --env prod"
+$EK output $STACK --env prod
+
+step "destroy --env prod: refused up front, the prod database is protected"
+if $EK destroy $STACK --env prod --yes; then
+  echo "unexpected: destroy of a protected database went ahead" >&2
+  exit 1
+fi
+
+step "apply --env mvp (demote: turns deletion protection off), then destroy"
+$EK apply $STACK --env mvp --yes
+$EK destroy $STACK --env mvp --yes
+
+step "plan --env mvp after destroy: everything would be created again"
+$EK plan $STACK --env mvp | tail -n 1

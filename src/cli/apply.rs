@@ -12,6 +12,9 @@ use crate::resources::RunOptions;
 pub struct ApplyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Your own price file, overriding the built-in table entry by entry.
+    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
+    pub prices: Option<std::path::PathBuf>,
     /// Apply without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -29,12 +32,14 @@ pub struct ApplyArgs {
 pub fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let loaded = args.stack.load(global)?;
     let stack = loaded.stack;
+    let prices = super::status::prices(&args.prices)?;
     let style = session::style(global);
     let resume = resume_command("apply", &args.stack);
     session::runtime()?.block_on(async {
         let aws = session::connect(global, &stack).await?;
         let _calls = session::CallReport::new(global, &aws);
         let planned = crate::ops::plan::make_plan(&aws, &stack, false).await?;
+        let planned = crate::ops::plan::with_cost(planned, &stack, &prices);
         print!("{}", crate::render::plan::human(&planned.plan, style));
         if !planned.plan.has_changes() {
             return Ok(Outcome::Done);

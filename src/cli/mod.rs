@@ -11,6 +11,7 @@ mod output;
 mod plan;
 mod render;
 mod session;
+mod sleep;
 mod status;
 mod token;
 mod validate;
@@ -104,6 +105,10 @@ pub enum Command {
     Kubeconfig(kubeconfig::KubeconfigArgs),
     /// Print an EKS bearer token as a Kubernetes ExecCredential.
     Token(token::TokenArgs),
+    /// Stop paying overnight: node groups to 0, database stopped, NAT removed.
+    Sleep(sleep::SleepArgs),
+    /// Back to exactly what the file says (an apply).
+    Wake(apply::ApplyArgs),
     /// Print the JSON Schema of stack files (for editors).
     #[command(hide = true)]
     Schema,
@@ -143,6 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Output(args) => output::run(&global, args),
         Command::Kubeconfig(args) => kubeconfig::run(&global, args),
         Command::Token(args) => token::run(&global, args),
+        Command::Sleep(args) => sleep::run(&global, args),
+        Command::Wake(args) => apply::run(&global, args),
         Command::Schema => {
             println!("{}", crate::config::schema_json());
             Ok(Outcome::Done)

@@ -27,6 +27,9 @@ pub struct StackMeta {
     #[serde(skip)]
     pub env: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The sleeping form of the stack (`ekstack sleep`), never from a file.
+    #[serde(skip)]
+    pub asleep: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -283,6 +286,22 @@ pub struct Serverless {
 }
 
 impl Stack {
+    /// What `ekstack sleep` converges to: no NAT gateways (nor their public
+    /// addresses), node groups at zero, the database stopped. The control
+    /// plane, the network and the data stay.
+    pub fn sleeping(&self) -> Stack {
+        let mut s = self.clone();
+        s.meta.asleep = true;
+        s.network.nat = NatMode::None;
+        if let Some(eks) = &mut s.eks {
+            for ng in eks.nodegroups.values_mut() {
+                ng.min = 0;
+                ng.desired = 0;
+            }
+        }
+        s
+    }
+
     /// RDS identifier of the database (instance or Aurora cluster).
     pub fn db_identifier(&self) -> String {
         db_identifier(&self.meta.name)

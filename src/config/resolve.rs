@@ -261,6 +261,7 @@ impl Resolver {
             region: region?,
             env,
             tags,
+            asleep: false,
         })
     }
 

@@ -438,3 +438,39 @@ impl Pricer<'_> {
         }
     }
 }
+
+/// The cost side of a plan: after apply against now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanCost {
+    pub monthly_usd: f64,
+    pub hourly_usd: f64,
+    pub current_monthly_usd: f64,
+    pub current_hourly_usd: f64,
+    pub delta_monthly_usd: f64,
+    /// False when a price is unknown; the totals then leave it out.
+    pub complete: bool,
+    pub unknown: Vec<String>,
+    /// The stack after apply, line by line.
+    pub lines: Vec<CostLine>,
+}
+
+impl PlanCost {
+    pub fn new(after: Estimate, current: Estimate) -> PlanCost {
+        let mut unknown = after.unknown.clone();
+        for u in current.unknown {
+            if !unknown.contains(&u) {
+                unknown.push(u);
+            }
+        }
+        PlanCost {
+            monthly_usd: after.monthly_usd,
+            hourly_usd: after.hourly_usd,
+            current_monthly_usd: current.monthly_usd,
+            current_hourly_usd: current.hourly_usd,
+            delta_monthly_usd: after.monthly_usd - current.monthly_usd,
+            complete: after.complete && current.complete,
+            unknown,
+            lines: after.lines,
+        }
+    }
+}

@@ -140,10 +140,11 @@ pub async fn execute(
     interrupt: mpsc::UnboundedReceiver<()>,
 ) -> Result<Outcome> {
     check_safety(planned, options.allow_data_loss)?;
+    let stack_asleep = stack.meta.asleep;
     let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live);
     let outcome = run_steps(aws.clone(), stack, nodes, HashMap::new(), options, events, interrupt).await;
     // A successful apply of the stack file wakes a sleeping stack.
-    if planned.plan.sleeping && outcome.report.ok() {
+    if planned.plan.sleeping && outcome.report.ok() && !stack_asleep {
         if let Some(vpc) = outcome.known.get(crate::graph::build::VPC) {
             crate::resources::vpc::set_sleeping(&aws, &vpc.id, None).await?;
         }

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod destroy;
 pub mod inventory;
 pub mod plan;
+pub mod sleep;
 pub mod sweep;
 
 use crate::aws::{Aws, Target};

@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::cost::{self, PriceTable};
 use crate::graph::{self, Graph};
 use crate::live::LiveState;
 use crate::plan::{diff::diff, Plan};
@@ -23,6 +24,19 @@ pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> R
     let graph = graph::build(stack);
     let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
     Ok(plan_against(stack, graph, live, skip_final_snapshot))
+}
+
+/// Adds what the stack will cost after apply and costs now.
+pub fn with_cost(mut planned: Planned, stack: &Stack, prices: &PriceTable) -> Planned {
+    let after_items = if stack.meta.asleep {
+        cost::sleeping_billables(stack)
+    } else {
+        cost::stack_billables(stack)
+    };
+    let after = cost::estimate(&stack.meta.region, &after_items, prices);
+    let current = cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices);
+    planned.plan.cost = Some(cost::PlanCost::new(after, current));
+    planned
 }
 
 /// The diff itself, for a graph and live state already in hand.

@@ -158,6 +158,9 @@ pub struct Plan {
     /// The stack was put to sleep; applying wakes it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sleeping: bool,
+    /// What the stack costs after apply, and now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::PlanCost>,
 }
 
 impl Plan {
@@ -187,6 +190,7 @@ impl Plan {
             summary,
             warnings,
             sleeping: false,
+            cost: None,
         }
     }
 

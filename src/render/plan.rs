@@ -83,6 +83,24 @@ pub fn human(plan: &Plan, style: Style) -> String {
     if !plan.warnings.is_empty() {
         out.push('\n');
     }
+    if let Some(c) = &plan.cost {
+        let delta = c.delta_monthly_usd;
+        let sign = if delta >= 0.0 { "+" } else { "-" };
+        let unknown = if c.complete {
+            String::new()
+        } else {
+            format!(" (unknown prices left out: {})", c.unknown.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{} ${:.2}/month (${:.3}/hour) after apply; now ${:.2}/month ({sign}${:.2}/month){unknown}",
+            style.bold("Cost:"),
+            c.monthly_usd,
+            c.hourly_usd,
+            c.current_monthly_usd,
+            delta.abs()
+        );
+    }
     let s = &plan.summary;
     if s.create + s.update + s.replace + s.delete > 0 {
         let _ = writeln!(

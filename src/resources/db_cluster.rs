@@ -45,7 +45,7 @@ pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
         .note("no downtime"),
         Attr::replace("username", "database.username", db.username.clone(), data_loss),
         Attr::replace("db_name", "database.db_name", db.db_name.clone(), data_loss),
-        running_attr(),
+        running_attr(stack, "rds:StartDBCluster"),
         Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "rds:AddTagsToResource"),
     ];
     if let Some(s) = db.serverless {
@@ -227,6 +227,13 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
     };
     let rds = &step.aws().rds;
     let mut live = live.clone();
+    if step.ctx.stack.meta.asleep {
+        if live.readiness != Readiness::Stopped {
+            step.status("stopping");
+            live = stop(step, &live).await?;
+        }
+        return Ok(live);
+    }
     if action.changes_attribute("running") || live.readiness == Readiness::Stopped {
         step.status("starting");
         match rds

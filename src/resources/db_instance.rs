@@ -75,15 +75,24 @@ pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
         Attr::replace("username", "database.username", db.username.clone(), data_loss),
         Attr::replace("db_name", "database.db_name", db.db_name.clone(), data_loss),
         Attr::in_place("publicly_accessible", "database", false, "rds:ModifyDBInstance"),
-        running_attr(),
+        running_attr(stack, "rds:StartDBInstance"),
         Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "rds:AddTagsToResource"),
     ]
 }
 
 /// Running or stopped: `ekstack sleep` stops the database, apply starts it.
-pub fn running_attr() -> Attr {
-    Attr::in_place("running", "database", true, "rds:StartDBInstance")
-        .note("the database was stopped by `ekstack sleep`")
+pub fn running_attr(stack: &Stack, start: &'static str) -> Attr {
+    Attr::in_place("running", "database", !stack.meta.asleep, start).guard(running_guard)
+}
+
+fn running_guard(_before: &Value, after: &Value) -> Verdict {
+    if after.as_bool() == Some(false) {
+        Verdict::AllowedWithNote(
+            "stopped to save cost; storage still bills, and AWS starts a stopped database again after 7 days".into(),
+        )
+    } else {
+        Verdict::AllowedWithNote("started again (it was stopped by `ekstack sleep`): a few minutes".into())
+    }
 }
 
 fn major(v: &str) -> &str {
@@ -351,6 +360,14 @@ pub async fn modify(
 ) -> Result<Live> {
     let rds = &step.aws().rds;
     let mut live = live.clone();
+    if step.ctx.stack.meta.asleep {
+        // `ekstack sleep`: stopping is the only change made to a database.
+        if live.readiness != Readiness::Stopped {
+            step.status("stopping");
+            live = stop(step, &live).await?;
+        }
+        return Ok(live);
+    }
     // A stopped database cannot be modified: start it first.
     if action.changes_attribute("running") || live.readiness == Readiness::Stopped {
         step.status("starting");

@@ -341,6 +341,10 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
         Kind::DbCluster => db_cluster::update(step, r, live, action).await,
         Kind::DbClusterInstance => db_cluster_instance::update(step, r, live, action).await,
     }?;
+    // A database put to sleep has settled as stopped; nothing more to wait for.
+    if updated.readiness == crate::live::Readiness::Stopped {
+        return Ok(updated);
+    }
     wait_ready(step, &updated).await
 }
 
