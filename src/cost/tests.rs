@@ -40,6 +40,7 @@ fn learning(region: &str, nat: NatMode, desired: i32, class: &str, multi_az: boo
             region: region.into(),
             env: None,
             tags: BTreeMap::new(),
+            asleep: false,
         },
         network: Network {
             cidr: "10.0.0.0/16".parse().unwrap(),
