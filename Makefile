@@ -28,7 +28,7 @@ demo: build emulator
 	$(DEMO_ENV) ./scripts/demo.sh
 
 bench: build
-	cargo run --release --bin apply-bench
+	cargo run --example apply_bench
 
 lint:
 	cargo fmt --all -- --check

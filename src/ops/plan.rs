@@ -52,6 +52,8 @@ pub fn plan_against(stack: &Stack, graph: Graph, live: LiveState, skip_final_sna
             describe_foreign(f)
         ));
     }
+    let mut actions = actions;
+    explain_engine_family_change(&mut actions, &graph);
     let mut plan = Plan::new(
         &stack.meta.name,
         stack.meta.env.clone(),
@@ -61,4 +63,23 @@ pub fn plan_against(stack: &Stack, graph: Graph, live: LiveState, skip_final_sna
     );
     plan.sleeping = live.resources.iter().any(|l| l.tags.contains_key(TAG_SLEEPING));
     Planned { plan, graph, live }
+}
+
+/// An RDS instance and an Aurora cluster are different resources, so moving
+/// between them is a deletion and a creation; say so where it is deleted.
+fn explain_engine_family_change(actions: &mut [crate::plan::ResourceAction], graph: &Graph) {
+    use crate::graph::Kind;
+    use crate::plan::Action;
+    let to_aurora = graph.resources.iter().any(|r| r.kind == Kind::DbCluster);
+    let to_instance = graph.resources.iter().any(|r| r.kind == Kind::DbInstance);
+    for a in actions.iter_mut().filter(|a| a.action == Action::Delete) {
+        let why = match a.kind {
+            Kind::DbInstance if to_aurora => "replaced by db-cluster: an RDS instance cannot become Aurora in place",
+            Kind::DbCluster if to_instance => "replaced by db-instance: an Aurora cluster cannot become an RDS instance in place",
+            _ => continue,
+        };
+        a.reasons = vec![format!(
+            "{why}; the data does not move by itself: restore the final snapshot into the new database, or migrate with a dump"
+        )];
+    }
 }

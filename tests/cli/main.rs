@@ -7,7 +7,11 @@ mod proxy;
 mod support;
 
 mod apply;
+mod cost;
 mod destroy;
 mod faults;
+mod kube;
 mod plan;
+mod promotion;
+mod upgrade;
 mod validate;
