@@ -690,10 +690,7 @@ impl Resolver {
             None => Some(1),
             Some(v) => self.int_in(&format!("{base}.min"), v, 0, 1000),
         };
-        let max_given = match &n.max {
-            None => None,
-            Some(v) => Some(self.int_in(&format!("{base}.max"), v, 1, 1000)),
-        };
+        let max_given = n.max.as_ref().map(|v| self.int_in(&format!("{base}.max"), v, 1, 1000));
         let desired = match &n.desired {
             None => min.map(|m| 2.max(m).min(max_given.flatten().unwrap_or(i32::MAX))),
             Some(v) => self.int_in(&format!("{base}.desired"), v, 0, 1000),
@@ -847,9 +844,7 @@ impl Resolver {
             None => Some(Engine::Postgres),
             Some(e) => self.one_of("database.engine", e, &Engine::NAMES, Engine::parse),
         };
-        let Some(engine) = engine else {
-            return None;
-        };
+        let engine = engine?;
         let aurora = engine.is_aurora();
 
         let version = match &d.version {

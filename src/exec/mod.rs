@@ -294,3 +294,112 @@ impl<W> Dispatch<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    /// A runner whose steps sleep, fail on request, and log when they start and end.
+    struct Fake {
+        log: Arc<Mutex<Vec<String>>>,
+        fail: &'static str,
+    }
+
+    impl Runner<u64> for Fake {
+        fn run(&self, node: &Node<u64>) -> BoxFuture<'static, anyhow::Result<()>> {
+            let (key, ms, log, fail) = (node.key.clone(), node.work, self.log.clone(), self.fail);
+            async move {
+                log.lock().unwrap().push(format!("start {key}"));
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                log.lock().unwrap().push(format!("end {key}"));
+                if key == fail {
+                    anyhow::bail!("{key} broke");
+                }
+                Ok(())
+            }
+            .boxed()
+        }
+    }
+
+    fn node(key: &str, deps: &[&str], ms: u64, group: Option<&str>) -> Node<u64> {
+        Node {
+            key: key.into(),
+            label: key.into(),
+            group: group.map(str::to_string),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            quiet: false,
+            work: ms,
+        }
+    }
+
+    async fn go(nodes: Vec<Node<u64>>, fail: &'static str, parallelism: usize, interrupt_after: Option<u64>) -> (RunReport, Vec<String>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let (itx, irx) = mpsc::unbounded_channel();
+        if let Some(ms) = interrupt_after {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                let _ = itx.send(());
+            });
+        } else {
+            drop(itx);
+        }
+        let report = run(nodes, Arc::new(Fake { log: log.clone(), fail }), Limits { parallelism, per_group: 1 }, tx, irx).await;
+        let log = log.lock().unwrap().clone();
+        (report, log)
+    }
+
+    #[tokio::test]
+    async fn a_step_starts_when_its_own_dependencies_finish_not_a_whole_layer() {
+        // slow (100 ms) and fast (5 ms) are independent; after-fast needs only fast.
+        let nodes = vec![node("slow", &[], 100, None), node("fast", &[], 5, None), node("after-fast", &["fast"], 5, None)];
+        let (report, log) = go(nodes, "", 10, None).await;
+        assert!(report.ok());
+        let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
+        assert!(pos("end after-fast") < pos("end slow"), "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn after_a_failure_nothing_new_starts_but_running_steps_finish() {
+        let nodes = vec![
+            node("breaks", &[], 10, None),
+            node("running", &[], 60, None),
+            node("downstream", &["breaks"], 5, None),
+            node("later", &["running"], 5, None),
+        ];
+        let (report, log) = go(nodes, "breaks", 10, None).await;
+        assert_eq!(report.failed.len(), 1);
+        assert!(log.contains(&"end running".to_string()), "in-flight work drains: {log:?}");
+        assert!(!log.iter().any(|l| l.contains("downstream") || l.contains("later")), "{log:?}");
+        assert!(report.skipped.iter().any(|(k, r)| k == "downstream" && *r == SkipReason::DependencyFailed("breaks".into())));
+        assert!(report.skipped.iter().any(|(k, r)| k == "later" && *r == SkipReason::StoppedAfterFailure));
+    }
+
+    #[tokio::test]
+    async fn the_first_interrupt_drains_running_steps_and_starts_nothing_new() {
+        let nodes = vec![node("a", &[], 80, None), node("b", &["a"], 5, None)];
+        let (report, log) = go(nodes, "", 10, Some(20)).await;
+        assert!(report.interrupted);
+        assert_eq!(log, vec!["start a", "end a"]);
+        assert_eq!(report.skipped, vec![("b".to_string(), SkipReason::Interrupted)]);
+    }
+
+    #[tokio::test]
+    async fn groups_and_the_global_limit_are_honoured() {
+        let nodes = vec![node("f1", &[], 20, Some("fargate")), node("f2", &[], 20, Some("fargate")), node("x", &[], 20, None)];
+        let (report, log) = go(nodes, "", 10, None).await;
+        assert!(report.ok());
+        let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
+        assert!(pos("end f1") < pos("start f2"), "one Fargate profile at a time: {log:?}");
+        assert!(pos("start x") < pos("end f1"), "other work is not held up: {log:?}");
+
+        let nodes = vec![node("a", &[], 10, None), node("b", &[], 10, None)];
+        let (_, log) = go(nodes, "", 1, None).await;
+        assert_eq!(log, vec!["start a", "end a", "start b", "end b"], "parallelism 1 is sequential");
+    }
+}

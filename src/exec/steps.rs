@@ -14,6 +14,8 @@ use crate::resources::{self, Ctx, Step};
 
 /// What one step does.
 #[derive(Debug, Clone)]
+// A run has a few dozen steps; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Work {
     /// Bring an address to its desired state: create, update, replace, or
     /// (no-op) wait out a pending state and make its id known to dependants.

@@ -93,7 +93,7 @@ async fn describe(aws: &Aws, name: &str) -> Result<Option<DbSubnetGroup>> {
 }
 
 pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
-    let name = format!("{}", crate::config::db_identifier(stack));
+    let name = crate::config::db_identifier(stack);
     let Some(group) = describe(aws, &name).await? else {
         return Ok(vec![]);
     };

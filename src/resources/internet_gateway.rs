@@ -45,7 +45,7 @@ pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
                 .attachments()
                 .iter()
                 .find_map(|a| a.vpc_id())
-                .map(|v| Value::from(v))
+                .map(Value::from)
                 .unwrap_or(Value::Null);
             Some(
                 Live::new(
