@@ -91,9 +91,9 @@ pub fn run(global: &GlobalArgs, args: SleepArgs) -> anyhow::Result<Outcome> {
         }
         let saved = if now > 0.0 { (1.0 - asleep / now) * 100.0 } else { 0.0 };
         eprintln!(
-            "{} Hourly cost ${now:.3} → ${asleep:.3} ({saved:.0}% less). `ekstack wake {}` brings it back.",
+            "{} Hourly cost ${now:.3} → ${asleep:.3} ({saved:.0}% less). `{}` brings it back.",
             style.green("Asleep."),
-            args.stack.stack.display()
+            super::apply::resume_command("wake", &args.stack)
         );
         Ok(Outcome::Done)
     })

@@ -115,7 +115,8 @@ pub fn estimate(region: &str, items: &[(String, Billable)], prices: &PriceTable)
     let pricer = Pricer { region, prices };
     let priced: Vec<(&String, Priced)> = items.iter().map(|(a, b)| (a, pricer.price(b))).collect();
     // Totals from the unrounded figures, so rounding each line cannot drift them.
-    let hourly: f64 = priced.iter().filter_map(|(_, p)| p.hourly).sum();
+    // Summing nothing gives -0.0 in Rust; add 0.0 so an empty stack costs $0.00.
+    let hourly: f64 = priced.iter().filter_map(|(_, p)| p.hourly).sum::<f64>() + 0.0;
     let lines: Vec<CostLine> = priced
         .into_iter()
         .map(|(address, p)| CostLine {

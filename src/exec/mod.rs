@@ -336,7 +336,12 @@ mod tests {
         }
     }
 
-    async fn go(nodes: Vec<Node<u64>>, fail: &'static str, parallelism: usize, interrupt_after: Option<u64>) -> (RunReport, Vec<String>) {
+    async fn go(
+        nodes: Vec<Node<u64>>,
+        fail: &'static str,
+        parallelism: usize,
+        interrupt_after: Option<u64>,
+    ) -> (RunReport, Vec<String>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
@@ -349,7 +354,17 @@ mod tests {
         } else {
             drop(itx);
         }
-        let report = run(nodes, Arc::new(Fake { log: log.clone(), fail }), Limits { parallelism, per_group: 1 }, tx, irx).await;
+        let report = run(
+            nodes,
+            Arc::new(Fake { log: log.clone(), fail }),
+            Limits {
+                parallelism,
+                per_group: 1,
+            },
+            tx,
+            irx,
+        )
+        .await;
         let log = log.lock().unwrap().clone();
         (report, log)
     }
@@ -357,7 +372,11 @@ mod tests {
     #[tokio::test]
     async fn a_step_starts_when_its_own_dependencies_finish_not_a_whole_layer() {
         // slow (100 ms) and fast (5 ms) are independent; after-fast needs only fast.
-        let nodes = vec![node("slow", &[], 100, None), node("fast", &[], 5, None), node("after-fast", &["fast"], 5, None)];
+        let nodes = vec![
+            node("slow", &[], 100, None),
+            node("fast", &[], 5, None),
+            node("after-fast", &["fast"], 5, None),
+        ];
         let (report, log) = go(nodes, "", 10, None).await;
         assert!(report.ok());
         let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
@@ -374,10 +393,22 @@ mod tests {
         ];
         let (report, log) = go(nodes, "breaks", 10, None).await;
         assert_eq!(report.failed.len(), 1);
-        assert!(log.contains(&"end running".to_string()), "in-flight work drains: {log:?}");
-        assert!(!log.iter().any(|l| l.contains("downstream") || l.contains("later")), "{log:?}");
-        assert!(report.skipped.iter().any(|(k, r)| k == "downstream" && *r == SkipReason::DependencyFailed("breaks".into())));
-        assert!(report.skipped.iter().any(|(k, r)| k == "later" && *r == SkipReason::StoppedAfterFailure));
+        assert!(
+            log.contains(&"end running".to_string()),
+            "in-flight work drains: {log:?}"
+        );
+        assert!(
+            !log.iter().any(|l| l.contains("downstream") || l.contains("later")),
+            "{log:?}"
+        );
+        assert!(report
+            .skipped
+            .iter()
+            .any(|(k, r)| k == "downstream" && *r == SkipReason::DependencyFailed("breaks".into())));
+        assert!(report
+            .skipped
+            .iter()
+            .any(|(k, r)| k == "later" && *r == SkipReason::StoppedAfterFailure));
     }
 
     #[tokio::test]
@@ -391,15 +422,26 @@ mod tests {
 
     #[tokio::test]
     async fn groups_and_the_global_limit_are_honoured() {
-        let nodes = vec![node("f1", &[], 20, Some("fargate")), node("f2", &[], 20, Some("fargate")), node("x", &[], 20, None)];
+        let nodes = vec![
+            node("f1", &[], 20, Some("fargate")),
+            node("f2", &[], 20, Some("fargate")),
+            node("x", &[], 20, None),
+        ];
         let (report, log) = go(nodes, "", 10, None).await;
         assert!(report.ok());
         let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
-        assert!(pos("end f1") < pos("start f2"), "one Fargate profile at a time: {log:?}");
+        assert!(
+            pos("end f1") < pos("start f2"),
+            "one Fargate profile at a time: {log:?}"
+        );
         assert!(pos("start x") < pos("end f1"), "other work is not held up: {log:?}");
 
         let nodes = vec![node("a", &[], 10, None), node("b", &[], 10, None)];
         let (_, log) = go(nodes, "", 1, None).await;
-        assert_eq!(log, vec!["start a", "end a", "start b", "end b"], "parallelism 1 is sequential");
+        assert_eq!(
+            log,
+            vec!["start a", "end a", "start b", "end b"],
+            "parallelism 1 is sequential"
+        );
     }
 }

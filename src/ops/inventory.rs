@@ -37,7 +37,14 @@ pub struct Status {
 
 pub async fn status(aws: &Aws, stack: &Stack, prices: &PriceTable) -> Result<(Status, Planned)> {
     let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
-    let planned = plan_against(stack, graph::build(stack), live, false);
+    // A sleeping stack is compared with its sleeping form: the NAT it lacks
+    // and the nodes at zero are what sleep means, not drift.
+    let asleep = live
+        .resources
+        .iter()
+        .any(|l| l.tags.contains_key(crate::resources::TAG_SLEEPING));
+    let compared = if asleep { stack.sleeping() } else { stack.clone() };
+    let planned = plan_against(&compared, graph::build(&compared), live, false);
     let mut resources = Vec::new();
     for l in &planned.live.resources {
         let drift = planned

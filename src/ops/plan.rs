@@ -75,7 +75,9 @@ fn explain_engine_family_change(actions: &mut [crate::plan::ResourceAction], gra
     for a in actions.iter_mut().filter(|a| a.action == Action::Delete) {
         let why = match a.kind {
             Kind::DbInstance if to_aurora => "replaced by db-cluster: an RDS instance cannot become Aurora in place",
-            Kind::DbCluster if to_instance => "replaced by db-instance: an Aurora cluster cannot become an RDS instance in place",
+            Kind::DbCluster if to_instance => {
+                "replaced by db-instance: an Aurora cluster cannot become an RDS instance in place"
+            }
             _ => continue,
         };
         a.reasons = vec![format!(

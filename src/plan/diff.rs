@@ -225,12 +225,6 @@ pub fn diff(graph: &Graph, live: &LiveState, rules: &dyn KindRules) -> (Vec<Reso
             action.replace_order = Some(rules.replace_order(resource.kind));
             action.data_loss = rules.data_loss(resource.kind, &resource.name, chosen);
         }
-        for i in &action.impossible {
-            warnings.push(format!(
-                "{}: {} cannot change from {} to {}: {}",
-                resource.address, i.path, i.before, i.after, i.reason
-            ));
-        }
         actions.push(action);
     }
 

@@ -37,6 +37,7 @@ fn header(a: &ResourceAction) -> String {
         Action::Delete => "will be destroyed".to_string(),
         Action::NoOp => match &a.pending {
             Some(state) => format!("is {state}; apply waits for it"),
+            None if !a.impossible.is_empty() => "stays as it is".to_string(),
             None => "is up to date".to_string(),
         },
     };
@@ -74,6 +75,21 @@ pub fn human(plan: &Plan, style: Style) -> String {
             plan.stack, plan.region
         );
         for a in shown {
+            write_action(&mut out, a, style);
+        }
+    }
+    // Differences AWS cannot make, on resources that otherwise stay as they are.
+    let stuck: Vec<&ResourceAction> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::NoOp && a.pending.is_none() && !a.impossible.is_empty())
+        .collect();
+    if !stuck.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThe file asks for changes AWS cannot make; they are left as they are:\n"
+        );
+        for a in stuck {
             write_action(&mut out, a, style);
         }
     }
@@ -180,4 +196,73 @@ fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
         );
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{load, Overlay};
+    use crate::graph::Kind;
+    use crate::live::{Live, LiveState, Readiness};
+
+    fn stack(env: &str) -> crate::config::Stack {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/learning.toml");
+        let mut s = load(&path, &Overlay::Env(env.into()), None).unwrap().stack;
+        s.meta.name = "snap".into();
+        s
+    }
+
+    fn plan(env: &str, live: LiveState) -> Plan {
+        let s = stack(env);
+        let planned = crate::ops::plan::plan_against(&s, crate::graph::build(&s), live, false);
+        crate::ops::plan::with_cost(planned, &s, &crate::cost::PriceTable::builtin()).plan
+    }
+
+    /// A live database as mvp left it, and a NAT gateway the file no longer has.
+    fn drifted() -> LiveState {
+        let db = Live::new(
+            Kind::DbInstance,
+            "db-instance",
+            "snap-db",
+            "available",
+            Readiness::Ready,
+        )
+        .attr("engine", "postgres")
+        .attr("version", "16.4")
+        .attr("class", "db.t4g.micro")
+        .attr("storage_gib", 50)
+        .attr("multi_az", false)
+        .attr("backup_retention_days", 7)
+        .attr("deletion_protection", false)
+        .attr("username", "app")
+        .attr("db_name", "app");
+        let nat = Live::new(
+            Kind::NatGateway,
+            "nat-gateway.ap-northeast-1d",
+            "nat-0123",
+            "available",
+            Readiness::Ready,
+        );
+        LiveState {
+            resources: vec![db, nat],
+            foreign: vec![],
+        }
+    }
+
+    #[test]
+    fn human_plan_on_an_empty_account() {
+        insta::assert_snapshot!(human(&plan("mvp", LiveState::default()), Style { color: false }));
+    }
+
+    #[test]
+    fn human_plan_of_a_promotion_with_data_loss_and_impossible_changes() {
+        insta::assert_snapshot!(human(&plan("prod", drifted()), Style { color: false }));
+    }
+
+    #[test]
+    fn json_plan_of_a_promotion() {
+        insta::assert_json_snapshot!(json(&plan("prod", drifted())));
+    }
 }

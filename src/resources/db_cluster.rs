@@ -45,7 +45,7 @@ pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
         .note("no downtime"),
         Attr::replace("username", "database.username", db.username.clone(), data_loss),
         Attr::replace("db_name", "database.db_name", db.db_name.clone(), data_loss),
-        running_attr(stack, "rds:StartDBCluster"),
+        running_attr(stack, "rds:StartDBCluster", "rds:StopDBCluster"),
         Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "rds:AddTagsToResource"),
     ];
     if let Some(s) = db.serverless {

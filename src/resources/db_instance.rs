@@ -75,14 +75,15 @@ pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
         Attr::replace("username", "database.username", db.username.clone(), data_loss),
         Attr::replace("db_name", "database.db_name", db.db_name.clone(), data_loss),
         Attr::in_place("publicly_accessible", "database", false, "rds:ModifyDBInstance"),
-        running_attr(stack, "rds:StartDBInstance"),
+        running_attr(stack, "rds:StartDBInstance", "rds:StopDBInstance"),
         Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "rds:AddTagsToResource"),
     ]
 }
 
 /// Running or stopped: `ekstack sleep` stops the database, apply starts it.
-pub fn running_attr(stack: &Stack, start: &'static str) -> Attr {
-    Attr::in_place("running", "database", !stack.meta.asleep, start).guard(running_guard)
+pub fn running_attr(stack: &Stack, start: &'static str, stop: &'static str) -> Attr {
+    let via = if stack.meta.asleep { stop } else { start };
+    Attr::in_place("running", "database", !stack.meta.asleep, via).guard(running_guard)
 }
 
 fn running_guard(_before: &Value, after: &Value) -> Verdict {

@@ -14,16 +14,33 @@ fn mvp_promotes_to_prod_in_place_and_demotes_without_replacements() {
     let p = Project::from_sample("learning", "promo");
     p.apply_ok("mvp");
     let aws = Independent::new("ap-northeast-1");
-    let subnets_before: Vec<String> = aws.subnets(&p.name).iter().map(|s| s.subnet_id().unwrap().to_string()).collect();
+    let subnets_before: Vec<String> = aws
+        .subnets(&p.name)
+        .iter()
+        .map(|s| s.subnet_id().unwrap().to_string())
+        .collect();
 
     let (code, out, _) = p.run(&["plan", "--env", "prod", "--json"]);
     assert_eq!(code, 0);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["summary"]["replace"], 0, "promotion is in place: {out}");
     assert_eq!(plan["summary"]["delete"], 0);
-    let db = plan["actions"].as_array().unwrap().iter().find(|a| a["address"] == "db-instance").unwrap();
-    let notes: Vec<&str> = db["changes"].as_array().unwrap().iter().filter_map(|c| c["note"].as_str()).collect();
-    assert!(notes.iter().any(|n| n.contains("Multi-AZ conversion: no downtime")), "{notes:?}");
+    let db = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == "db-instance")
+        .unwrap();
+    let notes: Vec<&str> = db["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["note"].as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("Multi-AZ conversion: no downtime")),
+        "{notes:?}"
+    );
     assert!(notes.iter().any(|n| n.contains("class change")), "{notes:?}");
 
     p.apply_ok("prod");
@@ -36,25 +53,50 @@ fn mvp_promotes_to_prod_in_place_and_demotes_without_replacements() {
 
     // One NAT per AZ, each private subnet routed to its own AZ's NAT.
     let subnets = aws.subnets(name);
-    let az_of = |id: &str| subnets.iter().find(|s| s.subnet_id() == Some(id)).and_then(|s| s.availability_zone()).unwrap().to_string();
+    let az_of = |id: &str| {
+        subnets
+            .iter()
+            .find(|s| s.subnet_id() == Some(id))
+            .and_then(|s| s.availability_zone())
+            .unwrap()
+            .to_string()
+    };
     let nats = aws.nat_gateways(name);
     assert_eq!(nats.len(), 2);
-    let nat_az: std::collections::HashMap<String, String> =
-        nats.iter().map(|n| (n.nat_gateway_id().unwrap().to_string(), az_of(n.subnet_id().unwrap()))).collect();
+    let nat_az: std::collections::HashMap<String, String> = nats
+        .iter()
+        .map(|n| (n.nat_gateway_id().unwrap().to_string(), az_of(n.subnet_id().unwrap())))
+        .collect();
     let mut azs: Vec<&String> = nat_az.values().collect();
     azs.sort();
     assert_eq!(azs, ["ap-northeast-1a", "ap-northeast-1c"]);
     for t in aws.route_tables(name) {
         if tag(t.tags(), "Name").is_some_and(|n| n.contains("-private-")) {
             let subnet = t.associations()[0].subnet_id().unwrap();
-            let nat = t.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).and_then(|r| r.nat_gateway_id()).unwrap();
-            assert_eq!(nat_az[nat], az_of(subnet), "private subnet {subnet} routes to its own AZ's NAT");
+            let nat = t
+                .routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .and_then(|r| r.nat_gateway_id())
+                .unwrap();
+            assert_eq!(
+                nat_az[nat],
+                az_of(subnet),
+                "private subnet {subnet} routes to its own AZ's NAT"
+            );
         }
     }
     let ng = aws.nodegroup(name, "general").unwrap();
     let s = ng.scaling_config().unwrap();
-    assert_eq!((s.min_size(), s.desired_size(), s.max_size()), (Some(2), Some(3), Some(6)));
-    let cluster = aws.block_on(aws.eks.describe_cluster().name(name).send()).unwrap().cluster.unwrap();
+    assert_eq!(
+        (s.min_size(), s.desired_size(), s.max_size()),
+        (Some(2), Some(3), Some(6))
+    );
+    let cluster = aws
+        .block_on(aws.eks.describe_cluster().name(name).send())
+        .unwrap()
+        .cluster
+        .unwrap();
     let enabled: Vec<&str> = cluster
         .logging()
         .unwrap()
@@ -66,7 +108,10 @@ fn mvp_promotes_to_prod_in_place_and_demotes_without_replacements() {
     assert_eq!(enabled, ["api", "audit", "authenticator"]);
     let subnets_after: Vec<String> = subnets.iter().map(|s| s.subnet_id().unwrap().to_string()).collect();
     assert_eq!(subnets_before.len(), subnets_after.len());
-    assert!(subnets_before.iter().all(|s| subnets_after.contains(s)), "no subnet was touched");
+    assert!(
+        subnets_before.iter().all(|s| subnets_after.contains(s)),
+        "no subnet was touched"
+    );
 
     let (code, out, _) = p.run(&["plan", "--env", "prod", "--detailed-exitcode"]);
     assert_eq!(code, 0, "promotion converged: {out}");
@@ -76,7 +121,11 @@ fn mvp_promotes_to_prod_in_place_and_demotes_without_replacements() {
     assert_eq!(code, 0);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["summary"]["replace"], 0, "demotion has no replacement: {out}");
-    assert!(plan["actions"].as_array().unwrap().iter().all(|a| a["action"] != "replace"));
+    assert!(plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["action"] != "replace"));
     p.apply_ok("mvp");
     assert_eq!(aws.nat_gateways(name).len(), 1);
     let (code, _, _) = p.run(&["plan", "--env", "mvp", "--detailed-exitcode"]);
@@ -88,18 +137,32 @@ fn mvp_promotes_to_prod_in_place_and_demotes_without_replacements() {
 fn storage_never_shrinks_and_the_plan_explains() {
     require_emulator();
     let p = Project::from_sample("learning", "shrink");
-    let text = std::fs::read_to_string(p.path()).unwrap().replace("storage_gib = 20", "storage_gib = 50");
+    let text = std::fs::read_to_string(p.path())
+        .unwrap()
+        .replace("storage_gib = 20", "storage_gib = 50");
     p.write_stack(&text);
     p.apply_ok("mvp");
     p.write_stack(&text.replace("storage_gib = 50", "storage_gib = 20"));
     let (code, out, _) = p.run(&["plan", "--env", "mvp", "--detailed-exitcode"]);
     assert_eq!(code, 0, "nothing AWS can do: {out}");
     assert!(out.contains("No changes."), "{out}");
-    assert!(out.contains("database.storage_gib cannot change from 50 to 20: RDS storage can only grow"), "{out}");
-    assert!(out.contains("keep database.storage_gib = 50"), "the way out is named: {out}");
+    assert!(
+        out.contains("database.storage_gib: 50 → 20 cannot be applied: RDS storage can only grow"),
+        "{out}"
+    );
+    assert!(
+        out.contains("keep database.storage_gib = 50"),
+        "the way out is named: {out}"
+    );
     let (code, _, err) = p.apply("mvp");
     assert_eq!(code, 0, "{err}");
-    assert_eq!(Independent::new("ap-northeast-1").db_instance(&format!("{}-db", p.name)).unwrap().allocated_storage(), Some(50));
+    assert_eq!(
+        Independent::new("ap-northeast-1")
+            .db_instance(&format!("{}-db", p.name))
+            .unwrap()
+            .allocated_storage(),
+        Some(50)
+    );
     assert_eq!(p.destroy("mvp").0, 0);
 }
 
@@ -108,7 +171,9 @@ fn changing_instance_types_replaces_the_node_group_new_one_first() {
     require_emulator();
     let p = Project::from_sample("learning", "cbd");
     p.apply_ok("mvp");
-    let text = std::fs::read_to_string(p.path()).unwrap().replace("instance_types = [\"t3.medium\"]", "instance_types = [\"t3.large\"]");
+    let text = std::fs::read_to_string(p.path())
+        .unwrap()
+        .replace("instance_types = [\"t3.medium\"]", "instance_types = [\"t3.large\"]");
     p.write_stack(&text);
     let (code, out, _) = p.run(&["plan", "--env", "mvp", "--detailed-exitcode"]);
     assert_eq!(code, 2);
@@ -122,12 +187,23 @@ fn changing_instance_types_replaces_the_node_group_new_one_first() {
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{out}{err}");
     let actions = proxy.actions();
-    let created = actions.iter().position(|a| a.starts_with("POST") && a.ends_with("/node-groups")).expect("a node group was created");
-    let deleted = actions.iter().position(|a| a.starts_with("DELETE") && a.ends_with("/node-groups/general")).expect("the old group was deleted");
-    assert!(created < deleted, "capacity never drops: create before delete ({actions:?})");
+    let created = actions
+        .iter()
+        .position(|a| a.starts_with("POST") && a.ends_with("/node-groups"))
+        .expect("a node group was created");
+    let deleted = actions
+        .iter()
+        .position(|a| a.starts_with("DELETE") && a.ends_with("/node-groups/general"))
+        .expect("the old group was deleted");
+    assert!(
+        created < deleted,
+        "capacity never drops: create before delete ({actions:?})"
+    );
 
     let aws = Independent::new("ap-northeast-1");
-    let groups = aws.block_on(aws.eks.list_nodegroups().cluster_name(&p.name).send()).unwrap();
+    let groups = aws
+        .block_on(aws.eks.list_nodegroups().cluster_name(&p.name).send())
+        .unwrap();
     assert_eq!(groups.nodegroups().len(), 1);
     let new = &groups.nodegroups()[0];
     assert!(new.starts_with("general-"), "{new}");
@@ -140,27 +216,54 @@ fn changing_instance_types_replaces_the_node_group_new_one_first() {
 #[test]
 fn adding_an_az_keeps_existing_subnets_and_updates_the_cluster_in_place() {
     require_emulator();
-    let text = std::fs::read_to_string(repo().join("stacks/aurora.toml")).unwrap().replace("azs = 3", "azs = 2");
+    let text = std::fs::read_to_string(repo().join("stacks/aurora.toml"))
+        .unwrap()
+        .replace("azs = 3", "azs = 2");
     let p = Project::with_text(&text, "addaz");
     p.apply_ok("mvp");
     let aws = Independent::new("eu-west-1");
-    let before: Vec<(String, String)> = aws.subnets(&p.name).iter().map(|s| (s.subnet_id().unwrap().into(), s.cidr_block().unwrap().into())).collect();
+    let before: Vec<(String, String)> = aws
+        .subnets(&p.name)
+        .iter()
+        .map(|s| (s.subnet_id().unwrap().into(), s.cidr_block().unwrap().into()))
+        .collect();
     p.write_stack(&text.replace("azs = 2", "azs = 3"));
     let (code, out, _) = p.run(&["plan", "--env", "mvp", "--json"]);
     assert_eq!(code, 0);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let find = |a: &str| plan["actions"].as_array().unwrap().iter().find(|x| x["address"] == a).cloned().unwrap_or_default();
+    let find = |a: &str| {
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["address"] == a)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(find("eks-cluster")["action"], "update", "{out}");
     assert_eq!(find("db-subnet-group")["action"], "update");
     assert_eq!(find("subnet.private.eu-west-1c")["action"], "create");
-    assert!(plan["actions"].as_array().unwrap().iter().all(|a| !(a["kind"] == "subnet" && a["action"] != "create")));
+    assert!(plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| !(a["kind"] == "subnet" && a["action"] != "create")));
     p.apply_ok("mvp");
     let after = aws.subnets(&p.name);
     assert_eq!(after.len(), 6);
     for (id, cidr) in &before {
-        assert!(after.iter().any(|s| s.subnet_id() == Some(id.as_str()) && s.cidr_block() == Some(cidr.as_str())), "{id} kept");
+        assert!(
+            after
+                .iter()
+                .any(|s| s.subnet_id() == Some(id.as_str()) && s.cidr_block() == Some(cidr.as_str())),
+            "{id} kept"
+        );
     }
-    let cluster = aws.block_on(aws.eks.describe_cluster().name(&p.name).send()).unwrap().cluster.unwrap();
+    let cluster = aws
+        .block_on(aws.eks.describe_cluster().name(&p.name).send())
+        .unwrap()
+        .cluster
+        .unwrap();
     assert_eq!(cluster.resources_vpc_config().unwrap().subnet_ids().len(), 3);
     let (code, out, _) = p.run(&["plan", "--env", "mvp", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
@@ -189,16 +292,39 @@ fn rds_instance_to_aurora_is_refused_without_the_flag_and_snapshots_first_with_i
     let (code, _, err) = p.apply("mvp");
     assert_eq!(code, 1);
     assert!(err.contains("--allow-data-loss"), "{err}");
-    let (code, out, err) = p.run(&["apply", "--env", "mvp", "--yes", "--allow-data-loss", "--poll-scale", "0.01"]);
+    let (code, out, err) = p.run(&[
+        "apply",
+        "--env",
+        "mvp",
+        "--yes",
+        "--allow-data-loss",
+        "--poll-scale",
+        "0.01",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
-    let snapshot = err.lines().find_map(|l| l.trim().strip_prefix("final snapshot ")).map(|l| l.split_whitespace().next().unwrap().to_string());
+    let snapshot = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("final snapshot "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string());
     let snapshot = snapshot.unwrap_or_else(|| panic!("the snapshot is named: {err}"));
     let aws = Independent::new("ap-northeast-1");
-    let snaps = aws.block_on(aws.rds.describe_db_snapshots().db_snapshot_identifier(&snapshot).send()).unwrap();
+    let snaps = aws
+        .block_on(aws.rds.describe_db_snapshots().db_snapshot_identifier(&snapshot).send())
+        .unwrap();
     assert_eq!(snaps.db_snapshots().len(), 1);
-    let clusters = aws.block_on(aws.rds.describe_db_clusters().db_cluster_identifier(format!("{}-db", p.name)).send()).unwrap();
+    let clusters = aws
+        .block_on(
+            aws.rds
+                .describe_db_clusters()
+                .db_cluster_identifier(format!("{}-db", p.name))
+                .send(),
+        )
+        .unwrap();
     assert_eq!(clusters.db_clusters()[0].engine(), Some("aurora-postgresql"));
-    assert!(aws.db_instance(&format!("{}-db", p.name)).is_none(), "the old instance is gone");
+    assert!(
+        aws.db_instance(&format!("{}-db", p.name)).is_none(),
+        "the old instance is gone"
+    );
     let (code, _, _) = p.run(&["plan", "--env", "mvp", "--detailed-exitcode"]);
     assert_eq!(code, 0);
     assert_eq!(p.destroy("mvp").0, 0);

@@ -9,7 +9,9 @@ use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
 use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
 use aws_sdk_eks::operation::update_cluster_version::UpdateClusterVersionOutput;
 use aws_sdk_eks::operation::update_nodegroup_version::UpdateNodegroupVersionOutput;
-use aws_sdk_eks::types::{Cluster, ClusterStatus, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Update, UpdateStatus};
+use aws_sdk_eks::types::{
+    Cluster, ClusterStatus, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Update, UpdateStatus,
+};
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};
 use ekstack::config::{load, Overlay};
 use ekstack::graph::{self, Kind};
@@ -20,7 +22,9 @@ use ekstack::resources::{Ctx, RunOptions, Step};
 use crate::support::repo;
 
 fn cluster(version: &str, status: ClusterStatus) -> DescribeClusterOutput {
-    DescribeClusterOutput::builder().cluster(Cluster::builder().name("up").version(version).status(status).build()).build()
+    DescribeClusterOutput::builder()
+        .cluster(Cluster::builder().name("up").version(version).status(status).build())
+        .build()
 }
 
 fn nodegroup(version: &str, status: NodegroupStatus) -> DescribeNodegroupOutput {
@@ -30,7 +34,13 @@ fn nodegroup(version: &str, status: NodegroupStatus) -> DescribeNodegroupOutput 
                 .nodegroup_name("general")
                 .version(version)
                 .status(status)
-                .scaling_config(NodegroupScalingConfig::builder().min_size(1).desired_size(1).max_size(2).build())
+                .scaling_config(
+                    NodegroupScalingConfig::builder()
+                        .min_size(1)
+                        .desired_size(1)
+                        .max_size(2)
+                        .build(),
+                )
                 .build(),
         )
         .build()
@@ -40,9 +50,9 @@ fn context(interceptor: MockResponseInterceptor) -> Ctx {
     let sdk = aws_config::SdkConfig::builder()
         .region(aws_config::Region::new("ap-northeast-1"))
         .behavior_version(aws_config::BehaviorVersion::latest())
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
-            "a", "b", None, None, "test",
-        )))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new("a", "b", None, None, "test"),
+        ))
         .build();
     let mut aws = ekstack::aws::Aws::from_sdk_config(sdk, false);
     let conf = aws_sdk_eks::Config::builder()
@@ -53,9 +63,14 @@ fn context(interceptor: MockResponseInterceptor) -> Ctx {
         .interceptor(interceptor)
         .build();
     aws.eks = aws_sdk_eks::Client::from_conf(conf);
-    let mut stack = load(&repo().join("stacks/learning.toml"), &Overlay::Env("mvp".into()), None).unwrap().stack;
+    let mut stack = load(&repo().join("stacks/learning.toml"), &Overlay::Env("mvp".into()), None)
+        .unwrap()
+        .stack;
     stack.meta.name = "up".into();
-    let options = RunOptions { poll_scale: 0.001, ..RunOptions::default() };
+    let options = RunOptions {
+        poll_scale: 0.001,
+        ..RunOptions::default()
+    };
     Ctx::new(aws, stack, options, HashMap::new(), Arc::new(|_: &str, _: &str| {}))
 }
 
@@ -79,12 +94,20 @@ async fn cluster_upgrades_one_minor_version_at_a_time() {
     let calls = vec![
         mock!(aws_sdk_eks::Client::update_cluster_version)
             .match_requests(|r| r.version() == Some("1.32"))
-            .then_output(|| UpdateClusterVersionOutput::builder().update(Update::builder().id("u1").status(UpdateStatus::InProgress).build()).build()),
+            .then_output(|| {
+                UpdateClusterVersionOutput::builder()
+                    .update(Update::builder().id("u1").status(UpdateStatus::InProgress).build())
+                    .build()
+            }),
         mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| cluster("1.31", ClusterStatus::Updating)),
         mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| cluster("1.32", ClusterStatus::Active)),
         mock!(aws_sdk_eks::Client::update_cluster_version)
             .match_requests(|r| r.version() == Some("1.33"))
-            .then_output(|| UpdateClusterVersionOutput::builder().update(Update::builder().id("u2").status(UpdateStatus::InProgress).build()).build()),
+            .then_output(|| {
+                UpdateClusterVersionOutput::builder()
+                    .update(Update::builder().id("u2").status(UpdateStatus::InProgress).build())
+                    .build()
+            }),
         mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| cluster("1.32", ClusterStatus::Updating)),
         mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| cluster("1.33", ClusterStatus::Active)),
         // The final wait after the update.
@@ -98,10 +121,23 @@ async fn cluster_upgrades_one_minor_version_at_a_time() {
     let g = graph::build(&ctx.stack);
     let resource = g.get("eks-cluster").unwrap().clone();
     let live = Live::new(Kind::EksCluster, "eks-cluster", "up", "ACTIVE", Readiness::Ready).attr("version", "1.31");
-    let step = Step { ctx: &ctx, node: "eks-cluster" };
-    let done = ekstack::resources::update(&step, &resource, &live, &version_change("eks-cluster", Kind::EksCluster, "1.31", "1.33")).await.unwrap();
+    let step = Step {
+        ctx: &ctx,
+        node: "eks-cluster",
+    };
+    let done = ekstack::resources::update(
+        &step,
+        &resource,
+        &live,
+        &version_change("eks-cluster", Kind::EksCluster, "1.31", "1.33"),
+    )
+    .await
+    .unwrap();
     assert_eq!(done.attrs["version"], "1.33");
-    assert!(calls.iter().all(|r| r.num_calls() == 1), "every call made exactly once, in order");
+    assert!(
+        calls.iter().all(|r| r.num_calls() == 1),
+        "every call made exactly once, in order"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +145,11 @@ async fn node_groups_follow_the_control_plane() {
     let calls = vec![
         mock!(aws_sdk_eks::Client::update_nodegroup_version)
             .match_requests(|r| r.version() == Some("1.33") && r.nodegroup_name() == Some("general"))
-            .then_output(|| UpdateNodegroupVersionOutput::builder().update(Update::builder().id("n1").status(UpdateStatus::InProgress).build()).build()),
+            .then_output(|| {
+                UpdateNodegroupVersionOutput::builder()
+                    .update(Update::builder().id("n1").status(UpdateStatus::InProgress).build())
+                    .build()
+            }),
         mock!(aws_sdk_eks::Client::describe_nodegroup).then_output(|| nodegroup("1.32", NodegroupStatus::Updating)),
         mock!(aws_sdk_eks::Client::describe_nodegroup).then_output(|| nodegroup("1.33", NodegroupStatus::Active)),
         mock!(aws_sdk_eks::Client::describe_nodegroup).then_output(|| nodegroup("1.33", NodegroupStatus::Active)),
@@ -123,11 +163,26 @@ async fn node_groups_follow_the_control_plane() {
     let resource = g.get("eks-nodegroup.general").unwrap().clone();
     // The node group waits for the cluster in the graph, so its version moves after the control plane's.
     assert!(resource.deps.iter().any(|d| d == "eks-cluster"));
-    let live = Live::new(Kind::EksNodegroup, "eks-nodegroup.general", "general", "ACTIVE", Readiness::Ready).attr("version", "1.32");
-    let step = Step { ctx: &ctx, node: "eks-nodegroup.general" };
-    let done = ekstack::resources::update(&step, &resource, &live, &version_change("eks-nodegroup.general", Kind::EksNodegroup, "1.32", "1.33"))
-        .await
-        .unwrap();
+    let live = Live::new(
+        Kind::EksNodegroup,
+        "eks-nodegroup.general",
+        "general",
+        "ACTIVE",
+        Readiness::Ready,
+    )
+    .attr("version", "1.32");
+    let step = Step {
+        ctx: &ctx,
+        node: "eks-nodegroup.general",
+    };
+    let done = ekstack::resources::update(
+        &step,
+        &resource,
+        &live,
+        &version_change("eks-nodegroup.general", Kind::EksNodegroup, "1.32", "1.33"),
+    )
+    .await
+    .unwrap();
     assert_eq!(done.attrs["version"], "1.33");
     assert!(calls.iter().all(|r| r.num_calls() == 1));
 }
