@@ -38,8 +38,9 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// AWS region (defaults to the stack file's `stack.region`).
-    #[arg(long, global = true, env = "AWS_REGION")]
+    /// AWS region for `token`. Stack commands use the file's `stack.region`
+    /// (AWS_REGION is ignored for them: a stack lives where its file says).
+    #[arg(long, global = true)]
     pub region: Option<String>,
     /// AWS named profile.
     #[arg(long, global = true, env = "AWS_PROFILE")]

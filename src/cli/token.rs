@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<Outcome> {
     let region = global
         .region
         .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
         .ok_or_else(|| anyhow!("give --region (or set AWS_REGION)"))?;
     session::runtime()?.block_on(async {
         let mut loader =

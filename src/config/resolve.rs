@@ -43,7 +43,7 @@ const RESERVED_DB_NAMES: &[&str] = &[
 pub struct ResolveInput {
     pub raw: RawFile,
     pub env: Option<String>,
-    /// Region from `--region` / `AWS_REGION`, used when the file names none.
+    /// Region from `--region`, used when the file names none (and checked against it when it does).
     pub region_fallback: Option<String>,
     /// Where to point errors about something missing entirely (start of the stack file).
     pub file_start: Location,
@@ -201,7 +201,10 @@ impl Resolver {
                 if let Some(f) = fallback.filter(|f| f != &r.value) {
                     self.error(
                         "stack.region",
-                        format!("is \"{}\" but --region/AWS_REGION says \"{f}\"; a stack lives in the region its file names", r.value),
+                        format!(
+                            "is \"{}\" but --region says \"{f}\"; a stack lives in the region its file names",
+                            r.value
+                        ),
                         loc(r),
                     );
                     None
