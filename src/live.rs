@@ -115,10 +115,6 @@ pub struct LiveState {
 }
 
 impl LiveState {
-    pub fn at(&self, address: &str) -> Vec<&Live> {
-        self.resources.iter().filter(|l| l.address == address).collect()
-    }
-
     pub fn by_address(&self) -> BTreeMap<&str, Vec<&Live>> {
         let mut map: BTreeMap<&str, Vec<&Live>> = BTreeMap::new();
         for l in &self.resources {

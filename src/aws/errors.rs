@@ -16,12 +16,6 @@ pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     code(err).is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity" || c == "ResourceNotFoundException")
 }
 
-/// Whether the call failed because the resource already exists.
-pub fn is_already_exists<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    code(err)
-        .is_some_and(|c| c.contains("AlreadyExists") || c == "ResourceInUseException" || c == "EntityAlreadyExists")
-}
-
 /// `Code: message` of a failed call, for people.
 pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     err: &SdkError<E, R>,

@@ -92,7 +92,7 @@ pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work
                 });
                 // A replacement made before the old one goes: the old one is
                 // deleted once the new one is ready.
-                if a.action == Action::Replace && a.replace_order == Some(ReplaceOrder::CreateBeforeDestroy) {
+                if a.action.is_replace() && a.replace_order == Some(ReplaceOrder::CreateBeforeDestroy) {
                     if let Some(old) = current {
                         nodes.push(Node {
                             key: delete_key(&a.address, &old.id),

@@ -10,7 +10,7 @@ use super::apply::{execute, ApplyOptions, Outcome};
 use super::plan::{make_plan, with_cost, Planned};
 use crate::aws::Aws;
 use crate::config::Stack;
-use crate::cost::{self, PriceTable};
+use crate::cost::PriceTable;
 use crate::exec::EventSender;
 use crate::graph::build::VPC;
 
@@ -55,9 +55,4 @@ pub async fn sleep(
 /// Whether the stack has a database that sleeping stops.
 pub fn stops_database(stack: &Stack) -> bool {
     stack.database.is_some()
-}
-
-/// The sleeping estimate of a stack, from the file alone.
-pub fn asleep_estimate(stack: &Stack, prices: &PriceTable) -> cost::Estimate {
-    cost::estimate(&stack.meta.region, &cost::sleeping_billables(stack), prices)
 }

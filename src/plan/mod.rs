@@ -200,12 +200,6 @@ impl Plan {
             .any(|a| a.action != Action::NoOp || a.pending.is_some())
     }
 
-    pub fn get(&self, address: &str) -> Option<&ResourceAction> {
-        self.actions
-            .iter()
-            .find(|a| a.address == address && a.action != Action::Delete)
-    }
-
     /// Actions that lose data if applied.
     pub fn data_losing(&self) -> impl Iterator<Item = &ResourceAction> {
         self.actions.iter().filter(|a| a.data_loss.is_some())

@@ -133,11 +133,11 @@ pub fn human(plan: &Plan, style: Style) -> String {
 }
 
 fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
+    let padded = format!("{:>3}", a.action.symbol());
     let symbol = match a.action {
-        Action::Create => style.green("  +"),
-        Action::Update => style.yellow("  ~"),
-        Action::Replace => style.red("-/+"),
-        Action::Delete => style.red("  -"),
+        Action::Create => style.green(&padded),
+        Action::Update => style.yellow(&padded),
+        Action::Replace | Action::Delete => style.red(&padded),
         Action::NoOp => "  ⋯".into(),
     };
     let _ = writeln!(out, "  {}", style.dim(&header(a)));

@@ -417,13 +417,3 @@ pub fn no_update(kind: Kind, action: &ResourceAction) -> anyhow::Error {
     let attrs: Vec<&str> = action.changes.iter().map(|c| c.attribute.as_str()).collect();
     anyhow!("{kind} has no in-place update for {}", attrs.join(", "))
 }
-
-/// Reads a spec variant or fails with an internal error (a bug, never user input).
-#[macro_export]
-macro_rules! spec {
-    ($r:expr, $variant:ident { $($field:ident),* $(,)? }) => {
-        let $crate::graph::Spec::$variant { $($field),* , .. } = &$r.spec else {
-            anyhow::bail!("internal error: {} is not a {}", $r.address, stringify!($variant));
-        };
-    };
-}
