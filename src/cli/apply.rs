@@ -2,7 +2,6 @@
 
 use anyhow::bail;
 use clap::Args;
-use tokio::sync::mpsc;
 
 use super::{session, GlobalArgs, Outcome, StackArgs};
 use crate::ops::apply::ApplyOptions;
@@ -61,23 +60,10 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
                 ..RunOptions::default()
             },
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let progress = crate::render::progress::spawn(rx, session::stderr_is_tty(), style);
-        let outcome = crate::ops::apply::execute(
-            aws.clone(),
-            stack.clone(),
-            &planned,
-            &options,
-            tx,
-            session::interrupts(),
-        )
-        .await;
-        let _ = progress.await;
-        let outcome = outcome?;
-        session::print_notes(&outcome.notes, style);
-        if !outcome.report.ok() {
-            bail!("{}", session::failure_message(&outcome.report, &resume));
-        }
+        let outcome = session::run_with_progress(style, &resume, |events, interrupts| {
+            crate::ops::apply::execute(aws.clone(), stack.clone(), &planned, &options, events, interrupts)
+        })
+        .await?;
         let s = &planned.plan.summary;
         eprintln!(
             "{} in {}: {} added, {} changed, {} replaced, {} destroyed.",

@@ -143,6 +143,26 @@ pub fn print_notes(notes: &[Note], style: Style) {
     }
 }
 
+/// Runs steps with the progress display, then reports what they left to
+/// know (snapshots, kept volumes); a run that did not finish becomes an error
+/// that names the failed step and the command that resumes.
+pub async fn run_with_progress<F, Fut>(style: Style, resume: &str, run: F) -> Result<crate::ops::apply::Outcome>
+where
+    F: FnOnce(crate::exec::EventSender, mpsc::UnboundedReceiver<()>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::ops::apply::Outcome>>,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let progress = crate::render::progress::spawn(rx, stderr_is_tty(), style);
+    let outcome = run(tx, interrupts()).await;
+    let _ = progress.await;
+    let outcome = outcome?;
+    print_notes(&outcome.notes, style);
+    if !outcome.report.ok() {
+        bail!("{}", failure_message(&outcome.report, resume));
+    }
+    Ok(outcome)
+}
+
 /// Why a run stopped, what was done, and how to resume.
 pub fn failure_message(report: &RunReport, resume: &str) -> String {
     let mut msg = String::new();

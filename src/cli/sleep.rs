@@ -2,7 +2,6 @@
 
 use anyhow::bail;
 use clap::Args;
-use tokio::sync::mpsc;
 
 use super::{session, GlobalArgs, Outcome, StackArgs};
 use crate::ops::apply::ApplyOptions;
@@ -80,15 +79,10 @@ pub fn run(global: &GlobalArgs, args: SleepArgs) -> anyhow::Result<Outcome> {
             },
             ..ApplyOptions::default()
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let progress = crate::render::progress::spawn(rx, session::stderr_is_tty(), style);
-        let outcome =
-            crate::ops::sleep::sleep(aws.clone(), &stack, &planned, &options, tx, session::interrupts()).await;
-        let _ = progress.await;
-        let outcome = outcome?;
-        if !outcome.report.ok() {
-            bail!("{}", session::failure_message(&outcome.report, &resume));
-        }
+        session::run_with_progress(style, &resume, |events, interrupts| {
+            crate::ops::sleep::sleep(aws.clone(), &stack, &planned, &options, events, interrupts)
+        })
+        .await?;
         let saved = if now > 0.0 { (1.0 - asleep / now) * 100.0 } else { 0.0 };
         eprintln!(
             "{} Hourly cost ${now:.3} → ${asleep:.3} ({saved:.0}% less). `{}` brings it back.",

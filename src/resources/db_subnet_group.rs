@@ -178,12 +178,8 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
 
 /// Brings the user tags of an RDS resource to what the stack file says.
 pub async fn sync_tags(step: &Step<'_>, arn: &str, live_tags: &BTreeMap<String, String>) -> Result<()> {
+    let (stale, set) = super::tag_changes(live_tags, &step.ctx.stack.meta.tags);
     let rds = &step.aws().rds;
-    let want = &step.ctx.stack.meta.tags;
-    let stale: Vec<String> = super::user_tags(live_tags)
-        .into_keys()
-        .filter(|k| !want.contains_key(k))
-        .collect();
     if !stale.is_empty() {
         rds.remove_tags_from_resource()
             .resource_name(arn)
@@ -192,10 +188,10 @@ pub async fn sync_tags(step: &Step<'_>, arn: &str, live_tags: &BTreeMap<String, 
             .await
             .aws("rds:RemoveTagsFromResource")?;
     }
-    if !want.is_empty() {
+    if !set.is_empty() {
         rds.add_tags_to_resource()
             .resource_name(arn)
-            .set_tags(Some(rds_tags(want)))
+            .set_tags(Some(rds_tags(&set)))
             .send()
             .await
             .aws("rds:AddTagsToResource")?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use super::{user_tags, Step, TAG_ADDRESS, TAG_STACK};
+use super::{Step, TAG_ADDRESS, TAG_STACK};
 use crate::aws::errors::AwsResultExt;
 use crate::graph::Resource;
 
@@ -54,31 +54,25 @@ pub fn claimed_address(tags: &BTreeMap<String, String>, stack: &str) -> Option<S
 
 /// Brings a resource's user tags to what the stack file says.
 pub async fn sync_tags(step: &Step<'_>, id: &str, live_tags: &BTreeMap<String, String>) -> Result<()> {
-    let want = &step.ctx.stack.meta.tags;
-    let have = user_tags(live_tags);
-    let stale: Vec<Tag> = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    let set: Vec<Tag> = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let (stale, set) = super::tag_changes(live_tags, &step.ctx.stack.meta.tags);
     let ec2 = &step.aws().ec2;
     if !stale.is_empty() {
+        let keys = stale.into_iter().map(|k| Tag::builder().key(k).build()).collect();
         ec2.delete_tags()
             .resources(id)
-            .set_tags(Some(stale))
+            .set_tags(Some(keys))
             .send()
             .await
             .aws("ec2:DeleteTags")?;
     }
     if !set.is_empty() {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         ec2.create_tags()
             .resources(id)
-            .set_tags(Some(set))
+            .set_tags(Some(tags))
             .send()
             .await
             .aws("ec2:CreateTags")?;

@@ -363,12 +363,8 @@ pub async fn sync_tags(
     arn: &str,
     live_tags: &std::collections::BTreeMap<String, String>,
 ) -> Result<()> {
+    let (stale, set) = super::tag_changes(live_tags, &step.ctx.stack.meta.tags);
     let eks = &step.aws().eks;
-    let want = &step.ctx.stack.meta.tags;
-    let stale: Vec<String> = super::user_tags(live_tags)
-        .into_keys()
-        .filter(|k| !want.contains_key(k))
-        .collect();
     if !stale.is_empty() {
         eks.untag_resource()
             .resource_arn(arn)
@@ -377,10 +373,10 @@ pub async fn sync_tags(
             .await
             .aws("eks:UntagResource")?;
     }
-    if !want.is_empty() {
+    if !set.is_empty() {
         eks.tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(want.clone().into_iter().collect()))
+            .set_tags(Some(set.into_iter().collect()))
             .send()
             .await
             .aws("eks:TagResource")?;

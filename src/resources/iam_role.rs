@@ -206,9 +206,7 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
                 live.attrs.insert("policies".into(), json!(policies));
             }
             "tags" => {
-                let want = &step.ctx.stack.meta.tags;
-                let have = super::user_tags(&live.tags);
-                let stale: Vec<String> = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+                let (stale, set) = super::tag_changes(&live.tags, &step.ctx.stack.meta.tags);
                 if !stale.is_empty() {
                     iam.untag_role()
                         .role_name(&live.id)
@@ -217,10 +215,10 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
                         .await
                         .aws("iam:UntagRole")?;
                 }
-                if !want.is_empty() {
+                if !set.is_empty() {
                     iam.tag_role()
                         .role_name(&live.id)
-                        .set_tags(Some(iam_tags(want)?))
+                        .set_tags(Some(iam_tags(&set)?))
                         .send()
                         .await
                         .aws("iam:TagRole")?;

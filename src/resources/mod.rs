@@ -193,6 +193,22 @@ pub fn user_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// What to change to bring a resource's user tags to the stack file's: the
+/// keys to remove and the tags to set. Each service then makes its own calls.
+pub fn tag_changes(
+    live_tags: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> (Vec<String>, BTreeMap<String, String>) {
+    let have = user_tags(live_tags);
+    let stale = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    let set = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (stale, set)
+}
+
 /// The `tags` attribute of a resource, updated in place by `via`.
 pub fn tags_attr(stack: &Stack, via: &'static str) -> Attr {
     Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), via)

@@ -144,46 +144,33 @@ async fn associate(step: &Step<'_>, table: &str, subnet: &str) -> Result<String>
 async fn set_default_route(step: &Step<'_>, table: &str, current: Option<&str>, target: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
     let nat = target.starts_with("nat-");
-    if current.is_some() {
-        let mut call = ec2
-            .replace_route()
-            .route_table_id(table)
-            .destination_cidr_block(DEFAULT_ROUTE);
-        call = if nat {
-            call.nat_gateway_id(target)
-        } else {
-            call.gateway_id(target)
-        };
-        call.send().await.aws("ec2:ReplaceRoute")?;
-    } else {
-        let mut call = ec2
+    if current.is_none() {
+        let create = ec2
             .create_route()
             .route_table_id(table)
             .destination_cidr_block(DEFAULT_ROUTE);
-        call = if nat {
-            call.nat_gateway_id(target)
+        let create = if nat {
+            create.nat_gateway_id(target)
         } else {
-            call.gateway_id(target)
+            create.gateway_id(target)
         };
-        match call.send().await.aws("ec2:CreateRoute") {
+        match create.send().await.aws("ec2:CreateRoute") {
+            Ok(_) => return Ok(()),
             // Made by an earlier, interrupted run: point it where it belongs.
-            Err(e) if has_code(&e, "RouteAlreadyExists") => {
-                let mut call = ec2
-                    .replace_route()
-                    .route_table_id(table)
-                    .destination_cidr_block(DEFAULT_ROUTE);
-                call = if nat {
-                    call.nat_gateway_id(target)
-                } else {
-                    call.gateway_id(target)
-                };
-                call.send().await.aws("ec2:ReplaceRoute")?;
-            }
-            other => {
-                other?;
-            }
+            Err(e) if has_code(&e, "RouteAlreadyExists") => {}
+            Err(e) => return Err(e),
         }
     }
+    let replace = ec2
+        .replace_route()
+        .route_table_id(table)
+        .destination_cidr_block(DEFAULT_ROUTE);
+    let replace = if nat {
+        replace.nat_gateway_id(target)
+    } else {
+        replace.gateway_id(target)
+    };
+    replace.send().await.aws("ec2:ReplaceRoute")?;
     Ok(())
 }
 
