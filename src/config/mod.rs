@@ -209,6 +209,19 @@ fn explain_serde_error(message: &str, key: &str) -> (String, Option<String>) {
             return (msg, help);
         }
     }
+    // `version = 1.33` is a number to TOML; versions are strings.
+    if message.starts_with("invalid type: floating point") || message.starts_with("invalid type: integer") {
+        if message.ends_with("expected a string") {
+            let value = message.split('`').nth(1).unwrap_or("…");
+            return (
+                message.to_string(),
+                Some(format!(
+                    "write it as a string: {} = \"{value}\"",
+                    key.rsplit('.').next().unwrap_or(key)
+                )),
+            );
+        }
+    }
     (message.to_string(), None)
 }
 

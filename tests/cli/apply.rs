@@ -204,16 +204,32 @@ fn the_fargate_only_stack_applies_and_destroys() {
     let p = Project::from_sample("fargate", "farg");
     let (code, out, err) = p.apply("prod");
     assert_eq!(code, 0, "{out}{err}");
-    assert!(err.contains("not applied"), "prod's node group and database are left out with a note: {err}");
+    assert!(
+        err.contains("not applied"),
+        "prod's node group and database are left out with a note: {err}"
+    );
     let aws = Independent::new("us-east-1");
-    let profiles = aws.block_on(aws.eks.list_fargate_profiles().cluster_name(&p.name).send()).unwrap();
+    let profiles = aws
+        .block_on(aws.eks.list_fargate_profiles().cluster_name(&p.name).send())
+        .unwrap();
     let mut names = profiles.fargate_profile_names().to_vec();
     names.sort();
     assert_eq!(names, ["apps", "system"]);
-    let groups = aws.block_on(aws.eks.list_nodegroups().cluster_name(&p.name).send()).unwrap();
+    let groups = aws
+        .block_on(aws.eks.list_nodegroups().cluster_name(&p.name).send())
+        .unwrap();
     assert!(groups.nodegroups().is_empty());
     assert_eq!(aws.nat_gateways(&p.name).len(), 2, "prod: a NAT per AZ");
-    assert!(aws.block_on(aws.iam.get_role().role_name(format!("{}-us-east-1-node", p.name)).send()).is_err(), "no node role");
+    assert!(
+        aws.block_on(
+            aws.iam
+                .get_role()
+                .role_name(format!("{}-us-east-1-node", p.name))
+                .send()
+        )
+        .is_err(),
+        "no node role"
+    );
     let (code, _, err) = p.destroy("prod");
     assert_eq!(code, 0, "{err}");
     assert_eq!(aws.tagged_leftovers(&p.name), Vec::<String>::new());
