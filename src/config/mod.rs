@@ -210,17 +210,14 @@ fn explain_serde_error(message: &str, key: &str) -> (String, Option<String>) {
         }
     }
     // `version = 1.33` is a number to TOML; versions are strings.
-    if message.starts_with("invalid type: floating point") || message.starts_with("invalid type: integer") {
-        if message.ends_with("expected a string") {
-            let value = message.split('`').nth(1).unwrap_or("…");
-            return (
-                message.to_string(),
-                Some(format!(
-                    "write it as a string: {} = \"{value}\"",
-                    key.rsplit('.').next().unwrap_or(key)
-                )),
-            );
-        }
+    let number = message.starts_with("invalid type: floating point") || message.starts_with("invalid type: integer");
+    if number && message.ends_with("expected a string") {
+        let value = message.split('`').nth(1).unwrap_or("…");
+        let name = key.rsplit('.').next().unwrap_or(key);
+        return (
+            message.to_string(),
+            Some(format!("write it as a string: {name} = \"{value}\"")),
+        );
     }
     (message.to_string(), None)
 }
