@@ -57,7 +57,10 @@ impl Aws {
                 RetryConfig::adaptive()
                     .with_max_attempts(10)
                     .with_initial_backoff(Duration::from_millis(200))
-                    .with_max_backoff(Duration::from_secs(20)),
+                    // SDK default is 20 s; at the start of a run the adaptive rate
+                    // limiter has measured nothing yet and would hold a throttled
+                    // call for the whole cap.
+                    .with_max_backoff(Duration::from_secs(10)),
             )
             .timeout_config(
                 TimeoutConfig::builder()
