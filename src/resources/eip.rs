@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, tags_attr, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::{Kind, Resource};
 use crate::live::{Live, Readiness};
 use crate::plan::diff::Attr;
@@ -46,15 +47,21 @@ pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
 }
 
 pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let out = step
-        .aws()
-        .ec2
-        .allocate_address()
-        .domain(DomainType::Vpc)
-        .tag_specifications(tag_spec(step, r, ResourceType::ElasticIp, &[]))
-        .send()
-        .await
-        .aws("ec2:AllocateAddress")?;
+    let created = create_or_find(step, r, "ec2:AllocateAddress", finder!(step, discover), || {
+        step.aws()
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(step, r, ResourceType::ElasticIp, &[]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => return Ok(live.detail("adopted", true)),
+    };
     let tags: BTreeMap<String, String> = super::tags(&step.ctx.stack, &r.address, &r.name);
     Ok(Live::new(
         Kind::Eip,

@@ -196,12 +196,7 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
                         .aws("iam:AttachRolePolicy")?;
                 }
                 for p in have.iter().filter(|p| !policies.contains(p)) {
-                    iam.detach_role_policy()
-                        .role_name(&live.id)
-                        .policy_arn(p)
-                        .send()
-                        .await
-                        .aws("iam:DetachRolePolicy")?;
+                    detach(step, &live.id, p).await?;
                 }
                 live.attrs.insert("policies".into(), json!(policies));
             }
@@ -230,6 +225,22 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
     Ok(live)
 }
 
+/// Detaches a policy; one already detached (a retry after a lost answer) is fine.
+async fn detach(step: &Step<'_>, role: &str, policy: &str) -> Result<()> {
+    let detached = step
+        .aws()
+        .iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(policy)
+        .send()
+        .await;
+    match detached.aws("iam:DetachRolePolicy") {
+        Err(e) if is_not_found_error(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     let iam = &step.aws().iam;
     let policies = match attached_policies(step.aws(), &live.id).await {
@@ -238,12 +249,7 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         Err(e) => return Err(e),
     };
     for p in policies {
-        iam.detach_role_policy()
-            .role_name(&live.id)
-            .policy_arn(p)
-            .send()
-            .await
-            .aws("iam:DetachRolePolicy")?;
+        detach(step, &live.id, &p).await?;
     }
     match iam.delete_role().role_name(&live.id).send().await.aws("iam:DeleteRole") {
         Err(e) if is_not_found_error(&e) => Ok(()),

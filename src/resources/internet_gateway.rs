@@ -4,11 +4,12 @@ use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::ResourceType;
 use serde_json::Value;
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, tags_attr, Step};
 use crate::aws::errors::{is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::build::VPC;
 use crate::graph::{Kind, Resource};
 use crate::live::{Live, Readiness};
@@ -66,22 +67,23 @@ pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
 pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
     let ec2 = &step.aws().ec2;
     let vpc = step.ctx.id_of(VPC)?;
-    let out = ec2
-        .create_internet_gateway()
-        .tag_specifications(tag_spec(step, r, ResourceType::InternetGateway, &[]))
-        .send()
-        .await
-        .aws("ec2:CreateInternetGateway")?;
+    let created = create_or_find(step, r, "ec2:CreateInternetGateway", finder!(step, discover), || {
+        ec2.create_internet_gateway()
+            .tag_specifications(tag_spec(step, r, ResourceType::InternetGateway, &[]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => return Ok(live.detail("adopted", true)),
+    };
     let igw = out
         .internet_gateway()
         .ok_or_else(|| anyhow!("CreateInternetGateway returned nothing"))?;
     let id = igw.internet_gateway_id().unwrap_or_default().to_string();
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&id)
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .aws("ec2:AttachInternetGateway")?;
+    attach(step, &id, &vpc).await?;
     let tags = tag_map(igw.tags());
     Ok(
         Live::new(Kind::InternetGateway, &r.address, id, "available", Readiness::Ready)
@@ -99,20 +101,30 @@ pub async fn update(step: &Step<'_>, _r: &Resource, live: &Live, action: &Resour
             "vpc" => {
                 // Attached to nothing (a half-finished create): attach it.
                 let vpc = step.ctx.id_of(VPC)?;
-                step.aws()
-                    .ec2
-                    .attach_internet_gateway()
-                    .internet_gateway_id(&live.id)
-                    .vpc_id(&vpc)
-                    .send()
-                    .await
-                    .aws("ec2:AttachInternetGateway")?;
+                attach(step, &live.id, &vpc).await?;
                 live.attrs.insert("vpc".into(), vpc.into());
             }
             _ => return Err(no_update(Kind::InternetGateway, action)),
         }
     }
     Ok(live)
+}
+
+/// Attaches the gateway; a retry whose first answer was lost finds it
+/// attached already.
+async fn attach(step: &Step<'_>, igw: &str, vpc: &str) -> Result<()> {
+    let attached = step
+        .aws()
+        .ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await;
+    match attached.aws("ec2:AttachInternetGateway") {
+        Err(e) if crate::aws::errors::has_code(&e, "Resource.AlreadyAssociated") => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {

@@ -320,7 +320,37 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         Kind::DbCluster => db_cluster::create(step, r).await,
         Kind::DbClusterInstance => db_cluster_instance::create(step, r).await,
     }?;
+    if live.details.contains_key("adopted") {
+        return converge_adopted(step, r, live).await;
+    }
     wait_ready(step, &live).await
+}
+
+/// A resource found instead of created (its create's answer was lost) may
+/// lack what the steps after the create call would have done: an attachment,
+/// a route, rules. Compare it with the file and make the in-place changes.
+async fn converge_adopted(step: &Step<'_>, r: &Resource, mut live: Live) -> Result<Live> {
+    live.details.remove("adopted");
+    let id_of = |address: &str| step.ctx.live(address).map(|l| l.id);
+    let mut action = ResourceAction::new(&r.address, r.kind, crate::plan::Action::Update, &r.name);
+    for attr in attrs(&step.ctx.stack, r, &id_of) {
+        let differs = live.attrs.get(attr.name).is_some_and(|have| !attr.matches(have));
+        if let (true, crate::plan::diff::OnChange::InPlace { via, .. }) = (differs, &attr.on_change) {
+            action.changes.push(crate::plan::Change {
+                path: attr.path.clone(),
+                before: live.attrs[attr.name].clone(),
+                after: attr.value.clone(),
+                forces_replacement: false,
+                attribute: attr.name.to_string(),
+                via: Some(via.to_string()),
+                note: None,
+            });
+        }
+    }
+    if action.changes.is_empty() {
+        return wait_ready(step, &live).await;
+    }
+    update(step, r, &live, &action).await
 }
 
 /// Waits until a live resource is usable, returning its fresh state.
@@ -432,4 +462,18 @@ impl KindRules for Rules<'_> {
 pub fn no_update(kind: Kind, action: &ResourceAction) -> anyhow::Error {
     let attrs: Vec<&str> = action.changes.iter().map(|c| c.attribute.as_str()).collect();
     anyhow!("{kind} has no in-place update for {}", attrs.join(", "))
+}
+
+/// A closure that lists the stack's live resources of one EC2 kind, for
+/// [`ec2::create_or_find`] to look for what a lost create made.
+#[macro_export]
+macro_rules! finder {
+    ($step:expr, $discover:path) => {{
+        let aws = $step.aws().clone();
+        let stack = $step.ctx.stack_name().to_string();
+        move || {
+            let (aws, stack) = (aws.clone(), stack.clone());
+            futures_util::FutureExt::boxed(async move { $discover(&aws, &stack).await })
+        }
+    }};
 }

@@ -4,11 +4,12 @@
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{Filter, NatGateway, ResourceType};
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, poll, ready_timeout, tags_attr, Polled, Step};
 use crate::aws::errors::{is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::{Kind, Resource, Spec};
 use crate::live::{Live, Readiness};
 use crate::plan::diff::Attr;
@@ -96,17 +97,23 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
     // The token is unique to this address and subnet pair: retrying the same
     // create is idempotent, while a later re-create (new address) is not.
     let token = format!("ekstack-{allocation}-{}", subnet.trim_start_matches("subnet-"));
-    let out = step
-        .aws()
-        .ec2
-        .create_nat_gateway()
-        .subnet_id(&subnet)
-        .allocation_id(&allocation)
-        .client_token(token.chars().take(64).collect::<String>())
-        .tag_specifications(tag_spec(step, r, ResourceType::Natgateway, &[]))
-        .send()
-        .await
-        .aws("ec2:CreateNatGateway")?;
+    let created = create_or_find(step, r, "ec2:CreateNatGateway", finder!(step, discover), || {
+        step.aws()
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .allocation_id(&allocation)
+            .client_token(token.chars().take(64).collect::<String>())
+            .tag_specifications(tag_spec(step, r, ResourceType::Natgateway, &[]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => return Ok(live.detail("adopted", true)),
+    };
     let nat = out
         .nat_gateway()
         .ok_or_else(|| anyhow!("CreateNatGateway returned nothing"))?;

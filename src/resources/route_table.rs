@@ -8,11 +8,12 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{ResourceType, RouteTable};
 use serde_json::{json, Value};
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, tags_attr, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::build::VPC;
 use crate::graph::{Kind, Resource, Spec};
 use crate::live::{Live, Readiness};
@@ -100,13 +101,19 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
     };
     let ec2 = &step.aws().ec2;
     let vpc = step.ctx.id_of(VPC)?;
-    let out = ec2
-        .create_route_table()
-        .vpc_id(&vpc)
-        .tag_specifications(tag_spec(step, r, ResourceType::RouteTable, &[]))
-        .send()
-        .await
-        .aws("ec2:CreateRouteTable")?;
+    let created = create_or_find(step, r, "ec2:CreateRouteTable", finder!(step, discover), || {
+        ec2.create_route_table()
+            .vpc_id(&vpc)
+            .tag_specifications(tag_spec(step, r, ResourceType::RouteTable, &[]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => return Ok(live.detail("adopted", true)),
+    };
     let rt = out
         .route_table()
         .ok_or_else(|| anyhow!("CreateRouteTable returned nothing"))?;

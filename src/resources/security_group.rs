@@ -4,11 +4,12 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup};
 use serde_json::json;
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, tags_attr, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::build::VPC;
 use crate::graph::{Kind, Resource, Spec};
 use crate::live::{Live, Readiness};
@@ -131,15 +132,21 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
     };
     let ec2 = &step.aws().ec2;
     let vpc = step.ctx.id_of(VPC)?;
-    let out = ec2
-        .create_security_group()
-        .group_name(group_name)
-        .description(description)
-        .vpc_id(&vpc)
-        .tag_specifications(tag_spec(step, r, ResourceType::SecurityGroup, &[]))
-        .send()
-        .await
-        .aws("ec2:CreateSecurityGroup")?;
+    let created = create_or_find(step, r, "ec2:CreateSecurityGroup", finder!(step, discover), || {
+        ec2.create_security_group()
+            .group_name(group_name)
+            .description(description)
+            .vpc_id(&vpc)
+            .tag_specifications(tag_spec(step, r, ResourceType::SecurityGroup, &[]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => return Ok(live.detail("adopted", true)),
+    };
     let id = out
         .group_id()
         .ok_or_else(|| anyhow!("CreateSecurityGroup returned no id"))?

@@ -3,11 +3,12 @@
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, tags_attr, Step};
 use crate::aws::errors::{is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::build::VPC;
 use crate::graph::{Kind, Resource, Spec, Tier};
 use crate::live::{Live, Readiness};
@@ -84,15 +85,21 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
     };
     let ec2 = &step.aws().ec2;
     let vpc = step.ctx.id_of(VPC)?;
-    let out = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block(cidr.to_string())
-        .availability_zone(az)
-        .tag_specifications(tag_spec(step, r, ResourceType::Subnet, &[role_tag(*tier)]))
-        .send()
-        .await
-        .aws("ec2:CreateSubnet")?;
+    let created = create_or_find(step, r, "ec2:CreateSubnet", finder!(step, discover), || {
+        ec2.create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr.to_string())
+            .availability_zone(az)
+            .tag_specifications(tag_spec(step, r, ResourceType::Subnet, &[role_tag(*tier)]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => return Ok(live.detail("adopted", true)),
+    };
     let subnet = out.subnet().ok_or_else(|| anyhow!("CreateSubnet returned nothing"))?;
     let id = subnet.subnet_id().unwrap_or_default().to_string();
     let public = *tier == Tier::Public;

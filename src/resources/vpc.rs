@@ -4,11 +4,12 @@
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::ec2::{claimed_address, stack_filter, sync_tags, tag_map, tag_spec};
+use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
 use super::{live_user_tags, no_update, tags_attr, Step, TAG_SLEEPING};
 use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
 use crate::config::Stack;
+use crate::finder;
 use crate::graph::{Kind, Resource, Spec};
 use crate::live::{Live, Readiness};
 use crate::plan::diff::Attr;
@@ -63,17 +64,38 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         bail!("internal error: {} is not a VPC", r.address)
     };
     let ec2 = &step.aws().ec2;
-    let out = ec2
-        .create_vpc()
-        .cidr_block(cidr.to_string())
-        .tag_specifications(tag_spec(step, r, ResourceType::Vpc, &[]))
-        .send()
-        .await
-        .aws("ec2:CreateVpc")?;
+    let created = create_or_find(step, r, "ec2:CreateVpc", finder!(step, discover), || {
+        ec2.create_vpc()
+            .cidr_block(cidr.to_string())
+            .tag_specifications(tag_spec(step, r, ResourceType::Vpc, &[]))
+            .customize()
+            .config_override(no_retry())
+            .send()
+    })
+    .await?;
+    let out = match created {
+        Created::New(out) => out,
+        Created::Found(live) => {
+            enable_dns(step, &live.id).await?;
+            return Ok(live.detail("adopted", true));
+        }
+    };
     let vpc = out.vpc().ok_or_else(|| anyhow!("CreateVpc returned no VPC"))?;
     let id = vpc.vpc_id().unwrap_or_default().to_string();
+    enable_dns(step, &id).await?;
+    let tags = tag_map(vpc.tags());
+    Ok(Live::new(Kind::Vpc, &r.address, id, "available", Readiness::Ready)
+        .attr("cidr", cidr.to_string())
+        .attr("tags", live_user_tags(&tags))
+        .with_tags(tags))
+}
+
+/// EKS nodes and a private API endpoint need DNS support and hostnames; the
+/// API takes one attribute per call.
+async fn enable_dns(step: &Step<'_>, id: &str) -> Result<()> {
+    let ec2 = &step.aws().ec2;
     for (support, hostnames) in [(true, false), (false, true)] {
-        let mut call = ec2.modify_vpc_attribute().vpc_id(&id);
+        let mut call = ec2.modify_vpc_attribute().vpc_id(id);
         if support {
             call = call.enable_dns_support(AttributeBooleanValue::builder().value(true).build());
         }
@@ -82,11 +104,7 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         }
         call.send().await.aws("ec2:ModifyVpcAttribute")?;
     }
-    let tags = tag_map(vpc.tags());
-    Ok(Live::new(Kind::Vpc, &r.address, id, "available", Readiness::Ready)
-        .attr("cidr", cidr.to_string())
-        .attr("tags", live_user_tags(&tags))
-        .with_tags(tags))
+    Ok(())
 }
 
 pub async fn update(step: &Step<'_>, _r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
