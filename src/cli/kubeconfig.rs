@@ -52,6 +52,7 @@ pub fn run(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Result<Outcome>
                 .unwrap_or_default()
                 .to_string(),
             exec_command: exec_command(),
+            profile: global.profile.clone(),
         };
         let path = match args.kubeconfig {
             Some(p) => p,

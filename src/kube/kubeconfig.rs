@@ -36,6 +36,8 @@ pub struct ClusterEntry {
     pub certificate_authority_data: String,
     /// Path to the ekstack binary, usually "ekstack".
     pub exec_command: String,
+    /// The AWS profile the token is made with, when not the default chain's.
+    pub profile: Option<String>,
 }
 
 /// Where to write: first path in $KUBECONFIG (split on ':'), else ~/.kube/config.
@@ -164,10 +166,13 @@ fn merge_into(doc: &mut Mapping, entry: &ClusterEntry) -> Result<Option<String>>
             entry.certificate_authority_data.as_str().into(),
         ),
     ]);
-    let args: Vec<Value> = ["token", "--cluster", &entry.cluster_name, "--region", &entry.region]
+    let mut args: Vec<Value> = ["token", "--cluster", &entry.cluster_name, "--region", &entry.region]
         .into_iter()
         .map(Value::from)
         .collect();
+    if let Some(profile) = &entry.profile {
+        args.extend([Value::from("--profile"), Value::from(profile.as_str())]);
+    }
     let user = yaml_map([(
         "exec",
         yaml_map([
@@ -325,6 +330,7 @@ mod tests {
             endpoint: "https://ABCDEF.gr7.ap-northeast-1.eks.amazonaws.com".into(),
             certificate_authority_data: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==".into(),
             exec_command: "ekstack".into(),
+            profile: None,
         }
     }
 
