@@ -24,7 +24,7 @@ pub async fn connect(global: &GlobalArgs, stack: &Stack) -> Result<Aws> {
         global.endpoint_url.clone(),
         global.verbose,
     );
-    crate::ops::connect(&target).await
+    Aws::connect(&target).await
 }
 
 pub fn style(global: &GlobalArgs) -> Style {

@@ -48,18 +48,13 @@ pub fn run(global: &GlobalArgs, args: SleepArgs) -> anyhow::Result<Outcome> {
         }
         if !planned.plan.has_changes() {
             // An interrupted sleep may have done everything but mark it.
-            if let (false, Some(vpc)) = (
-                planned.plan.sleeping,
-                planned
-                    .live
-                    .resources
-                    .iter()
-                    .find(|l| l.address == crate::graph::build::VPC),
-            ) {
-                let since = time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default();
-                crate::resources::vpc::set_sleeping(&aws, &vpc.id, Some(&since)).await?;
+            let vpc = planned
+                .live
+                .resources
+                .iter()
+                .find(|l| l.address == crate::graph::build::VPC);
+            if let (false, Some(vpc)) = (planned.plan.sleeping, vpc) {
+                crate::ops::sleep::mark_asleep(&aws, &vpc.id).await?;
             }
             eprintln!("Already asleep: ${asleep:.3}/hour.");
             return Ok(Outcome::Done);

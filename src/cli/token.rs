@@ -1,14 +1,10 @@
 //! `ekstack token`: an EKS bearer token as a Kubernetes ExecCredential, made
 //! natively (a presigned STS GetCallerIdentity URL), so no AWS CLI is needed.
 
-use std::time::SystemTime;
-
-use anyhow::{anyhow, Context as _};
-use aws_credential_types::provider::ProvideCredentials;
+use anyhow::anyhow;
 use clap::Args;
 
 use super::{session, GlobalArgs, Outcome};
-use crate::kube::token;
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -23,26 +19,11 @@ pub fn run(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<Outcome> {
         .clone()
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
         .ok_or_else(|| anyhow!("give --region (or set AWS_REGION)"))?;
-    session::runtime()?.block_on(async {
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(region.clone()));
-        if let Some(p) = &global.profile {
-            loader = loader.profile_name(p);
-        }
-        let sdk = loader.load().await;
-        let provider = sdk
-            .credentials_provider()
-            .ok_or_else(|| anyhow!("no AWS credentials provider is configured"))?;
-        let creds = tokio::time::timeout(std::time::Duration::from_secs(5), provider.provide_credentials())
-            .await
-            .map_err(|_| anyhow!("no AWS credentials found within 5s"))?
-            .context("no usable AWS credentials")?;
-        let now = SystemTime::now();
-        let bearer = token::bearer_token(&creds, &region, &args.cluster, now)?;
-        println!(
-            "{}",
-            token::exec_credential_json(&bearer, now + token::TOKEN_CACHE_LIFETIME)
-        );
-        Ok(Outcome::Done)
-    })
+    let json = session::runtime()?.block_on(crate::ops::token::exec_credential(
+        &args.cluster,
+        &region,
+        global.profile.as_deref(),
+    ))?;
+    println!("{json}");
+    Ok(Outcome::Done)
 }

@@ -343,10 +343,20 @@ impl Resolver {
             }))
             .collect();
         let mut overlap = false;
-        for (i, (key_a, a, _)) in all.iter().enumerate() {
+        for (i, (key_a, a, at_a)) in all.iter().enumerate() {
             for (key_b, b, at_b) in &all[i + 1..] {
                 if a.contains(b) || b.contains(a) {
-                    self.error(key_b.clone(), format!("{b} overlaps {key_a} ({a})"), at_b.clone());
+                    // Point at whichever side was written: a derived subnet has no line.
+                    let (key, message, at) = match (at_b, at_a) {
+                        (Some(at), _) => (key_b, format!("{b} overlaps {key_a} ({a})"), Some(at.clone())),
+                        (None, Some(at)) => (
+                            key_a,
+                            format!("{a} overlaps {key_b} ({b}, derived from network.cidr)"),
+                            Some(at.clone()),
+                        ),
+                        (None, None) => (key_b, format!("{b} overlaps {key_a} ({a})"), self.table("network")),
+                    };
+                    self.error(key.clone(), message, at);
                     overlap = true;
                 }
             }
@@ -1137,10 +1147,22 @@ fn is_instance_type(t: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && family.chars().any(|c| c.is_ascii_digit())
-        && !size.is_empty()
-        && size
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && is_instance_size(size)
+}
+
+/// The sizes EC2 and RDS name: nano … large, xlarge, 2xlarge … 48xlarge,
+/// metal and metal-24xl.
+fn is_instance_size(size: &str) -> bool {
+    const NAMED: &[&str] = &["nano", "micro", "small", "medium", "large", "xlarge", "metal"];
+    if NAMED.contains(&size) {
+        return true;
+    }
+    let multiple = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.starts_with('0');
+    size.strip_suffix("xlarge").is_some_and(multiple)
+        || size
+            .strip_prefix("metal-")
+            .and_then(|s| s.strip_suffix("xl"))
+            .is_some_and(multiple)
 }
 
 fn is_db_class(c: &str) -> bool {

@@ -233,6 +233,16 @@ fn nodegroup_rules() {
         "must not exceed max",
     );
     assert_error(
+        &format!("{BASE}[eks.nodegroups.g]\ninstance_types = [\"t3.nonsense\"]\n"),
+        5,
+        "instance_types[0]",
+        "not an EC2 instance type",
+    );
+    assert!(errors(&format!(
+        "{BASE}[eks.nodegroups.g]\ninstance_types = [\"m7i.48xlarge\", \"m7i.metal-24xl\"]\n"
+    ))
+    .is_empty());
+    assert_error(
         &format!("{BASE}[eks.nodegroups.g]\ninstance_types = []\n"),
         5,
         "eks.nodegroups.g.instance_types",

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -168,10 +169,14 @@ pub async fn run<W: Clone + Send + Sync + 'static>(
                         label: node.label.clone(),
                     });
                 }
-                let fut = runner.run(node);
+                let fut = std::panic::AssertUnwindSafe(runner.run(node)).catch_unwind();
                 tasks.spawn(async move {
                     let t = Instant::now();
-                    let result = fut.await;
+                    // A panicking step is a bug; it fails like any other step,
+                    // so its key, group slot and dependants are accounted for.
+                    let result = fut
+                        .await
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error: the step panicked")));
                     (key, t.elapsed(), result)
                 });
             }
@@ -191,15 +196,12 @@ pub async fn run<W: Clone + Send + Sync + 'static>(
         }
 
         tokio::select! {
-            joined = tasks.join_next(), if !tasks.is_empty() => match joined {
-                Some(Ok((key, elapsed, result))) => d.complete(key, elapsed, result),
-                Some(Err(e)) => {
-                    // A panicking step is a bug; stop as after any failure.
-                    d.report.failed.push(("(a step)".into(), format!("step panicked: {e}")));
-                    d.stopping = true;
+            joined = tasks.join_next(), if !tasks.is_empty() => {
+                // Only an abort (second Ctrl-C) ends a task without a result.
+                if let Some(Ok((key, elapsed, result))) = joined {
+                    d.complete(key, elapsed, result);
                 }
-                None => {}
-            },
+            }
             signal = interrupt.recv(), if interrupt_open => match signal {
                 Some(()) if !d.report.interrupted => {
                     d.report.interrupted = true;
@@ -319,6 +321,9 @@ mod tests {
                 if key == fail {
                     anyhow::bail!("{key} broke");
                 }
+                if key == "panics" {
+                    panic!("a bug in a step");
+                }
                 Ok(())
             }
             .boxed()
@@ -409,6 +414,22 @@ mod tests {
             .skipped
             .iter()
             .any(|(k, r)| k == "later" && *r == SkipReason::StoppedAfterFailure));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_fails_like_any_other_and_its_dependants_are_skipped() {
+        let nodes = vec![
+            node("panics", &[], 5, Some("fargate")),
+            node("after", &["panics"], 5, None),
+        ];
+        let (report, _) = go(nodes, "", 10, None).await;
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].0, "panics");
+        assert!(report.failed[0].1.contains("panicked"));
+        assert_eq!(
+            report.skipped,
+            vec![("after".to_string(), SkipReason::DependencyFailed("panics".into()))]
+        );
     }
 
     #[tokio::test]

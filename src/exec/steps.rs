@@ -31,6 +31,24 @@ pub enum Work {
     Sweep,
 }
 
+/// The concurrency group of a kind's steps: EKS allows one Fargate profile
+/// per cluster to be creating or deleting at a time.
+pub fn group_of(kind: Kind) -> Option<String> {
+    (kind == Kind::EksFargateProfile).then(|| "fargate".to_string())
+}
+
+/// The step that deletes one live resource.
+pub fn delete_node(live: Live, why: &str) -> Node<Work> {
+    Node {
+        key: delete_key(&live.address, &live.id),
+        label: format!("delete {} ({}{why})", live.address, live.id),
+        group: group_of(live.kind),
+        deps: vec![],
+        quiet: false,
+        work: Work::Delete { live },
+    }
+}
+
 /// The key of a delete step.
 pub fn delete_key(address: &str, id: &str) -> String {
     format!("delete:{address}:{id}")
@@ -47,7 +65,6 @@ pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work
         .map(|l| ((l.address.as_str(), l.id.as_str()), l))
         .collect();
     let mut nodes: Vec<Node<Work>> = Vec::new();
-    let fargate_group = |kind: Kind| (kind == Kind::EksFargateProfile).then(|| "fargate".to_string());
 
     for a in &plan.actions {
         let current =
@@ -56,14 +73,7 @@ pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work
         match a.action {
             Action::Delete => {
                 let Some(l) = current else { continue };
-                nodes.push(Node {
-                    key: delete_key(&a.address, &l.id),
-                    label: format!("delete {} ({})", a.address, l.id),
-                    group: fargate_group(a.kind),
-                    deps: vec![],
-                    quiet: false,
-                    work: Work::Delete { live: l },
-                });
+                nodes.push(delete_node(l, ""));
             }
             _ => {
                 let Some(resource) = graph.get(&a.address) else {
@@ -77,11 +87,13 @@ pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work
                     Action::Replace => "replace",
                     Action::Delete => "delete",
                 };
-                let mutates = a.action != Action::NoOp;
+                // A profile still CREATING (found on resume) holds the
+                // cluster's one Fargate slot as much as one being created.
+                let in_transition = a.action != Action::NoOp || a.pending.is_some();
                 nodes.push(Node {
                     key: a.address.clone(),
                     label: format!("{verb} {}", a.address),
-                    group: if mutates { fargate_group(a.kind) } else { None },
+                    group: if in_transition { group_of(a.kind) } else { None },
                     deps: resource.deps.clone(),
                     quiet: a.action == Action::NoOp && a.pending.is_none(),
                     work: Work::Ensure {
@@ -94,14 +106,9 @@ pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work
                 // deleted once the new one is ready.
                 if a.action.is_replace() && a.replace_order == Some(ReplaceOrder::CreateBeforeDestroy) {
                     if let Some(old) = current {
-                        nodes.push(Node {
-                            key: delete_key(&a.address, &old.id),
-                            label: format!("delete {} ({}, replaced)", a.address, old.id),
-                            group: None,
-                            deps: vec![a.address.clone()],
-                            quiet: false,
-                            work: Work::Delete { live: old },
-                        });
+                        let mut node = delete_node(old, ", replaced");
+                        node.deps.push(a.address.clone());
+                        nodes.push(node);
                     }
                 }
             }
@@ -140,10 +147,7 @@ pub fn order_deletions(nodes: &mut [Node<Work>]) {
                         n.deps.push(key.clone());
                     }
                 }
-                let network = matches!(
-                    live.kind,
-                    Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup | Kind::Vpc | Kind::RouteTable
-                );
+                let network = live.kind.blocked_by_leftovers();
                 if let (true, Some(s)) = (network, &sweep) {
                     n.deps.push(s.clone());
                 }

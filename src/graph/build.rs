@@ -211,7 +211,7 @@ fn network(stack: &Stack, g: &mut Graph) {
             format!("{s}-database"),
             Spec::SecurityGroup {
                 group_name: format!("{s}-database"),
-                description: format!("ekstack {s}: {} from the private subnets", db.engine.as_str()),
+                description: format!("ekstack {s}: the database port, from the private subnets"),
                 port: db.engine.port(),
                 sources: n.private_subnets.clone(),
             },

@@ -24,24 +24,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
-        Kind::Vpc,
-        Kind::InternetGateway,
-        Kind::Subnet,
-        Kind::Eip,
-        Kind::NatGateway,
-        Kind::RouteTable,
-        Kind::SecurityGroup,
-        Kind::IamRole,
-        Kind::EksCluster,
-        Kind::EksNodegroup,
-        Kind::EksFargateProfile,
-        Kind::DbSubnetGroup,
-        Kind::DbInstance,
-        Kind::DbCluster,
-        Kind::DbClusterInstance,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Vpc => "vpc",
@@ -92,10 +74,16 @@ impl Kind {
             DbClusterInstance => &[],
         }
     }
+}
 
-    /// Deleting this kind loses data or running workloads.
-    pub fn loses_data(self) -> bool {
-        matches!(self, Kind::DbInstance | Kind::DbCluster | Kind::EksCluster)
+impl Kind {
+    /// Network pieces that anything Kubernetes left in the VPC (load
+    /// balancers, their interfaces) can block from being deleted.
+    pub fn blocked_by_leftovers(self) -> bool {
+        matches!(
+            self,
+            Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup | Kind::Vpc | Kind::RouteTable
+        )
     }
 }
 

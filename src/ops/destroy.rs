@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 use super::apply::{run_steps, ApplyOptions, Outcome};
 use crate::aws::Aws;
 use crate::config::Stack;
-use crate::exec::steps::{delete_key, order_deletions, Work};
+use crate::exec::steps::{delete_node, order_deletions, Work};
 use crate::exec::{EventSender, Node};
 use crate::graph::Kind;
-use crate::live::{Live, LiveState, Readiness};
+use crate::live::{Live, LiveState};
 use crate::plan::diff::KindRules;
 use crate::plan::{Action, Plan, ResourceAction};
 use crate::resources::discover::{describe_foreign, discover};
@@ -37,11 +37,7 @@ pub fn destroy_against(stack: &Stack, live: LiveState, skip_final_snapshot: bool
     };
     let cluster_is_ours = live.resources.iter().any(|l| l.kind == Kind::EksCluster);
     let mut warnings = Vec::new();
-    let mut targets: Vec<Live> = live
-        .resources
-        .into_iter()
-        .filter(|l| l.readiness != Readiness::Deleting || l.kind != Kind::NatGateway)
-        .collect();
+    let mut targets: Vec<Live> = live.resources;
     for f in live.foreign {
         // Node groups and profiles other tools added to the stack's cluster
         // must go before the cluster can.
@@ -102,18 +98,7 @@ pub fn preflight(planned: &DestroyPlanned) -> Result<()> {
 /// The steps of a destroy: one deletion per resource plus the sweep of what
 /// Kubernetes left in the VPC.
 pub fn destroy_steps(planned: &DestroyPlanned) -> Vec<Node<Work>> {
-    let mut nodes: Vec<Node<Work>> = planned
-        .targets
-        .iter()
-        .map(|l| Node {
-            key: delete_key(&l.address, &l.id),
-            label: format!("delete {} ({})", l.address, l.id),
-            group: (l.kind == Kind::EksFargateProfile).then(|| "fargate".to_string()),
-            deps: vec![],
-            quiet: false,
-            work: Work::Delete { live: l.clone() },
-        })
-        .collect();
+    let mut nodes: Vec<Node<Work>> = planned.targets.iter().map(|l| delete_node(l.clone(), "")).collect();
     if planned.targets.iter().any(|l| l.kind == Kind::Vpc) {
         nodes.push(Node {
             key: "sweep".into(),

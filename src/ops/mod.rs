@@ -8,8 +8,9 @@ pub mod inventory;
 pub mod plan;
 pub mod sleep;
 pub mod sweep;
+pub mod token;
 
-use crate::aws::{Aws, Target};
+use crate::aws::Target;
 use crate::config::Stack;
 
 /// Where a stack's AWS calls go.
@@ -20,9 +21,4 @@ pub fn target_for(stack: &Stack, profile: Option<String>, endpoint_url: Option<S
         endpoint_url,
         verbose,
     }
-}
-
-/// Connects to AWS for a stack.
-pub async fn connect(target: &Target) -> anyhow::Result<Aws> {
-    Aws::connect(target).await
 }

@@ -43,13 +43,18 @@ pub async fn sleep(
     let outcome = execute(aws.clone(), asleep, planned, options, events, interrupt).await?;
     if outcome.report.ok() {
         if let Some(vpc) = outcome.known.get(VPC) {
-            let since = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            crate::resources::vpc::set_sleeping(&aws, &vpc.id, Some(&since)).await?;
+            mark_asleep(&aws, &vpc.id).await?;
         }
     }
     Ok(outcome)
+}
+
+/// Records on the VPC since when the stack sleeps; `plan` and `status` read it.
+pub async fn mark_asleep(aws: &Aws, vpc_id: &str) -> Result<()> {
+    let since = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    crate::resources::vpc::set_sleeping(aws, vpc_id, Some(&since)).await
 }
 
 /// Whether the stack has a database that sleeping stops.

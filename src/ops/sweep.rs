@@ -2,19 +2,25 @@
 //! stack's VPC that ekstack did not. This is where eksctl and terraform
 //! teardowns stop with DependencyViolation and leave load balancers billing.
 //!
-//! In order: load balancers (ELBv2 and classic) in the VPC, their target
-//! groups, security groups other tools made there (the load balancer
-//! controller's, the cluster's), detached network interfaces left by the VPC
-//! CNI; EBS volumes made for persistent volumes are listed, and deleted only
-//! with `--delete-volumes`.
+//! In order: load balancers (ELBv2 and classic) in the VPC, waited for until
+//! gone (their network interfaces hold the subnets), their target groups,
+//! security groups left in the VPC by the load balancer controller, EKS or
+//! anything else (the VPC cannot be deleted while they exist), detached
+//! network interfaces left by the VPC CNI. EBS volumes made for persistent
+//! volumes are listed, and deleted only with `--delete-volumes`.
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
 use aws_sdk_ec2::types::Filter;
 
-use crate::aws::errors::{is_not_found_error, AwsResultExt};
+use crate::aws::errors::AwsResultExt;
 use crate::graph::build::VPC;
 use crate::resources::security_group::delete_group;
-use crate::resources::{Note, Step, TAG_STACK};
+use crate::resources::{gone_ok, Note, Step, TAG_STACK};
+
+/// How long load balancers may take to disappear.
+const LOAD_BALANCER_PATIENCE: Duration = Duration::from_secs(10 * 60);
 
 pub async fn sweep(step: &Step<'_>) -> Result<()> {
     let Some(vpc) = step.ctx.live(VPC).map(|l| l.id) else {
@@ -22,6 +28,7 @@ pub async fn sweep(step: &Step<'_>) -> Result<()> {
     };
     load_balancers(step, &vpc).await?;
     classic_load_balancers(step, &vpc).await?;
+    wait_for_load_balancers(step, &vpc).await?;
     target_groups(step, &vpc).await?;
     security_groups(step, &vpc).await?;
     network_interfaces(step, &vpc).await?;
@@ -29,72 +36,68 @@ pub async fn sweep(step: &Step<'_>) -> Result<()> {
     Ok(())
 }
 
-async fn load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
-    let elb = &step.aws().elbv2;
-    let mut arns = Vec::new();
-    let mut pages = elb.describe_load_balancers().into_paginator().send();
+/// ELBv2 load balancers (ALB, NLB) in the VPC: ARN and name.
+async fn elbv2_in(step: &Step<'_>, vpc: &str) -> Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut pages = step.aws().elbv2.describe_load_balancers().into_paginator().send();
     while let Some(page) = pages.next().await {
         for lb in page.aws("elbv2:DescribeLoadBalancers")?.load_balancers() {
             if lb.vpc_id() == Some(vpc) {
-                arns.push((
+                found.push((
                     lb.load_balancer_arn().unwrap_or_default().to_string(),
                     lb.load_balancer_name().unwrap_or_default().to_string(),
                 ));
             }
         }
     }
-    for (arn, name) in &arns {
-        step.status(&format!("deleting load balancer {name}"));
-        match elb
-            .delete_load_balancer()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .aws("elbv2:DeleteLoadBalancer")
-        {
-            Err(e) if is_not_found_error(&e) => {}
-            other => {
-                other?;
+    Ok(found)
+}
+
+/// Classic load balancers in the VPC, by name.
+async fn classic_in(step: &Step<'_>, vpc: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut pages = step.aws().elb.describe_load_balancers().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for lb in page.aws("elb:DescribeLoadBalancers")?.load_balancer_descriptions() {
+            if lb.vpc_id() == Some(vpc) {
+                found.push(lb.load_balancer_name().unwrap_or_default().to_string());
             }
         }
+    }
+    Ok(found)
+}
+
+async fn load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
+    for (arn, name) in elbv2_in(step, vpc).await? {
+        step.status(&format!("deleting load balancer {name}"));
+        gone_ok(
+            step.aws()
+                .elbv2
+                .delete_load_balancer()
+                .load_balancer_arn(&arn)
+                .send()
+                .await
+                .aws("elbv2:DeleteLoadBalancer"),
+        )?;
         step.ctx.note(Note::Info {
             text: format!("deleted load balancer {name}, left in the VPC by Kubernetes"),
         });
-    }
-    // Wait until they are gone: their network interfaces hold the subnets.
-    for _ in 0..60 {
-        let out = elb
-            .describe_load_balancers()
-            .send()
-            .await
-            .aws("elbv2:DescribeLoadBalancers")?;
-        if !out.load_balancers().iter().any(|lb| lb.vpc_id() == Some(vpc)) {
-            break;
-        }
-        step.ctx.pause(std::time::Duration::from_secs(5)).await;
     }
     Ok(())
 }
 
 async fn classic_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
-    let elb = &step.aws().elb;
-    let out = elb
-        .describe_load_balancers()
-        .send()
-        .await
-        .aws("elb:DescribeLoadBalancers")?;
-    for lb in out
-        .load_balancer_descriptions()
-        .iter()
-        .filter(|lb| lb.vpc_id() == Some(vpc))
-    {
-        let name = lb.load_balancer_name().unwrap_or_default();
+    for name in classic_in(step, vpc).await? {
         step.status(&format!("deleting classic load balancer {name}"));
-        elb.delete_load_balancer()
-            .load_balancer_name(name)
-            .send()
-            .await
-            .aws("elb:DeleteLoadBalancer")?;
+        gone_ok(
+            step.aws()
+                .elb
+                .delete_load_balancer()
+                .load_balancer_name(&name)
+                .send()
+                .await
+                .aws("elb:DeleteLoadBalancer"),
+        )?;
         step.ctx.note(Note::Info {
             text: format!("deleted classic load balancer {name}, left in the VPC by Kubernetes"),
         });
@@ -102,47 +105,71 @@ async fn classic_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
     Ok(())
 }
 
+/// Until every load balancer of the VPC is gone, or say which remain.
+async fn wait_for_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let (v2, classic) = (elbv2_in(step, vpc).await?, classic_in(step, vpc).await?);
+        if v2.is_empty() && classic.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > LOAD_BALANCER_PATIENCE {
+            let names: Vec<String> = v2.into_iter().map(|(_, n)| n).chain(classic).collect();
+            bail!(
+                "load balancers still in the VPC after {}s: {}; re-run destroy",
+                LOAD_BALANCER_PATIENCE.as_secs(),
+                names.join(", ")
+            );
+        }
+        step.status("waiting for load balancers to go");
+        step.ctx.pause(Duration::from_secs(5)).await;
+    }
+}
+
 async fn target_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
     let elb = &step.aws().elbv2;
-    let out = elb
-        .describe_target_groups()
-        .send()
-        .await
-        .aws("elbv2:DescribeTargetGroups")?;
-    for tg in out.target_groups().iter().filter(|t| t.vpc_id() == Some(vpc)) {
-        if let Some(arn) = tg.target_group_arn() {
-            match elb
-                .delete_target_group()
-                .target_group_arn(arn)
-                .send()
-                .await
-                .aws("elbv2:DeleteTargetGroup")
-            {
-                Err(e) if is_not_found_error(&e) => {}
-                other => {
-                    other?;
-                }
+    let mut arns = Vec::new();
+    let mut pages = elb.describe_target_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for tg in page.aws("elbv2:DescribeTargetGroups")?.target_groups() {
+            if tg.vpc_id() == Some(vpc) {
+                arns.extend(tg.target_group_arn().map(str::to_string));
             }
         }
+    }
+    for arn in arns {
+        gone_ok(
+            elb.delete_target_group()
+                .target_group_arn(&arn)
+                .send()
+                .await
+                .aws("elbv2:DeleteTargetGroup"),
+        )?;
     }
     Ok(())
 }
 
-/// Security groups in the VPC that ekstack did not make (except `default`):
-/// the load balancer controller's and the EKS cluster's. Their rules may
-/// reference each other, so rules go first, then the groups.
+/// Security groups in the VPC that ekstack did not make (except `default`).
+/// Their rules may reference each other, so the rules go first.
 async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
     let stack = step.ctx.stack_name();
-    let out = ec2
+    let mut groups = Vec::new();
+    let mut pages = ec2
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .send()
-        .await
-        .aws("ec2:DescribeSecurityGroups")?;
-    let foreign: Vec<_> = out
-        .security_groups()
-        .iter()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        groups.extend(
+            page.aws("ec2:DescribeSecurityGroups")?
+                .security_groups()
+                .iter()
+                .cloned(),
+        );
+    }
+    let foreign: Vec<_> = groups
+        .into_iter()
         .filter(|g| g.group_name() != Some("default"))
         .filter(|g| {
             !g.tags()
@@ -153,12 +180,18 @@ async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
     for g in &foreign {
         let id = g.group_id().unwrap_or_default();
         if !g.ip_permissions().is_empty() {
-            let _ = ec2
+            let revoke = ec2
                 .revoke_security_group_ingress()
                 .group_id(id)
-                .set_ip_permissions(Some(g.ip_permissions().to_vec()))
-                .send()
-                .await;
+                .set_ip_permissions(Some(g.ip_permissions().to_vec()));
+            gone_ok(revoke.send().await.aws("ec2:RevokeSecurityGroupIngress"))?;
+        }
+        if !g.ip_permissions_egress().is_empty() {
+            let revoke = ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(g.ip_permissions_egress().to_vec()));
+            gone_ok(revoke.send().await.aws("ec2:RevokeSecurityGroupEgress"))?;
         }
     }
     for g in &foreign {
@@ -167,7 +200,7 @@ async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
         delete_group(step, id).await?;
         step.ctx.note(Note::Info {
             text: format!(
-                "deleted security group {id} ({}), made in the VPC by another tool",
+                "deleted security group {id} ({}), left in the VPC by another tool",
                 g.group_name().unwrap_or_default()
             ),
         });
@@ -178,30 +211,32 @@ async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
 /// Detached interfaces the VPC CNI leaves behind when nodes go.
 async fn network_interfaces(step: &Step<'_>, vpc: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
-    let out = ec2
+    let mut ids = Vec::new();
+    let mut pages = ec2
         .describe_network_interfaces()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
         .filters(Filter::builder().name("status").values("available").build())
-        .send()
-        .await
-        .aws("ec2:DescribeNetworkInterfaces")?;
-    for eni in out.network_interfaces() {
-        let Some(id) = eni.network_interface_id() else { continue };
-        match ec2
-            .delete_network_interface()
-            .network_interface_id(id)
-            .send()
-            .await
-            .aws("ec2:DeleteNetworkInterface")
-        {
-            Err(e) if is_not_found_error(&e) => {}
-            other => {
-                other?;
-                step.ctx.note(Note::Info {
-                    text: format!("deleted detached network interface {id}"),
-                });
-            }
-        }
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        ids.extend(
+            page.aws("ec2:DescribeNetworkInterfaces")?
+                .network_interfaces()
+                .iter()
+                .filter_map(|e| e.network_interface_id().map(str::to_string)),
+        );
+    }
+    for id in ids {
+        gone_ok(
+            ec2.delete_network_interface()
+                .network_interface_id(&id)
+                .send()
+                .await
+                .aws("ec2:DeleteNetworkInterface"),
+        )?;
+        step.ctx.note(Note::Info {
+            text: format!("deleted detached network interface {id}"),
+        });
     }
     Ok(())
 }
@@ -210,7 +245,8 @@ async fn network_interfaces(step: &Step<'_>, vpc: &str) -> Result<()> {
 async fn volumes(step: &Step<'_>) -> Result<()> {
     let ec2 = &step.aws().ec2;
     let cluster = step.ctx.stack_name();
-    let out = ec2
+    let mut volumes = Vec::new();
+    let mut pages = ec2
         .describe_volumes()
         .filters(
             Filter::builder()
@@ -218,27 +254,24 @@ async fn volumes(step: &Step<'_>) -> Result<()> {
                 .values(format!("kubernetes.io/cluster/{cluster}"))
                 .build(),
         )
-        .send()
-        .await
-        .aws("ec2:DescribeVolumes")?;
-    for v in out.volumes() {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        volumes.extend(page.aws("ec2:DescribeVolumes")?.volumes().iter().cloned());
+    }
+    for v in volumes {
         let Some(id) = v.volume_id() else { continue };
-        let gib = v.size().unwrap_or(0) as i64;
+        let gib = i64::from(v.size().unwrap_or(0));
         let available = v.state().is_some_and(|s| s.as_str() == "available");
-        if step.ctx.options.delete_volumes && available {
-            ec2.delete_volume().volume_id(id).send().await.aws("ec2:DeleteVolume")?;
-            step.ctx.note(Note::Volume {
-                id: id.to_string(),
-                gib,
-                deleted: true,
-            });
-        } else {
-            step.ctx.note(Note::Volume {
-                id: id.to_string(),
-                gib,
-                deleted: false,
-            });
+        let deleted = step.ctx.options.delete_volumes && available;
+        if deleted {
+            gone_ok(ec2.delete_volume().volume_id(id).send().await.aws("ec2:DeleteVolume"))?;
         }
+        step.ctx.note(Note::Volume {
+            id: id.to_string(),
+            gib,
+            deleted,
+        });
     }
     Ok(())
 }

@@ -193,7 +193,7 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         Err(e) => return Err(e),
     };
     let cluster = cluster.ok_or_else(|| anyhow!("CreateDBCluster returned nothing"))?;
-    to_live(&cluster, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB cluster without an identifier"))
+    super::ours(to_live(&cluster, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB cluster without an identifier"))?)
 }
 
 pub async fn wait_ready(step: &Step<'_>, live: &Live) -> Result<Live> {
@@ -309,14 +309,7 @@ pub async fn stop(step: &Step<'_>, live: &Live) -> Result<Live> {
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     let aws = step.aws();
-    let snapshot = step
-        .ctx
-        .stack
-        .database
-        .as_ref()
-        .map(|d| d.final_snapshot)
-        .unwrap_or(true)
-        && !step.ctx.options.skip_final_snapshot;
+    let snapshot = super::takes_final_snapshot(&step.ctx.stack, step.ctx.options.skip_final_snapshot);
     let name = final_snapshot_name(&live.id);
     let mut call = aws.rds.delete_db_cluster().db_cluster_identifier(&live.id);
     call = if snapshot {
@@ -326,6 +319,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     };
     match call.send().await.aws("rds:DeleteDBCluster") {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         other => {
             other?;
             if snapshot {

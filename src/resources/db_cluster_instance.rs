@@ -12,7 +12,7 @@ use super::{no_update, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::config::Stack;
 use crate::graph::{Kind, Resource, Spec};
-use crate::live::Live;
+use crate::live::{Live, Readiness};
 use crate::plan::diff::Attr;
 use crate::plan::ResourceAction;
 
@@ -66,7 +66,7 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         Err(e) => return Err(e),
     };
     let instance = instance.ok_or_else(|| anyhow!("CreateDBInstance returned nothing"))?;
-    to_live(&instance, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB instance without an identifier"))
+    super::ours(to_live(&instance, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB instance without an identifier"))?)
 }
 
 pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
@@ -118,6 +118,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         .aws("rds:DeleteDBInstance")
     {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         Err(e) if has_code(&e, "InvalidDBInstanceState") => {}
         other => {
             other?;

@@ -26,11 +26,9 @@ pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
         return vec![];
     };
     let data_loss = "a new database is made; its data does not carry over (restore from the final snapshot or a dump)";
-    let outage = if db.multi_az {
-        "brief outage while the standby takes over (~1-2 min)"
-    } else {
-        "outage of several minutes while the instance is replaced (Multi-AZ would make it ~1 min)"
-    };
+    // Whether it is Multi-AZ *now* decides the outage; say both.
+    let outage =
+        "an outage of ~1-2 min if the instance is Multi-AZ (the standby takes over), several minutes if single-AZ";
     vec![
         Attr::replace("engine", "database.engine", db.engine.as_str(), data_loss),
         Attr::in_place(
@@ -313,7 +311,7 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         Err(e) => return Err(e),
     };
     let instance = instance.ok_or_else(|| anyhow!("CreateDBInstance returned nothing"))?;
-    to_live(&instance, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB instance without an identifier"))
+    super::ours(to_live(&instance, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB instance without an identifier"))?)
 }
 
 /// Waits for `available` with no pending modifications (or `stopped`, when
@@ -348,17 +346,11 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
     let Spec::DbInstance { db, .. } = &r.spec else {
         bail!("internal error: {} is not a DB instance", r.address)
     };
-    modify(step, live, db, action, false).await
+    modify(step, live, db, action).await
 }
 
 /// Applies the in-place changes of a standalone or Aurora instance.
-pub async fn modify(
-    step: &Step<'_>,
-    live: &Live,
-    db: &Database,
-    action: &ResourceAction,
-    in_cluster: bool,
-) -> Result<Live> {
+pub async fn modify(step: &Step<'_>, live: &Live, db: &Database, action: &ResourceAction) -> Result<Live> {
     let rds = &step.aws().rds;
     let mut live = live.clone();
     if step.ctx.stack.meta.asleep {
@@ -410,7 +402,6 @@ pub async fn modify(
             _ => return Err(no_update(live.kind, action)),
         };
     }
-    let _ = in_cluster;
     if any {
         call.send().await.aws("rds:ModifyDBInstance")?;
         // RDS takes a moment to move to "modifying"; readiness also checks the
@@ -459,14 +450,7 @@ pub fn final_snapshot_name(id: &str) -> String {
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     let aws = step.aws();
-    let snapshot = step
-        .ctx
-        .stack
-        .database
-        .as_ref()
-        .map(|d| d.final_snapshot)
-        .unwrap_or(true)
-        && !step.ctx.options.skip_final_snapshot;
+    let snapshot = super::takes_final_snapshot(&step.ctx.stack, step.ctx.options.skip_final_snapshot);
     let mut call = aws
         .rds
         .delete_db_instance()
@@ -480,6 +464,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     };
     match call.send().await.aws("rds:DeleteDBInstance") {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         Err(e) if has_code(&e, "InvalidDBInstanceState") && live.readiness == Readiness::Deleting => {}
         other => {
             other?;

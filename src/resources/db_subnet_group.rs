@@ -6,6 +6,7 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_rds::types::{DbSubnetGroup, Tag};
 use serde_json::{json, Value};
 
+use super::gone_ok;
 use super::{live_user_tags, no_update, Step, TAG_ADDRESS, TAG_STACK};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
@@ -133,13 +134,29 @@ async fn create_named(step: &Step<'_>, address: &str, name: &str, subnet_ids: Ve
         .send()
         .await
         .aws("rds:CreateDBSubnetGroup");
-    let group = match result {
-        Ok(out) => out.db_subnet_group,
-        Err(e) if has_code(&e, "DBSubnetGroupAlreadyExists") => describe(step.aws(), name).await?,
+    let (group, tags) = match result {
+        Ok(out) => (out.db_subnet_group, tags),
+        Err(e) if has_code(&e, "DBSubnetGroupAlreadyExists") => {
+            let group = describe(step.aws(), name).await?;
+            let arn = group
+                .as_ref()
+                .and_then(|g| g.db_subnet_group_arn())
+                .unwrap_or_default()
+                .to_string();
+            let tags = step
+                .aws()
+                .rds
+                .list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+                .await
+                .aws("rds:ListTagsForResource")?;
+            (group, tag_map(tags.tag_list()))
+        }
         Err(e) => return Err(e),
     };
     let group = group.ok_or_else(|| anyhow!("CreateDBSubnetGroup returned nothing"))?;
-    to_live(&group, tags, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB subnet group without a name"))
+    super::ours(to_live(&group, tags, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB subnet group without a name"))?)
 }
 
 pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
@@ -200,25 +217,23 @@ pub async fn sync_tags(step: &Step<'_>, arn: &str, live_tags: &BTreeMap<String, 
 }
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    for attempt in 0..40 {
-        match step
-            .aws()
-            .rds
-            .delete_db_subnet_group()
-            .db_subnet_group_name(&live.id)
-            .send()
-            .await
-            .aws("rds:DeleteDBSubnetGroup")
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if is_not_found_error(&e) => return Ok(()),
-            // Still used by a database that is being deleted.
-            Err(e) if has_code(&e, "InvalidDBSubnetGroupStateFault") && attempt < 39 => {
-                step.status("waiting for the database to release it");
-                step.ctx.pause(std::time::Duration::from_secs(15)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    let rds = &step.aws().rds;
+    let patience = std::time::Duration::from_secs(10 * 60);
+    // Still used by a database that is being deleted.
+    super::retry_while(
+        step,
+        &["InvalidDBSubnetGroupStateFault"],
+        "waiting for the database to release it",
+        patience,
+        || async {
+            gone_ok(
+                rds.delete_db_subnet_group()
+                    .db_subnet_group_name(&live.id)
+                    .send()
+                    .await
+                    .aws("rds:DeleteDBSubnetGroup"),
+            )
+        },
+    )
+    .await
 }

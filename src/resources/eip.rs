@@ -7,8 +7,9 @@ use anyhow::Result;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::gone_ok;
 use super::{live_user_tags, no_update, tags_attr, Step};
-use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
+use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
 use crate::config::Stack;
 use crate::finder;
@@ -87,24 +88,22 @@ pub async fn update(step: &Step<'_>, _r: &Resource, live: &Live, action: &Resour
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     let ec2 = &step.aws().ec2;
-    // A NAT gateway's deletion frees its address only after a while; until
-    // then release fails with InvalidIPAddress.InUse, so retry for a bit.
-    for attempt in 0..30 {
-        match ec2
-            .release_address()
-            .allocation_id(&live.id)
-            .send()
-            .await
-            .aws("ec2:ReleaseAddress")
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if is_not_found_error(&e) => return Ok(()),
-            Err(e) if (has_code(&e, "InvalidIPAddress.InUse") || has_code(&e, "AuthFailure")) && attempt < 29 => {
-                step.status("waiting for the address to be freed");
-                step.ctx.pause(std::time::Duration::from_secs(5)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    // A deleted NAT gateway frees its address only after a while.
+    let patience = std::time::Duration::from_secs(5 * 60);
+    super::retry_while(
+        step,
+        &["InvalidIPAddress.InUse"],
+        "waiting for the address to be freed",
+        patience,
+        || async {
+            gone_ok(
+                ec2.release_address()
+                    .allocation_id(&live.id)
+                    .send()
+                    .await
+                    .aws("ec2:ReleaseAddress"),
+            )
+        },
+    )
+    .await
 }

@@ -201,10 +201,14 @@ fn logging(enabled: &[String]) -> Logging {
 /// An idempotency token that is the same for a retry of this create but
 /// different after a destroy (new subnets), as AWS keeps tokens for a while.
 pub fn request_token(parts: &[&str]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    parts.hash(&mut h);
-    format!("ekstack-{:016x}", h.finish())
+    // FNV-1a: the same on every build, unlike std's hasher, so a rebuilt
+    // binary still finds what an earlier one started.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.join("\u{1f}").bytes() {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("ekstack-{h:016x}")
 }
 
 pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
@@ -289,6 +293,18 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
     let Spec::EksCluster { eks, subnets, .. } = &r.spec else {
         bail!("internal error: {} is not a cluster", r.address)
     };
+    // Refuse before touching anything: a half-made update is worse than none.
+    let known = [
+        "version",
+        "subnets",
+        "endpoint",
+        "public_access_cidrs",
+        "logging",
+        "tags",
+    ];
+    if action.changes.iter().any(|c| !known.contains(&c.attribute.as_str())) {
+        return Err(no_update(Kind::EksCluster, action));
+    }
     let aws = step.aws();
     let mut live = live.clone();
     // EKS runs one update at a time: each waits for the cluster to settle.
@@ -342,17 +358,6 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
             .ok_or_else(|| anyhow!("cluster {} has no ARN", live.id))?;
         sync_tags(step, &arn, &live.tags).await?;
     }
-    let known = [
-        "version",
-        "subnets",
-        "endpoint",
-        "public_access_cidrs",
-        "logging",
-        "tags",
-    ];
-    if action.changes.iter().any(|c| !known.contains(&c.attribute.as_str())) {
-        return Err(no_update(Kind::EksCluster, action));
-    }
     Ok(live)
 }
 
@@ -395,6 +400,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         .aws("eks:DeleteCluster")
     {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         other => {
             other?;
         }

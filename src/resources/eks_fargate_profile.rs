@@ -19,8 +19,11 @@ use crate::live::{Live, Readiness};
 use crate::plan::diff::{Attr, Compare};
 use crate::plan::{ResourceAction, KNOWN_AFTER_APPLY};
 
-/// A selector in the form the plan compares: `namespace{k=v,…}`.
+/// A selector in the form the plan compares: `namespace`, or `namespace{k=v,…}` with labels.
 fn selector_key(namespace: &str, labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return namespace.to_string();
+    }
     let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{namespace}{{{}}}", labels.join(","))
 }
@@ -158,27 +161,42 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         })
         .collect();
     let token = request_token(&[cluster, &r.name, &role_arn, &subnet_ids.join(",")]);
-    let result = step
-        .aws()
-        .eks
-        .create_fargate_profile()
-        .cluster_name(cluster)
-        .fargate_profile_name(&r.name)
-        .pod_execution_role_arn(&role_arn)
-        .set_subnets(Some(subnet_ids))
-        .set_selectors(Some(selectors))
-        .set_tags(Some(tags))
-        .client_request_token(token)
-        .send()
-        .await
-        .aws("eks:CreateFargateProfile");
-    let profile = match result {
-        Ok(out) => out.fargate_profile,
-        Err(e) if has_code(&e, "ResourceInUseException") && describe(step.aws(), cluster, &r.name).await?.is_some() => {
-            describe(step.aws(), cluster, &r.name).await?
-        }
-        Err(e) => return Err(e),
-    };
+    let aws = step.aws();
+    // EKS lets one profile per cluster be creating or deleting at a time; a
+    // profile left in transition by another tool or an interrupted run makes
+    // this one wait its turn.
+    let patience = std::time::Duration::from_secs(15 * 60);
+    let profile = super::retry_while(
+        step,
+        &["ResourceInUseException"],
+        "waiting for another Fargate profile to settle",
+        patience,
+        || async {
+            let result = aws
+                .eks
+                .create_fargate_profile()
+                .cluster_name(cluster)
+                .fargate_profile_name(&r.name)
+                .pod_execution_role_arn(&role_arn)
+                .set_subnets(Some(subnet_ids.clone()))
+                .set_selectors(Some(selectors.clone()))
+                .set_tags(Some(tags.clone()))
+                .client_request_token(&token)
+                .send()
+                .await
+                .aws("eks:CreateFargateProfile");
+            match result {
+                Ok(out) => Ok(out.fargate_profile),
+                // Ours already exists (made by an interrupted run): adopt it.
+                Err(e) if has_code(&e, "ResourceInUseException") => match describe(aws, cluster, &r.name).await? {
+                    Some(existing) => Ok(Some(existing)),
+                    None => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await?;
     let profile = profile.ok_or_else(|| anyhow!("CreateFargateProfile returned no profile"))?;
     to_live(&profile, step.ctx.stack_name()).ok_or_else(|| anyhow!("Fargate profile without a name"))
 }
@@ -233,6 +251,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         .aws("eks:DeleteFargateProfile")
     {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         other => {
             other?;
         }
@@ -244,6 +264,9 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         || async {
             match describe(aws, &cluster, &live.id).await? {
                 None => Ok(Polled::Ready(())),
+                Some(p) if p.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
+                    bail!("Fargate profile {} failed to delete", live.id)
+                }
                 Some(p) => Ok(Polled::Pending(
                     p.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
                 )),

@@ -257,6 +257,11 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
     else {
         bail!("internal error: {} is not a node group", r.address)
     };
+    // Refuse before touching anything: a half-made update is worse than none.
+    let known = ["min", "desired", "max", "labels", "version", "tags"];
+    if action.changes.iter().any(|c| !known.contains(&c.attribute.as_str())) {
+        return Err(no_update(Kind::EksNodegroup, action));
+    }
     let eks = &step.aws().eks;
     let mut live = live.clone();
     if ["min", "desired", "max", "labels"]
@@ -299,10 +304,6 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
             .ok_or_else(|| anyhow!("node group {} has no ARN", live.id))?;
         super::eks_cluster::sync_tags(step, &arn, &live.tags).await?;
     }
-    let known = ["min", "desired", "max", "labels", "version", "tags"];
-    if action.changes.iter().any(|c| !known.contains(&c.attribute.as_str())) {
-        return Err(no_update(Kind::EksNodegroup, action));
-    }
     Ok(live)
 }
 
@@ -338,6 +339,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         .aws("eks:DeleteNodegroup")
     {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         Err(e) if has_code(&e, "ResourceInUseException") => {} // already deleting
         other => {
             other?;

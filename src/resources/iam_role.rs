@@ -144,7 +144,15 @@ pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
         // Made by an interrupted run: finish it below.
         Err(e) if crate::aws::errors::has_code(&e, "EntityAlreadyExists") => {
             let out = iam.get_role().role_name(&r.name).send().await.aws("iam:GetRole")?;
-            out.role().map(|r| r.arn().to_string())
+            let role = out.role().ok_or_else(|| anyhow::anyhow!("role {} vanished", r.name))?;
+            let ours = role
+                .tags()
+                .iter()
+                .any(|t| t.key() == TAG_STACK && t.value() == step.ctx.stack_name());
+            if !ours {
+                bail!("an IAM role named {} already exists and was not made by ekstack for this stack; rename the stack or remove the role", r.name);
+            }
+            Some(role.arn().to_string())
         }
         Err(e) => return Err(e),
     };
@@ -235,10 +243,7 @@ async fn detach(step: &Step<'_>, role: &str, policy: &str) -> Result<()> {
         .policy_arn(policy)
         .send()
         .await;
-    match detached.aws("iam:DetachRolePolicy") {
-        Err(e) if is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::gone_ok(detached.aws("iam:DetachRolePolicy"))
 }
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
@@ -251,10 +256,7 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     for p in policies {
         detach(step, &live.id, &p).await?;
     }
-    match iam.delete_role().role_name(&live.id).send().await.aws("iam:DeleteRole") {
-        Err(e) if is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::gone_ok(iam.delete_role().role_name(&live.id).send().await.aws("iam:DeleteRole"))
 }
 
 #[cfg(test)]

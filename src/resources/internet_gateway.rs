@@ -5,8 +5,9 @@ use aws_sdk_ec2::types::ResourceType;
 use serde_json::Value;
 
 use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::gone_ok;
 use super::{live_user_tags, no_update, tags_attr, Step};
-use crate::aws::errors::{is_not_found_error, AwsResultExt};
+use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
 use crate::config::Stack;
 use crate::finder;
@@ -129,29 +130,35 @@ async fn attach(step: &Step<'_>, igw: &str, vpc: &str) -> Result<()> {
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
     let ec2 = &step.aws().ec2;
+    let patience = std::time::Duration::from_secs(15 * 60);
     if let Some(vpc) = live.attrs.get("vpc").and_then(|v| v.as_str()) {
-        match ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&live.id)
-            .vpc_id(vpc)
-            .send()
-            .await
-            .aws("ec2:DetachInternetGateway")
-        {
-            Err(e) if is_not_found_error(&e) || crate::aws::errors::has_code(&e, "Gateway.NotAttached") => {}
-            other => {
-                other?;
-            }
+        // Detaching fails while public addresses are still mapped in the VPC
+        // (a NAT gateway or load balancer on its way out).
+        let detached = super::retry_while(
+            step,
+            &["DependencyViolation"],
+            "waiting for public addresses to be released",
+            patience,
+            || async {
+                ec2.detach_internet_gateway()
+                    .internet_gateway_id(&live.id)
+                    .vpc_id(vpc)
+                    .send()
+                    .await
+                    .aws("ec2:DetachInternetGateway")
+            },
+        )
+        .await;
+        match detached {
+            Err(e) if crate::aws::errors::has_code(&e, "Gateway.NotAttached") => {}
+            other => gone_ok(other)?,
         }
     }
-    match ec2
-        .delete_internet_gateway()
-        .internet_gateway_id(&live.id)
-        .send()
-        .await
-        .aws("ec2:DeleteInternetGateway")
-    {
-        Err(e) if is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    gone_ok(
+        ec2.delete_internet_gateway()
+            .internet_gateway_id(&live.id)
+            .send()
+            .await
+            .aws("ec2:DeleteInternetGateway"),
+    )
 }

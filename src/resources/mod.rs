@@ -434,8 +434,7 @@ impl KindRules for Rules<'_> {
     }
 
     fn data_loss(&self, kind: Kind, name: &str, live: Option<&Live>) -> Option<String> {
-        let snapshot =
-            self.stack.database.as_ref().map(|d| d.final_snapshot).unwrap_or(true) && !self.skip_final_snapshot;
+        let snapshot = takes_final_snapshot(self.stack, self.skip_final_snapshot);
         let protected = live.is_some_and(|l| l.attrs.get("deletion_protection") == Some(&Value::Bool(true)));
         match kind {
             Kind::DbInstance | Kind::DbCluster => {
@@ -458,6 +457,12 @@ impl KindRules for Rules<'_> {
     }
 }
 
+/// Whether deleting the database takes a final snapshot: unless the file
+/// says `final_snapshot = false` or the command `--skip-final-snapshot`.
+pub fn takes_final_snapshot(stack: &Stack, skip: bool) -> bool {
+    stack.database.as_ref().map(|d| d.final_snapshot).unwrap_or(true) && !skip
+}
+
 /// `"<kind> has no in-place update for …"`: the plan never asks for one.
 pub fn no_update(kind: Kind, action: &ResourceAction) -> anyhow::Error {
     let attrs: Vec<&str> = action.changes.iter().map(|c| c.attribute.as_str()).collect();
@@ -476,4 +481,52 @@ macro_rules! finder {
             futures_util::FutureExt::boxed(async move { $discover(&aws, &stack).await })
         }
     }};
+}
+
+/// A resource found under the name a create wanted, when ekstack made it for
+/// this stack (an earlier, interrupted run); anything else is not ours to take.
+pub fn ours(live: Live) -> Result<Live> {
+    if live.details.contains_key("foreign") {
+        bail!(
+            "{} {} already exists and was not made by ekstack for this stack; rename the stack or remove it",
+            live.kind,
+            live.id
+        );
+    }
+    Ok(live)
+}
+
+/// `Ok` when the call succeeded or the thing is already gone: deletes are
+/// retried after lost answers and re-run after crashes.
+pub fn gone_ok<T>(result: Result<T>) -> Result<()> {
+    match result {
+        Err(e) if crate::aws::errors::is_not_found_error(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Repeats `attempt` while AWS answers one of `codes` — something it depends
+/// on is still going away (network interfaces of a deleted load balancer or
+/// database linger for minutes) — for at most `patience`.
+pub async fn retry_while<T, F, Fut>(
+    step: &Step<'_>,
+    codes: &[&str],
+    waiting_for: &str,
+    patience: Duration,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let started = Instant::now();
+    loop {
+        match attempt().await {
+            Err(e) if codes.iter().any(|c| crate::aws::errors::has_code(&e, c)) && started.elapsed() < patience => {
+                step.status(waiting_for);
+                step.ctx.pause(Duration::from_secs(10)).await;
+            }
+            other => return other,
+        }
+    }
 }

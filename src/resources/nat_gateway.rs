@@ -171,6 +171,8 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
         .aws("ec2:DeleteNatGateway")
     {
         Err(e) if is_not_found_error(&e) => return Ok(()),
+        // Already on its way out (a re-run of a destroy): just wait for it.
+        Err(_) if live.readiness == Readiness::Deleting => {}
         other => {
             other?;
         }

@@ -252,18 +252,15 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
 }
 
 async fn disassociate(step: &Step<'_>, association: &str) -> Result<()> {
-    match step
-        .aws()
-        .ec2
-        .disassociate_route_table()
-        .association_id(association)
-        .send()
-        .await
-        .aws("ec2:DisassociateRouteTable")
-    {
-        Err(e) if is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::gone_ok(
+        step.aws()
+            .ec2
+            .disassociate_route_table()
+            .association_id(association)
+            .send()
+            .await
+            .aws("ec2:DisassociateRouteTable"),
+    )
 }
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
@@ -273,16 +270,13 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
             disassociate(step, id).await?;
         }
     }
-    match step
-        .aws()
-        .ec2
-        .delete_route_table()
-        .route_table_id(&live.id)
-        .send()
-        .await
-        .aws("ec2:DeleteRouteTable")
-    {
-        Err(e) if is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::gone_ok(
+        step.aws()
+            .ec2
+            .delete_route_table()
+            .route_table_id(&live.id)
+            .send()
+            .await
+            .aws("ec2:DeleteRouteTable"),
+    )
 }

@@ -5,8 +5,9 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup};
 use serde_json::json;
 
 use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::gone_ok;
 use super::{live_user_tags, no_update, tags_attr, Step};
-use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
+use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
 use crate::finder;
@@ -29,16 +30,9 @@ fn desired_rules(r: &Resource) -> Vec<String> {
 }
 
 pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
-    let Spec::SecurityGroup { description, .. } = &r.spec else {
-        return vec![];
-    };
+    // The description is fixed at creation and says nothing the rules do
+    // not, so it is not compared: a change of engine moves the port in place.
     vec![
-        Attr::replace(
-            "description",
-            "database.engine",
-            description.clone(),
-            "a security group's description is fixed at creation",
-        ),
         Attr::in_place(
             "ingress",
             "network.private_subnets",
@@ -230,24 +224,22 @@ pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
 /// Deletes a security group, waiting out the minutes AWS takes to release the
 /// network interfaces of a just-deleted database or load balancer.
 pub async fn delete_group(step: &Step<'_>, id: &str) -> Result<()> {
-    for attempt in 0..60 {
-        match step
-            .aws()
-            .ec2
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .aws("ec2:DeleteSecurityGroup")
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if is_not_found_error(&e) => return Ok(()),
-            Err(e) if has_code(&e, "DependencyViolation") && attempt < 59 => {
-                step.status("waiting for network interfaces to be released");
-                step.ctx.pause(std::time::Duration::from_secs(10)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    let ec2 = &step.aws().ec2;
+    let patience = std::time::Duration::from_secs(15 * 60);
+    super::retry_while(
+        step,
+        &["DependencyViolation"],
+        "waiting for network interfaces to be released",
+        patience,
+        || async {
+            gone_ok(
+                ec2.delete_security_group()
+                    .group_id(id)
+                    .send()
+                    .await
+                    .aws("ec2:DeleteSecurityGroup"),
+            )
+        },
+    )
+    .await
 }

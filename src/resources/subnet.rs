@@ -4,8 +4,9 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::gone_ok;
 use super::{live_user_tags, no_update, tags_attr, Step};
-use crate::aws::errors::{is_not_found_error, AwsResultExt};
+use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
 use crate::config::Stack;
 use crate::finder;
@@ -143,16 +144,22 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
 }
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    match step
-        .aws()
-        .ec2
-        .delete_subnet()
-        .subnet_id(&live.id)
-        .send()
-        .await
-        .aws("ec2:DeleteSubnet")
-    {
-        Err(e) if is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    let ec2 = &step.aws().ec2;
+    let patience = std::time::Duration::from_secs(15 * 60);
+    super::retry_while(
+        step,
+        &["DependencyViolation"],
+        "waiting for network interfaces to leave",
+        patience,
+        || async {
+            gone_ok(
+                ec2.delete_subnet()
+                    .subnet_id(&live.id)
+                    .send()
+                    .await
+                    .aws("ec2:DeleteSubnet"),
+            )
+        },
+    )
+    .await
 }

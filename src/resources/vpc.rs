@@ -5,6 +5,7 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::gone_ok;
 use super::{live_user_tags, no_update, tags_attr, Step, TAG_SLEEPING};
 use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
@@ -144,16 +145,14 @@ pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Resul
 }
 
 pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    match step
-        .aws()
-        .ec2
-        .delete_vpc()
-        .vpc_id(&live.id)
-        .send()
-        .await
-        .aws("ec2:DeleteVpc")
-    {
-        Err(e) if crate::aws::errors::is_not_found_error(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
+    let ec2 = &step.aws().ec2;
+    let patience = std::time::Duration::from_secs(15 * 60);
+    super::retry_while(
+        step,
+        &["DependencyViolation"],
+        "waiting for what is left in the VPC to go",
+        patience,
+        || async { gone_ok(ec2.delete_vpc().vpc_id(&live.id).send().await.aws("ec2:DeleteVpc")) },
+    )
+    .await
 }
