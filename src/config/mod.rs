@@ -6,6 +6,7 @@
 //! every mistake in a file is reported before anything touches an account.
 
 pub mod diagnostic;
+mod keys;
 pub mod model;
 pub mod overlay;
 pub mod raw;
@@ -176,6 +177,13 @@ fn read(sources: &mut Sources, path: &Path, what: &str) -> Result<FileId, Config
 
 fn parse(sources: &Sources, file: FileId) -> Result<RawFile, ConfigError> {
     let text = &sources.get(file).text;
+    let unknown = keys::unknown_keys(text, file);
+    if !unknown.is_empty() {
+        return Err(ConfigError {
+            sources: sources.clone(),
+            diagnostics: unknown,
+        });
+    }
     with_current_file(file, || toml::from_str::<RawFile>(text)).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let key = key_at(text, span.start);

@@ -509,3 +509,12 @@ fn rendered_stack_is_a_valid_stack_file_that_resolves_the_same() {
         }
     }
 }
+
+#[test]
+fn every_unknown_key_is_reported_at_once() {
+    let errs = errors(&format!("{BASE}tagz = {{}}\n[network]\nnatt = \"single\"\n[eks.nodegroups.a]\ndesird = 2\nlabels = {{ a = \"b\" }}\n[databse]\n"));
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert!(errs[0].contains("s.toml:4:1: stack.tagz"));
+    assert!(errs[2].contains("s.toml:8:1: eks.nodegroups.a.desird"));
+    assert!(errs[3].contains("databse"));
+}
