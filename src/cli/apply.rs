@@ -52,6 +52,14 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
         )? {
             bail!("apply cancelled; nothing was changed");
         }
+        if !args.yes {
+            // The user may have read the plan for a while: apply only what
+            // they saw. If live state moved meanwhile, say so and stop.
+            let fresh = crate::ops::plan::make_plan(&aws, &stack, false).await?;
+            if !crate::ops::plan::same_actions(&fresh.plan, &planned.plan) {
+                bail!("live state changed since the plan was shown; nothing was changed. Run apply again to see the new plan.");
+            }
+        }
         let options = ApplyOptions {
             parallelism: args.parallelism as usize,
             allow_data_loss: args.allow_data_loss,

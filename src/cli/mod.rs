@@ -127,6 +127,11 @@ pub enum Outcome {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = use_color(&cli.global);
+    if !color {
+        // indicatif draws through `console`, which has its own switch.
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
     match run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPresent) => ExitCode::from(2),
