@@ -89,24 +89,12 @@ fn explain_engine_family_change(actions: &mut [crate::plan::ResourceAction], gra
 /// Whether two plans would do the same thing: the same actions on the same
 /// resources with the same changes (reasons and notes aside).
 pub fn same_actions(a: &crate::plan::Plan, b: &crate::plan::Plan) -> bool {
-    let key = |p: &crate::plan::Plan| -> Vec<(
-        String,
-        Option<String>,
-        crate::plan::Action,
-        Vec<(String, serde_json::Value)>,
-    )> {
+    let key = |p: &crate::plan::Plan| -> Vec<serde_json::Value> {
         p.actions
             .iter()
             .map(|x| {
-                (
-                    x.address.clone(),
-                    x.id.clone(),
-                    x.action,
-                    x.changes
-                        .iter()
-                        .map(|c| (c.attribute.clone(), c.after.clone()))
-                        .collect(),
-                )
+                let changes: Vec<_> = x.changes.iter().map(|c| (&c.attribute, &c.after)).collect();
+                serde_json::json!([x.address, x.id, x.action, changes])
             })
             .collect()
     };

@@ -133,18 +133,15 @@ pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
 }
 
 async fn describe(aws: &Aws, id: &str) -> Result<Option<DbCluster>> {
-    match aws
-        .rds
-        .describe_db_clusters()
-        .db_cluster_identifier(id)
-        .send()
-        .await
-        .aws("rds:DescribeDBClusters")
-    {
-        Ok(out) => Ok(out.db_clusters().first().cloned()),
-        Err(e) if is_not_found_error(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = super::found(
+        aws.rds
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+            .aws("rds:DescribeDBClusters"),
+    )?;
+    Ok(out.and_then(|out| out.db_clusters().first().cloned()))
 }
 
 fn scaling(min: f64, max: f64) -> ServerlessV2ScalingConfiguration {

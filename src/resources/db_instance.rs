@@ -252,18 +252,15 @@ pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
 }
 
 pub(crate) async fn describe(aws: &Aws, id: &str) -> Result<Option<DbInstance>> {
-    match aws
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
-        .await
-        .aws("rds:DescribeDBInstances")
-    {
-        Ok(out) => Ok(out.db_instances().first().cloned()),
-        Err(e) if is_not_found_error(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = super::found(
+        aws.rds
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .aws("rds:DescribeDBInstances"),
+    )?;
+    Ok(out.and_then(|out| out.db_instances().first().cloned()))
 }
 
 pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {

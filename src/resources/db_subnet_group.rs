@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::gone_ok;
 use super::{live_user_tags, no_update, Step, TAG_ADDRESS, TAG_STACK};
-use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
+use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
 use crate::graph::build::DB_SUBNET_GROUP;
@@ -79,18 +79,15 @@ fn to_live(g: &DbSubnetGroup, tags: BTreeMap<String, String>, stack: &str) -> Op
 }
 
 async fn describe(aws: &Aws, name: &str) -> Result<Option<DbSubnetGroup>> {
-    match aws
-        .rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(name)
-        .send()
-        .await
-        .aws("rds:DescribeDBSubnetGroups")
-    {
-        Ok(out) => Ok(out.db_subnet_groups().first().cloned()),
-        Err(e) if is_not_found_error(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = super::found(
+        aws.rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await
+            .aws("rds:DescribeDBSubnetGroups"),
+    )?;
+    Ok(out.and_then(|out| out.db_subnet_groups().first().cloned()))
 }
 
 pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {

@@ -154,18 +154,15 @@ pub(crate) fn to_live(c: &Cluster, stack: &str) -> Option<Live> {
 /// The cluster, if it exists. `None` also means: do not list its node groups
 /// (moto answers those lists with a 500 for a missing cluster).
 pub async fn describe(aws: &Aws, name: &str) -> Result<Option<Cluster>> {
-    match aws
-        .eks
-        .describe_cluster()
-        .name(name)
-        .send()
-        .await
-        .aws("eks:DescribeCluster")
-    {
-        Ok(out) => Ok(out.cluster),
-        Err(e) if is_not_found_error(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = super::found(
+        aws.eks
+            .describe_cluster()
+            .name(name)
+            .send()
+            .await
+            .aws("eks:DescribeCluster"),
+    )?;
+    Ok(out.and_then(|out| out.cluster))
 }
 
 fn vpc_config(eks: &crate::config::Eks, subnets: Vec<String>) -> VpcConfigRequest {

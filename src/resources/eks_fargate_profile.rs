@@ -122,19 +122,16 @@ pub async fn discover(aws: &Aws, stack: &str, cluster: &str) -> Result<Vec<Live>
 }
 
 async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<FargateProfile>> {
-    match aws
-        .eks
-        .describe_fargate_profile()
-        .cluster_name(cluster)
-        .fargate_profile_name(name)
-        .send()
-        .await
-        .aws("eks:DescribeFargateProfile")
-    {
-        Ok(out) => Ok(out.fargate_profile),
-        Err(e) if is_not_found_error(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = super::found(
+        aws.eks
+            .describe_fargate_profile()
+            .cluster_name(cluster)
+            .fargate_profile_name(name)
+            .send()
+            .await
+            .aws("eks:DescribeFargateProfile"),
+    )?;
+    Ok(out.and_then(|out| out.fargate_profile))
 }
 
 pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {

@@ -151,19 +151,16 @@ pub async fn discover(aws: &Aws, stack: &str, cluster: &str) -> Result<Vec<Live>
 }
 
 async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Nodegroup>> {
-    match aws
-        .eks
-        .describe_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .send()
-        .await
-        .aws("eks:DescribeNodegroup")
-    {
-        Ok(out) => Ok(out.nodegroup),
-        Err(e) if is_not_found_error(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = super::found(
+        aws.eks
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .send()
+            .await
+            .aws("eks:DescribeNodegroup"),
+    )?;
+    Ok(out.and_then(|out| out.nodegroup))
 }
 
 fn scaling(min: i32, desired: i32, max: i32) -> NodegroupScalingConfig {

@@ -496,6 +496,15 @@ pub fn ours(live: Live) -> Result<Live> {
     Ok(live)
 }
 
+/// `None` when the thing looked up does not exist.
+pub fn found<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if crate::aws::errors::is_not_found_error(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `Ok` when the call succeeded or the thing is already gone: deletes are
 /// retried after lost answers and re-run after crashes.
 pub fn gone_ok<T>(result: Result<T>) -> Result<()> {
