@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_rds::types::{DbCluster, Filter, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
-use super::db_instance::{engine_version_guard, final_snapshot_name, running_attr};
+use super::db_instance::{engine_version_guard, final_snapshot_name, major, running_attr, settle_running};
 use super::db_subnet_group::{rds_tags, sync_tags, tag_map};
 use super::{live_user_tags, no_update, poll, ready_timeout, Polled, Step, TAG_ADDRESS, TAG_STACK};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
@@ -223,29 +223,25 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
         bail!("internal error: {} is not a DB cluster", r.address)
     };
     let rds = &step.aws().rds;
-    let mut live = live.clone();
-    if step.ctx.stack.meta.asleep {
-        if live.readiness != Readiness::Stopped {
-            step.status("stopping");
-            live = stop(step, &live).await?;
+    let start = || async {
+        let started = rds.start_db_cluster().db_cluster_identifier(&live.id).send().await;
+        match started.aws("rds:StartDBCluster") {
+            Err(e) if has_code(&e, "InvalidDBClusterStateFault") => Ok(()),
+            other => other.map(|_| ()),
         }
+    };
+    let settled = settle_running(
+        step,
+        live,
+        action,
+        || stop(step, live),
+        start,
+        || wait_ready(step, live),
+    )
+    .await?;
+    let (mut live, asleep) = settled;
+    if asleep {
         return Ok(live);
-    }
-    if action.changes_attribute("running") || live.readiness == Readiness::Stopped {
-        step.status("starting");
-        match rds
-            .start_db_cluster()
-            .db_cluster_identifier(&live.id)
-            .send()
-            .await
-            .aws("rds:StartDBCluster")
-        {
-            Err(e) if has_code(&e, "InvalidDBClusterStateFault") => {}
-            other => {
-                other?;
-            }
-        }
-        live = wait_ready(step, &live).await?;
     }
     let mut call = rds
         .modify_db_cluster()
@@ -257,7 +253,7 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
         call = match change.attribute.as_str() {
             "version" => {
                 let current = live.attrs.get("version").and_then(|v| v.as_str()).unwrap_or_default();
-                let major_change = current.split('.').next() != db.version.split('.').next();
+                let major_change = major(current) != major(&db.version);
                 call.engine_version(&db.version)
                     .allow_major_version_upgrade(major_change)
             }

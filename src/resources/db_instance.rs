@@ -94,7 +94,7 @@ fn running_guard(_before: &Value, after: &Value) -> Verdict {
     }
 }
 
-fn major(v: &str) -> &str {
+pub(crate) fn major(v: &str) -> &str {
     // "16.4" → "16"; MySQL "8.0.39" → "8.0".
     let parts: Vec<&str> = v.split('.').collect();
     if parts.first().is_some_and(|p| p.parse::<u32>().is_ok_and(|n| n >= 10)) {
@@ -346,34 +346,60 @@ pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &Resourc
     modify(step, live, db, action).await
 }
 
+/// The running state comes first: `ekstack sleep` only stops a database
+/// (the `true` returned: nothing else to do), and a stopped database cannot be
+/// modified, so it is started before anything else changes. Shared by
+/// instances and Aurora clusters, which differ only in the calls.
+pub(crate) async fn settle_running<StopFut, StartFut, WaitFut>(
+    step: &Step<'_>,
+    live: &Live,
+    action: &ResourceAction,
+    stop: impl FnOnce() -> StopFut,
+    start: impl FnOnce() -> StartFut,
+    wait_ready: impl FnOnce() -> WaitFut,
+) -> Result<(Live, bool)>
+where
+    StopFut: std::future::Future<Output = Result<Live>>,
+    StartFut: std::future::Future<Output = Result<()>>,
+    WaitFut: std::future::Future<Output = Result<Live>>,
+{
+    if step.ctx.stack.meta.asleep {
+        if live.readiness == Readiness::Stopped {
+            return Ok((live.clone(), true));
+        }
+        step.status("stopping");
+        return Ok((stop().await?, true));
+    }
+    if action.changes_attribute("running") || live.readiness == Readiness::Stopped {
+        step.status("starting");
+        start().await?;
+        return Ok((wait_ready().await?, false));
+    }
+    Ok((live.clone(), false))
+}
+
 /// Applies the in-place changes of a standalone or Aurora instance.
 pub async fn modify(step: &Step<'_>, live: &Live, db: &Database, action: &ResourceAction) -> Result<Live> {
     let rds = &step.aws().rds;
-    let mut live = live.clone();
-    if step.ctx.stack.meta.asleep {
-        // `ekstack sleep`: stopping is the only change made to a database.
-        if live.readiness != Readiness::Stopped {
-            step.status("stopping");
-            live = stop(step, &live).await?;
+    let start = || async {
+        let started = rds.start_db_instance().db_instance_identifier(&live.id).send().await;
+        match started.aws("rds:StartDBInstance") {
+            Err(e) if has_code(&e, "InvalidDBInstanceState") => Ok(()),
+            other => other.map(|_| ()),
         }
+    };
+    let settled = settle_running(
+        step,
+        live,
+        action,
+        || stop(step, live),
+        start,
+        || wait_ready(step, live),
+    )
+    .await?;
+    let (mut live, asleep) = settled;
+    if asleep {
         return Ok(live);
-    }
-    // A stopped database cannot be modified: start it first.
-    if action.changes_attribute("running") || live.readiness == Readiness::Stopped {
-        step.status("starting");
-        match rds
-            .start_db_instance()
-            .db_instance_identifier(&live.id)
-            .send()
-            .await
-            .aws("rds:StartDBInstance")
-        {
-            Err(e) if has_code(&e, "InvalidDBInstanceState") => {}
-            other => {
-                other?;
-            }
-        }
-        live = wait_ready(step, &live).await?;
     }
     let mut call = rds
         .modify_db_instance()
