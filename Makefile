@@ -12,8 +12,10 @@ DEMO_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_
 
 .PHONY: demo test emulator emulator-stop lint build bench schema
 
+# Every target, so `make demo` and `make test` share one compiled SDK (the
+# test targets' features apply to the whole build).
 build:
-	cargo build
+	cargo build --all-targets
 
 emulator:
 	./scripts/emulator.sh start

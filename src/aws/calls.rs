@@ -1,4 +1,5 @@
-//! Counting AWS calls with an SDK interceptor.
+//! Counting AWS calls with an SDK interceptor. With `-v` each call is also
+//! handed to an observer (the renderer prints it); nothing here prints.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,12 +18,31 @@ use serde::Serialize;
 /// Operation name prefixes that only read.
 const READ_PREFIXES: &[&str] = &["Describe", "List", "Get"];
 
+/// One completed AWS operation, as `-v` shows it.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// Since the log was made.
+    pub at: std::time::Duration,
+    /// `ec2:DescribeSubnets`.
+    pub operation: String,
+    /// The HTTP status of the last attempt, if an answer came.
+    pub status: Option<u16>,
+}
+
+/// Receives every completed call.
+pub type CallObserver = Arc<dyn Fn(&CallRecord) + Send + Sync>;
+
 /// Every call made in this process.
-#[derive(Debug)]
 pub struct CallLog {
-    verbose: bool,
+    observer: Option<CallObserver>,
     started: Instant,
     inner: Mutex<CallStats>,
+}
+
+impl std::fmt::Debug for CallLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLog").field("stats", &self.stats()).finish()
+    }
 }
 
 /// Counts by operation, e.g. `ec2:DescribeSubnets`.
@@ -38,20 +58,21 @@ pub struct CallStats {
 }
 
 impl CallLog {
-    pub fn new(verbose: bool) -> Self {
+    /// A log; `observer` hears of every call as it completes.
+    pub fn new(observer: Option<CallObserver>) -> Self {
         CallLog {
-            verbose,
+            observer,
             started: Instant::now(),
             inner: Mutex::new(CallStats::default()),
         }
     }
 
     pub fn stats(&self) -> CallStats {
-        self.inner.lock().expect("call log lock").clone()
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn record_call(&self, service: &str, operation: &str) {
-        let mut s = self.inner.lock().expect("call log lock");
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.calls += 1;
         if !is_read(operation) {
             s.mutating += 1;
@@ -62,7 +83,7 @@ impl CallLog {
     }
 
     fn record_request(&self) {
-        self.inner.lock().expect("call log lock").requests += 1;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).requests += 1;
     }
 }
 
@@ -100,22 +121,14 @@ impl Intercept for Counter {
     ) -> Result<(), BoxError> {
         // Once per operation, after its retries: the operation's metadata is
         // in the bag by now (it is not yet before execution).
-        if let Some(m) = cfg.load::<Metadata>() {
-            self.0.record_call(m.service(), m.name());
-        }
-        if self.0.verbose {
-            if let Some(m) = cfg.load::<Metadata>() {
-                let status = ctx
-                    .response()
-                    .map(|r| r.status().as_u16().to_string())
-                    .unwrap_or_else(|| "no response".into());
-                eprintln!(
-                    "[{:>7.3}s] aws {}:{} -> {status}",
-                    self.0.started.elapsed().as_secs_f64(),
-                    service_short(m.service()),
-                    m.name()
-                );
-            }
+        let Some(m) = cfg.load::<Metadata>() else { return Ok(()) };
+        self.0.record_call(m.service(), m.name());
+        if let Some(observer) = &self.0.observer {
+            observer(&CallRecord {
+                at: self.0.started.elapsed(),
+                operation: format!("{}:{}", service_short(m.service()), m.name()),
+                status: ctx.response().map(|r| r.status().as_u16()),
+            });
         }
         Ok(())
     }

@@ -88,6 +88,8 @@ pub fn is_not_found_error(err: &anyhow::Error) -> bool {
 /// Converts SDK results into errors that name the operation and AWS's code.
 pub trait AwsResultExt<T> {
     fn aws(self, operation: &str) -> anyhow::Result<T>;
+    /// As [`AwsResultExt::aws`], naming the resource the call was about.
+    fn aws_on(self, operation: &str, resource: &str) -> anyhow::Result<T>;
 }
 
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
@@ -103,5 +105,9 @@ where
                 message: describe(&e),
             })
         })
+    }
+
+    fn aws_on(self, operation: &str, resource: &str) -> anyhow::Result<T> {
+        self.aws(&format!("{operation} on {resource}"))
     }
 }

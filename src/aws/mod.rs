@@ -14,16 +14,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 
-pub use calls::{CallLog, CallStats};
+pub use calls::{CallLog, CallObserver, CallRecord, CallStats};
 
 /// Where and how to reach AWS; the non-config half of a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub region: String,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
-    /// Log each call to stderr as it completes.
-    pub verbose: bool,
+    /// Every call made through this target is counted here.
+    pub calls: Arc<CallLog>,
 }
 
 /// Clients for every service ekstack uses, sharing one configuration.
@@ -35,7 +35,6 @@ pub struct Aws {
     pub eks: aws_sdk_eks::Client,
     pub rds: aws_sdk_rds::Client,
     pub iam: aws_sdk_iam::Client,
-    pub sts: aws_sdk_sts::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub calls: Arc<CallLog>,
@@ -76,12 +75,11 @@ impl Aws {
         }
         let sdk = loader.load().await;
         check_credentials(&sdk).await?;
-        Ok(Self::from_sdk_config(sdk, target.verbose))
+        Ok(Self::from_sdk_config(sdk, target.calls.clone()))
     }
 
     /// Builds the clients from a loaded configuration (tests pass their own).
-    pub fn from_sdk_config(sdk: aws_config::SdkConfig, verbose: bool) -> Aws {
-        let calls = Arc::new(CallLog::new(verbose));
+    pub fn from_sdk_config(sdk: aws_config::SdkConfig, calls: Arc<CallLog>) -> Aws {
         let interceptor = calls::Counter(calls.clone());
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {
@@ -103,11 +101,6 @@ impl Aws {
             ),
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&sdk)
-                    .interceptor(interceptor.clone())
-                    .build(),
-            ),
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&sdk)
                     .interceptor(interceptor.clone())
                     .build(),
             ),

@@ -1,9 +1,8 @@
 //! `ekstack destroy`: tear the stack down so nothing keeps billing.
 
-use anyhow::bail;
 use clap::Args;
 
-use super::{session, GlobalArgs, Outcome, StackArgs};
+use super::{Outcome, Session, StackArgs};
 use crate::ops::apply::ApplyOptions;
 use crate::resources::RunOptions;
 
@@ -27,53 +26,26 @@ pub struct DestroyArgs {
     pub poll_scale: f64,
 }
 
-pub fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outcome> {
-    let loaded = args.stack.load(global)?;
-    let stack = loaded.stack;
-    let style = session::style(global);
-    let resume = super::apply::resume_command("destroy", &args.stack);
-    session::runtime()?.block_on(async {
-        let aws = session::connect(global, &stack).await?;
-        let _calls = session::CallReport::new(global, &aws);
-        let planned = crate::ops::destroy::plan_destroy(&aws, &stack, args.skip_final_snapshot).await?;
-        if planned.targets.is_empty() {
-            println!(
-                "Nothing to destroy: no resource of stack \"{}\" exists in {}.",
-                stack.meta.name, stack.meta.region
-            );
-            for w in &planned.plan.warnings {
-                eprintln!("{} {w}", style.yellow("Warning:"));
-            }
-            return Ok(Outcome::Done);
-        }
-        print!("{}", crate::render::plan::human(&planned.plan, style));
-        crate::ops::destroy::preflight(&planned)?;
-        let question = format!(
-            "Destroy every resource of stack \"{}\"? There is no undo. Type the stack name to confirm.",
-            stack.meta.name
-        );
-        if !session::confirm(args.yes, &question, &stack.meta.name, "destroy")? {
-            bail!("destroy cancelled; nothing was deleted");
-        }
-        let options = ApplyOptions {
-            parallelism: args.parallelism as usize,
-            allow_data_loss: true,
-            run: RunOptions {
-                poll_scale: args.poll_scale,
-                skip_final_snapshot: args.skip_final_snapshot,
-                delete_volumes: args.delete_volumes,
-            },
-        };
-        let outcome = session::run_with_progress(style, &resume, |events, interrupts| {
-            crate::ops::destroy::execute(aws.clone(), stack.clone(), &planned, &options, events, interrupts)
-        })
-        .await?;
-        eprintln!(
-            "{} in {}: {} resources deleted.",
-            style.green("Destroy complete"),
-            session::elapsed(&outcome.report),
-            planned.targets.len()
-        );
-        Ok(Outcome::Done)
-    })
+pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
+    let stack = args.stack.load(session)?.stack;
+    let options = ApplyOptions {
+        parallelism: usize::from(args.parallelism),
+        allow_data_loss: true,
+        skip_final_snapshot: args.skip_final_snapshot,
+        run: RunOptions {
+            poll_scale: args.poll_scale,
+            delete_volumes: args.delete_volumes,
+            ..RunOptions::default()
+        },
+        resume: args.stack.resume("destroy"),
+    };
+    let target = session.target(&stack);
+    let ui = session.frontend(args.yes);
+    let destroyed = session
+        .runtime()?
+        .block_on(crate::ops::destroy::destroy(&target, &stack, &options, &ui))?;
+    let (out, err) = crate::render::summary::destroyed(&destroyed, session.styles.stderr);
+    crate::render::stdout(&out)?;
+    crate::render::stderr(&err);
+    Ok(Outcome::Done)
 }

@@ -1,11 +1,10 @@
 //! `ekstack kubeconfig`: merge a context for the stack's cluster into the
 //! user's kubeconfig, with an exec user that runs `ekstack token`.
 
-use anyhow::bail;
 use clap::Args;
 
-use super::{session, GlobalArgs, Outcome, StackArgs};
-use crate::kube::kubeconfig::{self, ClusterEntry};
+use super::{Outcome, Session, StackArgs};
+use crate::ops::kubeconfig::KubeconfigRequest;
 
 #[derive(Debug, Args)]
 pub struct KubeconfigArgs {
@@ -28,47 +27,17 @@ fn exec_command() -> String {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Result<Outcome> {
-    let loaded = args.stack.load(global)?;
-    let stack = loaded.stack;
-    session::runtime()?.block_on(async {
-        let aws = session::connect(global, &stack).await?;
-        let _calls = session::CallReport::new(global, &aws);
-        let Some(cluster) = crate::resources::eks_cluster::describe(&aws, &stack.meta.name).await? else {
-            bail!(
-                "stack \"{}\" has no EKS cluster in {} yet; run `ekstack apply` first",
-                stack.meta.name,
-                stack.meta.region
-            );
-        };
-        let entry = ClusterEntry {
-            context_name: crate::ops::inventory::context_name(&stack),
-            cluster_name: stack.meta.name.clone(),
-            region: stack.meta.region.clone(),
-            endpoint: cluster.endpoint().unwrap_or_default().to_string(),
-            certificate_authority_data: cluster
-                .certificate_authority()
-                .and_then(|c| c.data())
-                .unwrap_or_default()
-                .to_string(),
-            exec_command: exec_command(),
-            profile: global.profile.clone(),
-        };
-        let path = match args.kubeconfig {
-            Some(p) => p,
-            None => kubeconfig::default_path()?,
-        };
-        let previous = kubeconfig::merge(&path, &entry)?;
-        let was = previous
-            .filter(|p| p != &entry.context_name)
-            .map(|p| format!(" (was \"{p}\")"))
-            .unwrap_or_default();
-        eprintln!(
-            "Wrote context \"{}\" to {} and made it current{was}.",
-            entry.context_name,
-            path.display()
-        );
-        eprintln!("Try: kubectl get nodes");
-        Ok(Outcome::Done)
-    })
+pub fn run(session: &Session, args: KubeconfigArgs) -> anyhow::Result<Outcome> {
+    let stack = args.stack.load(session)?.stack;
+    let target = session.target(&stack);
+    let request = KubeconfigRequest {
+        path: args.kubeconfig,
+        exec_command: exec_command(),
+        profile: session.global.profile.clone(),
+    };
+    let written = session
+        .runtime()?
+        .block_on(crate::ops::kubeconfig::kubeconfig(&target, &stack, request))?;
+    crate::render::stderr(&crate::render::summary::kubeconfig(&written));
+    Ok(Outcome::Done)
 }

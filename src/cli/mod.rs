@@ -1,11 +1,12 @@
 //! Command-line interface: argument definitions and dispatch.
 //!
 //! Clap types stay inside this module. Each subcommand has its own file with
-//! its arguments and a `run` that calls into the operations; exit codes are
-//! decided here, in one place.
+//! its arguments and a `run` that builds the options, calls one operation and
+//! hands the result to `render`; exit codes are decided here, in one place.
 
 mod apply;
 mod destroy;
+mod frontend;
 mod kubeconfig;
 mod output;
 mod plan;
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, ConfigError, Overlay};
+pub use session::Session;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,11 +80,28 @@ impl StackArgs {
         }
     }
 
-    /// Loads the stack and prints any notes about overlay keys left out.
-    pub fn load(&self, global: &GlobalArgs) -> Result<config::Loaded, ConfigError> {
-        let loaded = config::load(&self.stack, &self.overlay(), global.region.clone())?;
-        eprint!("{}", loaded.render_notes(use_color(global)));
+    /// Loads the stack and shows any notes about overlay keys left out.
+    pub fn load(&self, session: &Session) -> Result<config::Loaded, ConfigError> {
+        let loaded = config::load(&self.stack, &self.overlay(), session.global.region.clone())?;
+        crate::render::stderr(&loaded.render_notes(session.styles.stderr.color));
         Ok(loaded)
+    }
+
+    /// How the user named the stack: `stacks/learning.toml --env mvp`.
+    pub fn as_typed(&self) -> String {
+        let mut s = self.stack.display().to_string();
+        if let Some(env) = &self.env {
+            s.push_str(&format!(" --env {env}"));
+        }
+        if let Some(file) = &self.env_file {
+            s.push_str(&format!(" --env-file {}", file.display()));
+        }
+        s
+    }
+
+    /// The command that resumes an interrupted run.
+    pub fn resume(&self, verb: &str) -> String {
+        format!("ekstack {verb} {}", self.as_typed())
     }
 }
 
@@ -126,61 +145,45 @@ pub enum Outcome {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let color = use_color(&cli.global);
-    if !color {
-        // indicatif draws through `console`, which has its own switch.
-        console::set_colors_enabled(false);
-        console::set_colors_enabled_stderr(false);
-    }
-    match run(cli) {
+    let session = Session::new(cli.global.clone());
+    let result = run(&session, cli.command);
+    session.finish();
+    match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPresent) => ExitCode::from(2),
+        // Whoever read our output went away (`| head -1`): nothing to say.
+        Err(error) if crate::render::report::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            report(&error, color);
+            crate::render::stderr(&crate::render::report::error(&error, session.styles.stderr));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let global = cli.global;
-    match cli.command {
-        Command::Validate(args) => validate::run(&global, args),
-        Command::Render(args) => render::run(&global, args),
-        Command::Plan(args) => plan::run(&global, args),
-        Command::Apply(args) => apply::run(&global, args),
-        Command::Destroy(args) => destroy::run(&global, args),
-        Command::Status(args) => status::run(&global, args),
-        Command::Output(args) => output::run(&global, args),
-        Command::Kubeconfig(args) => kubeconfig::run(&global, args),
-        Command::Token(args) => token::run(&global, args),
-        Command::Sleep(args) => sleep::run(&global, args),
-        Command::Wake(args) => apply::run(&global, args),
+fn run(session: &Session, command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Validate(args) => validate::run(session, args),
+        Command::Render(args) => render::run(session, args),
+        Command::Plan(args) => plan::run(session, args),
+        Command::Apply(args) => apply::run(session, args, "apply"),
+        Command::Destroy(args) => destroy::run(session, args),
+        Command::Status(args) => status::run(session, args),
+        Command::Output(args) => output::run(session, args),
+        Command::Kubeconfig(args) => kubeconfig::run(session, args),
+        Command::Token(args) => token::run(session, args),
+        Command::Sleep(args) => sleep::run(session, args),
+        Command::Wake(args) => apply::run(session, args, "wake"),
         Command::Schema => {
-            println!("{}", crate::config::schema_json());
+            crate::render::stdout(&format!("{}\n", crate::config::schema_json()))?;
             Ok(Outcome::Done)
         }
     }
 }
 
-pub fn use_color(global: &GlobalArgs) -> bool {
-    !global.no_color && std::env::var_os("NO_COLOR").is_none() && console::Term::stderr().features().colors_supported()
-}
-
-/// Prints an error: stack-file errors with their source snippets, anything
-/// else with its chain of context.
-fn report(error: &anyhow::Error, color: bool) {
-    if let Some(config_error) = error.downcast_ref::<ConfigError>() {
-        eprint!("{}", config_error.render(color));
-        return;
-    }
-    let prefix = if color {
-        console::style("error:").red().bold().to_string()
-    } else {
-        "error:".to_string()
-    };
-    eprintln!("{prefix} {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+/// The price table: the built-in one, or a user's file over it.
+fn prices(path: &Option<PathBuf>) -> anyhow::Result<crate::cost::PriceTable> {
+    match path {
+        Some(p) => crate::cost::PriceTable::load(p),
+        None => Ok(crate::cost::PriceTable::builtin()),
     }
 }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{session, GlobalArgs, Outcome, StackArgs};
+use super::{Outcome, Session, StackArgs};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -19,27 +19,17 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let loaded = args.stack.load(global)?;
-    let stack = loaded.stack;
-    let prices = super::status::prices(&args.prices)?;
-    session::runtime()?.block_on(async {
-        let aws = session::connect(global, &stack).await?;
-        let _calls = session::CallReport::new(global, &aws);
-        let planned = crate::ops::plan::make_plan(&aws, &stack, false).await?;
-        let planned = crate::ops::plan::with_cost(planned, &stack, &prices);
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&crate::render::plan::json(&planned.plan))?
-            );
-        } else {
-            print!("{}", crate::render::plan::human(&planned.plan, session::style(global)));
-        }
-        Ok(if args.detailed_exitcode && planned.plan.has_changes() {
-            Outcome::ChangesPresent
-        } else {
-            Outcome::Done
-        })
+pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
+    let stack = args.stack.load(session)?.stack;
+    let prices = super::prices(&args.prices)?;
+    let target = session.target(&stack);
+    let planned = session
+        .runtime()?
+        .block_on(crate::ops::plan::plan(&target, &stack, &prices))?;
+    crate::render::plan::print(&planned.plan, args.json, session.styles.stdout)?;
+    Ok(if args.detailed_exitcode && planned.plan.has_changes() {
+        Outcome::ChangesPresent
+    } else {
+        Outcome::Done
     })
 }

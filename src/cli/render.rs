@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{GlobalArgs, Outcome, StackArgs};
+use super::{Outcome, Session, StackArgs};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -10,8 +10,8 @@ pub struct RenderArgs {
     pub stack: StackArgs,
 }
 
-pub fn run(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<Outcome> {
-    let loaded = args.stack.load(global)?;
-    print!("{}", crate::config::render_toml(&loaded.stack)?);
+pub fn run(session: &Session, args: RenderArgs) -> anyhow::Result<Outcome> {
+    let loaded = args.stack.load(session)?;
+    crate::render::stdout(&crate::config::render_toml(&loaded.stack)?)?;
     Ok(Outcome::Done)
 }

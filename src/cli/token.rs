@@ -4,7 +4,7 @@
 use anyhow::anyhow;
 use clap::Args;
 
-use super::{session, GlobalArgs, Outcome};
+use super::{Outcome, Session};
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -13,17 +13,18 @@ pub struct TokenArgs {
     pub cluster: String,
 }
 
-pub fn run(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<Outcome> {
-    let region = global
+pub fn run(session: &Session, args: TokenArgs) -> anyhow::Result<Outcome> {
+    let region = session
+        .global
         .region
         .clone()
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
         .ok_or_else(|| anyhow!("give --region (or set AWS_REGION)"))?;
-    let json = session::runtime()?.block_on(crate::ops::token::exec_credential(
+    let json = session.runtime()?.block_on(crate::ops::token::exec_credential(
         &args.cluster,
         &region,
-        global.profile.as_deref(),
+        session.global.profile.as_deref(),
     ))?;
-    println!("{json}");
+    crate::render::stdout(&format!("{json}\n"))?;
     Ok(Outcome::Done)
 }

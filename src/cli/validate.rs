@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{GlobalArgs, Outcome, StackArgs};
+use super::{Outcome, Session, StackArgs};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -10,15 +10,15 @@ pub struct ValidateArgs {
     pub stack: StackArgs,
 }
 
-pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<Outcome> {
-    let loaded = args.stack.load(global)?;
+pub fn run(session: &Session, args: ValidateArgs) -> anyhow::Result<Outcome> {
+    let loaded = args.stack.load(session)?;
     let s = &loaded.stack;
     let env = s.meta.env.as_deref().map(|e| format!(" (env {e})")).unwrap_or_default();
-    println!(
-        "{}{env}: stack \"{}\" in {} is valid",
+    crate::render::stdout(&format!(
+        "{}{env}: stack \"{}\" in {} is valid\n",
         args.stack.stack.display(),
         s.meta.name,
         s.meta.region
-    );
+    ))?;
     Ok(Outcome::Done)
 }

@@ -1,16 +1,19 @@
-//! What a stack costs to run: a price table (`prices`), the billable things a
-//! resolved stack creates (`stack`), and the estimator that turns the two into
-//! priced lines with hourly and monthly totals.
+//! What a stack costs to run: a price table (`prices`), the billable things
+//! each resource kind says it bills, and the estimator that turns the two
+//! into priced lines with hourly and monthly totals.
 //!
 //! Billables are kept separate from how they were found so the same estimator
-//! serves `plan` (the desired stack), `status` (what is live) and `sleep`
-//! (what remains while asleep). A price that is not in the table is reported
-//! as unknown and left out of the totals — never counted as zero — so an
-//! estimate is either complete or says what it is missing.
+//! serves `plan` (the desired graph), `status` (what is live) and `sleep`
+//! (the graph of the sleeping stack). A price that is not in the table is
+//! reported as unknown and left out of the totals — never counted as zero —
+//! so an estimate is either complete or says what it is missing.
+//!
+//! Left out on purpose: Fargate pods (the stack file does not say how many
+//! run; a profile itself is free), load balancers Kubernetes may create,
+//! CloudWatch logs and data transfer, all of which depend on use, not on the
+//! file.
 
-pub mod live;
 pub mod prices;
-pub mod stack;
 
 #[cfg(test)]
 mod tests;
@@ -18,9 +21,9 @@ mod tests;
 use serde::Serialize;
 
 use crate::config::Engine;
-pub use live::live_billables;
+use crate::graph::Graph;
+use crate::live::{LiveState, Readiness};
 pub use prices::{PriceEntry, PriceTable, RegionPrices, Section};
-pub use stack::{sleeping_billables, stack_billables};
 
 use prices::item;
 
@@ -110,6 +113,29 @@ pub struct Estimate {
     pub complete: bool,
 }
 
+/// What the desired graph bills once applied, by address.
+pub fn desired_billables(graph: &Graph) -> Vec<(String, Billable)> {
+    graph
+        .resources
+        .iter()
+        .flat_map(|r| r.kind.ops().billables(r).into_iter().map(|b| (r.address.clone(), b)))
+        .collect()
+}
+
+/// What the live resources bill now, by address.
+pub fn live_billables(live: &LiveState) -> Vec<(String, Billable)> {
+    live.ours()
+        .filter(|l| l.readiness != Readiness::Deleting)
+        .flat_map(|l| {
+            l.kind
+                .ops()
+                .live_billables(l, live)
+                .into_iter()
+                .map(|b| (l.address.clone(), b))
+        })
+        .collect()
+}
+
 /// Prices `items` in `region`.
 pub fn estimate(region: &str, items: &[(String, Billable)], prices: &PriceTable) -> Estimate {
     let pricer = Pricer { region, prices };
@@ -142,79 +168,6 @@ pub fn estimate(region: &str, items: &[(String, Billable)], prices: &PriceTable)
         hourly_usd: round(hourly, 4),
         monthly_usd: round(hourly * HOURS_PER_MONTH, 2),
         lines,
-    }
-}
-
-impl Estimate {
-    /// An aligned text table: address, description, $/hour, $/month, note,
-    /// then the totals and what they leave out.
-    pub fn render_lines(&self) -> String {
-        let money = |v: Option<f64>, decimals: usize| match v {
-            Some(v) => format!("{v:.decimals$}"),
-            None => "unknown".to_string(),
-        };
-        let rows: Vec<[String; 5]> = self
-            .lines
-            .iter()
-            .map(|l| {
-                [
-                    l.address.clone(),
-                    l.description.clone(),
-                    money(l.hourly_usd, 4),
-                    money(l.monthly_usd, 2),
-                    l.note.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        let header = ["ADDRESS", "RESOURCE", "USD/HOUR", "USD/MONTH", "NOTE"].map(String::from);
-        let total = [
-            "total".to_string(),
-            if self.complete {
-                String::new()
-            } else {
-                "(known lines only)".to_string()
-            },
-            format!("{:.4}", self.hourly_usd),
-            format!("{:.2}", self.monthly_usd),
-            String::new(),
-        ];
-        let mut widths = [0usize; 4];
-        for row in std::iter::once(&header).chain(&rows).chain(std::iter::once(&total)) {
-            for (w, cell) in widths.iter_mut().zip(row.iter()) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let fmt_row = |row: &[String; 5]| {
-            let line = format!(
-                "{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                a = widths[0],
-                b = widths[1],
-                c = widths[2],
-                d = widths[3]
-            );
-            line.trim_end().to_string()
-        };
-        let mut out = String::new();
-        out.push_str(&fmt_row(&header));
-        out.push('\n');
-        for row in &rows {
-            out.push_str(&fmt_row(row));
-            out.push('\n');
-        }
-        out.push_str(&fmt_row(&total));
-        out.push('\n');
-        if !self.complete {
-            out.push_str(&format!(
-                "Price unknown (not in the table, not counted): {}\n",
-                self.unknown.join(", ")
-            ));
-        }
-        out
     }
 }
 

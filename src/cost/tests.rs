@@ -2,77 +2,60 @@
 //! prices, the orderings users rely on (prod > mvp, sleep saves), and the rule
 //! that an unknown price is never counted as zero.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::*;
 use crate::config::*;
+use crate::graph::Graph;
+use crate::resources::Kind;
 
 const REGIONS: [&str; 4] = ["ap-northeast-1", "us-east-1", "us-west-2", "eu-west-1"];
 
+/// The learning stack in `region` with the given knobs, through the real
+/// configuration loader (so subnets and AZs are derived as for a user).
 fn learning(region: &str, nat: NatMode, desired: i32, class: &str, multi_az: bool) -> Stack {
-    let azs: Vec<String> = ["a", "c", "d"].iter().take(2).map(|l| format!("{region}{l}")).collect();
-    let mut nodegroups = BTreeMap::new();
-    nodegroups.insert(
-        "general".to_string(),
-        Nodegroup {
-            instance_types: vec!["t3.medium".to_string()],
-            capacity: Capacity::OnDemand,
-            min: 1,
-            desired,
-            max: desired.max(2) * 2,
-            disk_gib: 20,
-            arch: Arch::X86_64,
-            labels: BTreeMap::new(),
-        },
+    let text = format!(
+        r#"
+[stack]
+name = "learning"
+region = "{region}"
+
+[network]
+cidr = "10.0.0.0/16"
+azs = 2
+nat = "{nat}"
+
+[eks]
+version = "1.33"
+
+[eks.nodegroups.general]
+instance_types = ["t3.medium"]
+min = 1
+desired = {desired}
+max = {max}
+disk_gib = 20
+
+[eks.fargate.apps]
+namespaces = ["app"]
+
+[database]
+engine = "postgres"
+version = "16"
+class = "{class}"
+storage_gib = 20
+multi_az = {multi_az}
+"#,
+        nat = nat.as_str(),
+        max = desired.max(2) * 2,
     );
-    let mut fargate = BTreeMap::new();
-    fargate.insert(
-        "apps".to_string(),
-        FargateProfile {
-            namespaces: vec!["app".to_string()],
-            labels: BTreeMap::new(),
-        },
-    );
-    Stack {
-        meta: StackMeta {
-            name: "learning".into(),
-            region: region.into(),
-            env: None,
-            tags: BTreeMap::new(),
-            asleep: false,
-        },
-        network: Network {
-            cidr: "10.0.0.0/16".parse().unwrap(),
-            azs,
-            nat,
-            public_subnets: vec![],
-            private_subnets: vec![],
-        },
-        eks: Some(Eks {
-            version: "1.33".into(),
-            endpoint: EndpointAccess::Public,
-            public_access_cidrs: vec!["0.0.0.0/0".into()],
-            logging: vec![],
-            nodegroups,
-            fargate,
-        }),
-        database: Some(Database {
-            engine: Engine::Postgres,
-            version: "16".into(),
-            class: class.into(),
-            storage_gib: Some(20),
-            multi_az,
-            instances: 1,
-            backup_retention_days: 7,
-            deletion_protection: false,
-            final_snapshot: true,
-            performance_insights: false,
-            username: "app".into(),
-            db_name: "app".into(),
-            serverless: None,
-        }),
-    }
+    load_text(&text)
+}
+
+fn load_text(text: &str) -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.toml");
+    std::fs::write(&path, text).unwrap();
+    load(&path, &Overlay::None, None).unwrap().stack
 }
 
 fn mvp(region: &str) -> Stack {
@@ -84,15 +67,35 @@ fn prod(region: &str) -> Stack {
 }
 
 fn aurora_serverless() -> Stack {
-    let mut s = learning("eu-west-1", NatMode::Single, 2, "db.serverless", false);
-    let db = s.database.as_mut().unwrap();
-    db.engine = Engine::AuroraPostgresql;
-    db.storage_gib = None;
-    db.serverless = Some(Serverless {
-        min_acu: 0.5,
-        max_acu: 4.0,
-    });
-    s
+    let text = r#"
+[stack]
+name = "learning"
+region = "eu-west-1"
+
+[network]
+azs = 2
+nat = "single"
+
+[database]
+engine = "aurora-postgresql"
+version = "16"
+class = "db.serverless"
+
+[database.serverless]
+min_acu = 0.5
+max_acu = 4
+"#;
+    load_text(text)
+}
+
+/// What the stack bills after apply: each kind's billables over the graph.
+fn stack_billables(stack: &Stack) -> Vec<(String, Billable)> {
+    desired_billables(&crate::graph::build(stack).unwrap())
+}
+
+/// What it bills asleep: the graph of its sleeping form.
+fn sleeping_billables(stack: &Stack) -> Vec<(String, Billable)> {
+    stack_billables(&stack.sleeping())
 }
 
 fn price(region: &str, section: Section, item: &str) -> f64 {
@@ -389,7 +392,7 @@ fn unknown_prices_are_listed_and_never_counted_as_zero() {
     assert_eq!(line.hourly_usd, None);
     assert_eq!(line.monthly_usd, None);
     assert_eq!(e.hourly_usd, estimate("us-east-1", &known, &t).hourly_usd);
-    let text = e.render_lines();
+    let text = crate::render::cost::lines(&e);
     assert!(text.contains("unknown"), "{text}");
     assert!(text.contains("p5.48xlarge"), "{text}");
 
@@ -468,48 +471,56 @@ fn a_bad_user_file_is_an_error_not_a_silent_zero() {
 }
 
 #[test]
-fn stack_billables_use_the_program_addresses() {
-    let m = stack_billables(&mvp("ap-northeast-1"));
-    let addrs: Vec<&str> = m.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(
-        addrs,
-        [
-            "eks-cluster",
-            "eks-nodegroup.general",
-            "eks-nodegroup.general",
-            "nat-gateway.ap-northeast-1a",
-            "eip.nat.ap-northeast-1a",
-            "db-instance",
-            "db-instance"
-        ]
-    );
+fn every_billable_is_at_an_address_of_the_graph_and_of_the_kind_that_bills_it() {
+    for stack in [mvp("ap-northeast-1"), prod("us-east-1"), aurora_serverless()] {
+        let graph: Graph = crate::graph::build(&stack).unwrap();
+        let billed = desired_billables(&graph);
+        for (address, billable) in &billed {
+            let r = graph
+                .get(address)
+                .unwrap_or_else(|| panic!("{address} bills {billable:?} but is not in the graph"));
+            let expected_kind = match billable {
+                Billable::EksControlPlane => Kind::EksCluster,
+                Billable::NatGateway => Kind::NatGateway,
+                Billable::PublicIpv4 => Kind::Eip,
+                Billable::Ec2 { .. } | Billable::EbsGp3 { .. } => Kind::EksNodegroup,
+                Billable::RdsInstance { .. } | Billable::RdsStorage { .. } => Kind::DbInstance,
+                Billable::AuroraStorage { .. } => Kind::DbCluster,
+                Billable::AuroraInstance { .. } | Billable::AuroraServerless { .. } => Kind::DbClusterInstance,
+                Billable::FargatePod { .. } | Billable::Snapshot { .. } => panic!("not billed by the file"),
+            };
+            assert_eq!(r.kind, expected_kind, "{address}: {billable:?}");
+        }
+        // Every NAT gateway and its address bill; every node group bills its nodes and disks.
+        for r in &graph.resources {
+            let lines = billed.iter().filter(|(a, _)| *a == r.address).count();
+            let expected = match r.kind {
+                Kind::NatGateway | Kind::Eip | Kind::EksCluster | Kind::DbCluster | Kind::DbClusterInstance => 1,
+                Kind::EksNodegroup | Kind::DbInstance => 2,
+                _ => 0,
+            };
+            assert_eq!(lines, expected, "{}", r.address);
+        }
+    }
     let p = stack_billables(&prod("us-east-1"));
-    assert_eq!(p.iter().filter(|(_, b)| *b == Billable::NatGateway).count(), 2);
-    assert_eq!(p.iter().filter(|(_, b)| *b == Billable::PublicIpv4).count(), 2);
-    assert!(p.contains(&(
-        "eks-nodegroup.general".to_string(),
-        Billable::Ec2 {
+    assert!(p.iter().any(|(_, b)| *b
+        == Billable::Ec2 {
             instance_type: "t3.medium".into(),
             count: 3,
             spot: false
-        }
-    )));
+        }));
     let mut none = mvp("us-east-1");
     none.network.nat = NatMode::None;
     assert!(!stack_billables(&none)
         .iter()
-        .any(|(a, _)| a.starts_with("nat-gateway") || a.starts_with("eip")));
-
+        .any(|(_, b)| matches!(b, Billable::NatGateway | Billable::PublicIpv4)));
     let a = stack_billables(&aurora_serverless());
-    assert!(a.contains(&("db-cluster".to_string(), Billable::AuroraStorage { gib: 0 })));
-    assert!(a.contains(&(
-        "db-cluster-instance.1".to_string(),
-        Billable::AuroraServerless {
+    assert!(a.iter().any(|(_, b)| *b
+        == Billable::AuroraServerless {
             min_acu: 0.5,
             max_acu: 4.0,
             running: true
-        }
-    )));
+        }));
 }
 
 #[test]
@@ -605,10 +616,16 @@ fn estimates_serialize_for_json_output_and_render_aligned() {
     let v = serde_json::json!({ "cost": e });
     assert!(v["cost"]["monthly_usd"].as_f64().unwrap() > 0.0);
     assert!(v["cost"]["hourly_usd"].as_f64().unwrap() > 0.0);
-    assert_eq!(v["cost"]["lines"][0]["address"], "eks-cluster");
+    let graph = crate::graph::build(&mvp("ap-northeast-1")).unwrap();
+    let first_billed = graph
+        .resources
+        .iter()
+        .find(|r| !r.kind.ops().billables(r).is_empty())
+        .unwrap();
+    assert_eq!(v["cost"]["lines"][0]["address"], first_billed.address.as_str());
     serde_json::to_string(&stack_billables(&mvp("ap-northeast-1"))).unwrap();
     serde_json::to_string(&t).unwrap();
-    let text = e.render_lines();
+    let text = crate::render::cost::lines(&e);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("ADDRESS"));
     assert!(lines.last().unwrap().starts_with("total"));

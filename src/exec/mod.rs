@@ -7,11 +7,13 @@
 //! a second Ctrl-C abandons it.
 
 pub mod queue;
-pub mod steps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so a paused clock (the benchmark, tests) measures runs exactly.
+use tokio::time::Instant;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -38,9 +40,10 @@ pub struct Node<W> {
     pub work: W,
 }
 
-/// Executes one node's work.
-pub trait Runner<W>: Send + Sync + 'static {
-    fn run(&self, node: &Node<W>) -> BoxFuture<'static, anyhow::Result<()>>;
+/// Executes one node's work. A step gets the outputs of the steps it depends
+/// on, and its own output goes on to the steps that depend on it.
+pub trait Runner<W, O>: Send + Sync + 'static {
+    fn run(&self, node: &Node<W>, inputs: Vec<O>) -> BoxFuture<'static, anyhow::Result<O>>;
 }
 
 /// Why a step did not run.
@@ -88,16 +91,31 @@ pub enum Event {
 }
 
 /// How a run ended.
-#[derive(Debug, Default, Clone)]
-pub struct RunReport {
+#[derive(Debug, Clone)]
+pub struct RunReport<O> {
     pub finished: Vec<(String, Duration)>,
+    /// What each finished step produced, by key.
+    pub outputs: HashMap<String, O>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<(String, SkipReason)>,
     pub interrupted: bool,
     pub elapsed: Duration,
 }
 
-impl RunReport {
+impl<O> Default for RunReport<O> {
+    fn default() -> Self {
+        RunReport {
+            finished: Vec::new(),
+            outputs: HashMap::new(),
+            failed: Vec::new(),
+            skipped: Vec::new(),
+            interrupted: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+impl<O> RunReport<O> {
     pub fn ok(&self) -> bool {
         self.failed.is_empty() && !self.interrupted && self.skipped.is_empty()
     }
@@ -124,13 +142,17 @@ pub type EventSender = mpsc::UnboundedSender<Event>;
 
 /// Runs every node, honouring dependencies and limits. `interrupt` resolves on
 /// each Ctrl-C (tests pass a channel, the CLI passes `tokio::signal::ctrl_c`).
-pub async fn run<W: Clone + Send + Sync + 'static>(
+pub async fn run<W, O>(
     nodes: Vec<Node<W>>,
-    runner: Arc<dyn Runner<W>>,
+    runner: Arc<dyn Runner<W, O>>,
     limits: Limits,
     events: EventSender,
     mut interrupt: mpsc::UnboundedReceiver<()>,
-) -> RunReport {
+) -> RunReport<O>
+where
+    W: Clone + Send + Sync + 'static,
+    O: Clone + Send + 'static,
+{
     let started = Instant::now();
     let mut queue = DepQueue::new();
     for n in &nodes {
@@ -145,7 +167,7 @@ pub async fn run<W: Clone + Send + Sync + 'static>(
         stopping: false,
         events,
     };
-    let mut tasks: JoinSet<(String, Duration, anyhow::Result<()>)> = JoinSet::new();
+    let mut tasks: JoinSet<(String, Duration, anyhow::Result<O>)> = JoinSet::new();
     let mut interrupt_open = true;
 
     loop {
@@ -169,7 +191,12 @@ pub async fn run<W: Clone + Send + Sync + 'static>(
                         label: node.label.clone(),
                     });
                 }
-                let fut = std::panic::AssertUnwindSafe(runner.run(node)).catch_unwind();
+                let inputs = node
+                    .deps
+                    .iter()
+                    .filter_map(|dep| d.report.outputs.get(dep).cloned())
+                    .collect();
+                let fut = std::panic::AssertUnwindSafe(runner.run(node, inputs)).catch_unwind();
                 tasks.spawn(async move {
                     let t = Instant::now();
                     // A panicking step is a bug; it fails like any other step,
@@ -238,16 +265,16 @@ pub async fn run<W: Clone + Send + Sync + 'static>(
 }
 
 /// The dispatcher's state between events.
-struct Dispatch<W> {
+struct Dispatch<W, O> {
     by_key: HashMap<String, Node<W>>,
     queue: DepQueue,
-    report: RunReport,
+    report: RunReport<O>,
     group_running: HashMap<String, usize>,
     stopping: bool,
     events: EventSender,
 }
 
-impl<W> Dispatch<W> {
+impl<W, O> Dispatch<W, O> {
     fn label(&self, key: &str) -> String {
         self.by_key
             .get(key)
@@ -255,14 +282,15 @@ impl<W> Dispatch<W> {
             .unwrap_or_else(|| key.to_string())
     }
 
-    fn complete(&mut self, key: String, elapsed: Duration, result: anyhow::Result<()>) {
+    fn complete(&mut self, key: String, elapsed: Duration, result: anyhow::Result<O>) {
         if let Some(g) = self.by_key.get(&key).and_then(|n| n.group.clone()) {
             *self.group_running.entry(g).or_default() -= 1;
         }
         let label = self.label(&key);
         match result {
-            Ok(()) => {
+            Ok(output) => {
                 self.queue.finish(&key);
+                self.report.outputs.insert(key.clone(), output);
                 if !self.by_key.get(&key).is_some_and(|n| n.quiet) {
                     let _ = self.events.send(Event::Finished {
                         key: key.clone(),
@@ -311,8 +339,8 @@ mod tests {
         fail: &'static str,
     }
 
-    impl Runner<u64> for Fake {
-        fn run(&self, node: &Node<u64>) -> BoxFuture<'static, anyhow::Result<()>> {
+    impl Runner<u64, ()> for Fake {
+        fn run(&self, node: &Node<u64>, _: Vec<()>) -> BoxFuture<'static, anyhow::Result<()>> {
             let (key, ms, log, fail) = (node.key.clone(), node.work, self.log.clone(), self.fail);
             async move {
                 log.lock().unwrap().push(format!("start {key}"));
@@ -346,7 +374,7 @@ mod tests {
         fail: &'static str,
         parallelism: usize,
         interrupt_after: Option<u64>,
-    ) -> (RunReport, Vec<String>) {
+    ) -> (RunReport<()>, Vec<String>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
@@ -464,5 +492,40 @@ mod tests {
             vec!["start a", "end a", "start b", "end b"],
             "parallelism 1 is sequential"
         );
+    }
+
+    /// Each step's output is the list of keys it has seen upstream.
+    struct Collect;
+
+    impl Runner<u64, Vec<String>> for Collect {
+        fn run(&self, node: &Node<u64>, inputs: Vec<Vec<String>>) -> BoxFuture<'static, anyhow::Result<Vec<String>>> {
+            let key = node.key.clone();
+            async move {
+                let mut seen: Vec<String> = inputs.into_iter().flatten().collect();
+                seen.sort();
+                seen.dedup();
+                seen.push(key);
+                Ok(seen)
+            }
+            .boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_step_receives_the_outputs_of_what_it_depends_on_and_nothing_else() {
+        let nodes = vec![
+            node("vpc", &[], 0, None),
+            node("role", &[], 0, None),
+            node("subnet", &["vpc"], 0, None),
+            node("cluster", &["subnet", "role"], 0, None),
+            node("unrelated", &[], 0, None),
+        ];
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let (_itx, irx) = mpsc::unbounded_channel();
+        let report = run(nodes, Arc::new(Collect), Limits::default(), tx, irx).await;
+        assert!(report.ok());
+        assert_eq!(report.outputs["cluster"], vec!["role", "subnet", "vpc", "cluster"]);
+        assert_eq!(report.outputs["unrelated"], vec!["unrelated"]);
     }
 }

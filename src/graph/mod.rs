@@ -1,128 +1,84 @@
-//! The desired resource graph: every AWS resource a resolved stack needs, with
-//! its stable address, kind, attributes and what it depends on.
+//! The desired resource graph: every AWS resource a resolved stack needs,
+//! with its stable address, kind, typed spec and what it depends on.
 //!
-//! Built by small named steps (`network`, `iam`, `eks`, `database`), each a pure
-//! function of the resolved stack, so the graph can be tested without AWS.
+//! Each kind says which of its resources a stack needs and what each one
+//! references; the graph is those resources in registry order, with edges
+//! from the references (and explicit `after` orderings), checked for
+//! dangling edges and cycles. No AWS call happens here.
 
-pub mod build;
-pub mod kind;
-
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Debug;
+use std::sync::Arc;
 
-use ipnet::Ipv4Net;
+use anyhow::{bail, Result};
 
-pub use build::build;
-pub use kind::Kind;
-
-use crate::config::{Database, Eks, FargateProfile, Nodegroup};
+use crate::config::Stack;
+use crate::live::Tags;
+use crate::resources::{Kind, New, ResourceKind};
 
 /// A stable logical name, e.g. `subnet.private.ap-northeast-1a`.
 pub type Address = String;
 
-/// One desired resource.
-#[derive(Debug, Clone, PartialEq)]
+/// One desired resource, its spec typed by its kind and erased here.
+#[derive(Clone)]
 pub struct Resource {
     pub address: Address,
     pub kind: Kind,
     /// The `Name` tag, or the AWS name for kinds named by the API (EKS, RDS, IAM).
     pub name: String,
-    pub spec: Spec,
-    /// Addresses that must be ready before this resource can be created.
-    pub deps: Vec<Address>,
+    /// Every tag it carries from its create call.
+    pub tags: Tags,
+    /// What its spec references: made first, handed to its steps.
+    pub references: Vec<Address>,
+    /// Made after these too, though it references none of them.
+    pub after: Vec<Address>,
+    spec: Arc<dyn Any + Send + Sync>,
+    describe: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    Public,
-    Private,
-}
-
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Public => "public",
-            Tier::Private => "private",
-        }
+impl Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("address", &self.address)
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("spec", &(self.describe)())
+            .field("references", &self.references)
+            .field("after", &self.after)
+            .finish()
     }
 }
 
-/// What each kind needs to be created. References to other resources are
-/// addresses; they become AWS ids when the plan runs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    Vpc {
-        cidr: Ipv4Net,
-    },
-    InternetGateway,
-    Subnet {
-        cidr: Ipv4Net,
-        az: String,
-        tier: Tier,
-        /// Index of the AZ in `network.azs`, for the stack-file path of its CIDR.
-        index: usize,
-    },
-    Eip,
-    NatGateway {
-        subnet: Address,
-        eip: Address,
-    },
-    RouteTable {
-        /// The target of `0.0.0.0/0`: the internet gateway or a NAT gateway.
-        default_route: Option<Address>,
-        subnets: Vec<Address>,
-    },
-    SecurityGroup {
-        group_name: String,
-        description: String,
-        port: i32,
-        /// CIDRs admitted on `port`.
-        sources: Vec<Ipv4Net>,
-    },
-    IamRole {
-        /// The service that assumes the role, e.g. `eks.amazonaws.com`.
-        service: String,
-        /// ARNs of the AWS managed policies attached.
-        policies: Vec<String>,
-    },
-    EksCluster {
-        eks: Eks,
-        role: Address,
-        subnets: Vec<Address>,
-    },
-    EksNodegroup {
-        cluster: String,
-        key: String,
-        nodegroup: Nodegroup,
-        version: String,
-        role: Address,
-        subnets: Vec<Address>,
-    },
-    EksFargateProfile {
-        cluster: String,
-        profile: FargateProfile,
-        role: Address,
-        subnets: Vec<Address>,
-    },
-    DbSubnetGroup {
-        subnets: Vec<Address>,
-    },
-    DbInstance {
-        db: Database,
-        subnet_group: Address,
-        security_group: Address,
-    },
-    DbCluster {
-        db: Database,
-        subnet_group: Address,
-        security_group: Address,
-    },
-    DbClusterInstance {
-        cluster: Address,
-        cluster_identifier: String,
-        db: Database,
-        /// 1 is the writer.
-        ordinal: i32,
-    },
+impl Resource {
+    pub fn new<K: ResourceKind>(new: New<K>) -> Self {
+        let references = K::references(&new.spec);
+        let spec: Arc<K::Spec> = Arc::new(new.spec);
+        let shown = spec.clone();
+        Resource {
+            address: new.address,
+            kind: K::KIND,
+            name: new.name,
+            tags: new.tags,
+            references,
+            after: new.after,
+            spec,
+            describe: Arc::new(move || format!("{shown:?}")),
+        }
+    }
+
+    /// The kind's typed spec, if this resource is of kind `K`.
+    pub fn spec<K: ResourceKind>(&self) -> Option<&K::Spec> {
+        if self.kind != K::KIND {
+            return None;
+        }
+        self.spec.downcast_ref::<K::Spec>()
+    }
+
+    /// Everything that must be ready before this resource is made.
+    pub fn deps(&self) -> impl Iterator<Item = &Address> {
+        self.references.iter().chain(&self.after)
+    }
 }
 
 /// The whole desired state of a stack.
@@ -140,16 +96,29 @@ impl Graph {
         self.resources.iter().map(|r| r.address.as_str()).collect()
     }
 
-    /// Checks that every dependency exists and that there is no cycle.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn has_kind(&self, kind: Kind) -> bool {
+        self.resources.iter().any(|r| r.kind == kind)
+    }
+
+    /// The typed spec at `address`, if it is of kind `K`.
+    pub fn spec<K: ResourceKind>(&self, address: &str) -> Option<&K::Spec> {
+        self.get(address).and_then(|r| r.spec::<K>())
+    }
+
+    /// Checks that addresses are unique, every edge points into the graph
+    /// and there is no cycle.
+    pub fn check(&self) -> Result<()> {
         let index: HashMap<&str, &Resource> = self.resources.iter().map(|r| (r.address.as_str(), r)).collect();
         if index.len() != self.resources.len() {
-            return Err("two resources share an address".into());
+            bail!("internal error: two resources of the desired graph share an address");
         }
         for r in &self.resources {
-            for d in &r.deps {
+            for d in r.deps() {
                 if !index.contains_key(d.as_str()) {
-                    return Err(format!("{} depends on {d}, which is not in the graph", r.address));
+                    bail!(
+                        "internal error: {} depends on {d}, which is not in the desired graph",
+                        r.address
+                    );
                 }
             }
         }
@@ -157,23 +126,41 @@ impl Graph {
         let mut remaining: BTreeMap<&str, usize> = self
             .resources
             .iter()
-            .map(|r| (r.address.as_str(), r.deps.len()))
+            .map(|r| (r.address.as_str(), r.deps().collect::<HashSet<_>>().len()))
             .collect();
         let mut ready: Vec<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
         let mut done = 0;
         while let Some(a) = ready.pop() {
             done += 1;
-            for r in self.resources.iter().filter(|r| r.deps.iter().any(|d| d == a)) {
-                let n = remaining.get_mut(r.address.as_str()).expect("every address is counted");
-                *n -= 1;
-                if *n == 0 {
-                    ready.push(r.address.as_str());
+            for r in self.resources.iter().filter(|r| r.deps().any(|d| d == a)) {
+                if let Some(n) = remaining.get_mut(r.address.as_str()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(r.address.as_str());
+                    }
                 }
             }
         }
         if done != self.resources.len() {
-            return Err("the resource graph has a cycle".into());
+            let stuck: Vec<&str> = remaining.iter().filter(|(_, n)| **n > 0).map(|(a, _)| *a).collect();
+            bail!(
+                "internal error: the desired graph has a cycle through {}",
+                stuck.join(", ")
+            );
         }
         Ok(())
     }
 }
+
+/// Builds the desired graph of a resolved stack: each kind's resources, in
+/// registry order, checked.
+pub fn build(stack: &Stack) -> Result<Graph> {
+    let graph = Graph {
+        resources: Kind::all().flat_map(|k| k.ops().desired(stack)).collect(),
+    };
+    graph.check()?;
+    Ok(graph)
+}
+
+#[cfg(test)]
+mod tests;

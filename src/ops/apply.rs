@@ -1,4 +1,6 @@
-//! `apply`: run a plan's steps, after the safety checks.
+//! `apply` (and `wake`): plan, refuse what loses data or what AWS would
+//! refuse, confirm, re-read live state if a person took their time, then run
+//! the plan's steps.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,12 +8,13 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use tokio::sync::mpsc;
 
-use super::plan::Planned;
-use crate::aws::Aws;
+use super::plan::{make_plan, same_actions, with_cost, Planned};
+use super::steps::{plan_steps, AwsRunner, Output, Work};
+use super::{failure_message, Frontend, Prompt};
+use crate::aws::{Aws, Target};
 use crate::config::Stack;
-use crate::exec::steps::{plan_steps, AwsRunner, Work};
-use crate::exec::{self, Event, EventSender, Limits, Node, RunReport};
-use crate::graph::Kind;
+use crate::cost::PriceTable;
+use crate::exec::{self, Event, Limits, Node, RunReport};
 use crate::live::Live;
 use crate::plan::{Action, Plan};
 use crate::resources::{Ctx, Note, RunOptions, StatusSink};
@@ -21,7 +24,11 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// Allow replacements and deletions that lose data.
     pub allow_data_loss: bool,
+    /// Delete a database without its final snapshot.
+    pub skip_final_snapshot: bool,
     pub run: RunOptions,
+    /// The command that resumes an interrupted run, for the failure message.
+    pub resume: String,
 }
 
 impl Default for ApplyOptions {
@@ -29,13 +36,82 @@ impl Default for ApplyOptions {
         ApplyOptions {
             parallelism: 10,
             allow_data_loss: false,
+            skip_final_snapshot: false,
             run: RunOptions::default(),
+            resume: "ekstack apply".into(),
         }
     }
 }
 
+/// What a run of steps did.
+#[derive(Debug)]
+pub struct Ran {
+    pub report: RunReport<Output>,
+    pub notes: Vec<Note>,
+}
+
+impl Ran {
+    /// The live record each finished step brought about, by address.
+    pub fn live(&self) -> HashMap<&str, &Live> {
+        self.report
+            .outputs
+            .values()
+            .flatten()
+            .map(|l| (l.address.as_str(), l))
+            .collect()
+    }
+}
+
+/// What `apply` did.
+#[derive(Debug)]
+pub struct Applied {
+    pub plan: Plan,
+    /// `None` when there was nothing to do.
+    pub ran: Option<Ran>,
+}
+
+/// `ekstack apply`: converges the stack to its file.
+pub async fn apply(
+    target: &Target,
+    stack: &Stack,
+    prices: &PriceTable,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<Applied> {
+    let aws = super::connect(target).await?;
+    let planned = with_cost(
+        make_plan(&aws, stack, options.skip_final_snapshot).await?,
+        stack,
+        prices,
+    );
+    ui.show_plan(&planned.plan)?;
+    if !planned.plan.has_changes() {
+        return Ok(Applied {
+            plan: planned.plan,
+            ran: None,
+        });
+    }
+    check_safety(&planned, options.allow_data_loss)?;
+    if !ui.confirm(Prompt::Apply)? {
+        bail!("apply cancelled; nothing was changed");
+    }
+    if ui.asks_a_person() {
+        // The user may have read the plan for a while: apply only what
+        // they saw. If live state moved meanwhile, say so and stop.
+        let fresh = make_plan(&aws, stack, options.skip_final_snapshot).await?;
+        if !same_actions(&fresh.plan, &planned.plan) {
+            bail!("live state changed since the plan was shown; nothing was changed. Run apply again to see the new plan.");
+        }
+    }
+    let ran = execute(&aws, stack, &planned, options, ui).await?;
+    Ok(Applied {
+        plan: planned.plan,
+        ran: Some(ran),
+    })
+}
+
 /// Refuses, before anything changes, a plan that loses data without
-/// `--allow-data-loss`, or that would delete a database AWS protects.
+/// `--allow-data-loss`, or that would delete what AWS protects.
 pub fn check_safety(planned: &Planned, allow_data_loss: bool) -> Result<()> {
     let plan = &planned.plan;
     let losing: Vec<String> = plan
@@ -59,44 +135,41 @@ pub fn check_safety(planned: &Planned, allow_data_loss: bool) -> Result<()> {
             losing.join("\n")
         );
     }
-    protected_deletions(plan, planned)
+    protected_deletions(planned)
 }
 
-/// A database with deletion protection cannot be deleted or replaced;
-/// ekstack never turns the protection off by itself.
-fn protected_deletions(plan: &Plan, planned: &Planned) -> Result<()> {
-    for a in plan
+/// What AWS protects (a database with deletion protection) cannot be
+/// deleted or replaced; ekstack never lifts the protection by itself.
+fn protected_deletions(planned: &Planned) -> Result<()> {
+    for a in planned
+        .plan
         .actions
         .iter()
         .filter(|a| matches!(a.action, Action::Delete | Action::Replace))
     {
-        if !matches!(a.kind, Kind::DbInstance | Kind::DbCluster) {
-            continue;
-        }
-        let protected = planned.live.resources.iter().any(|l| {
-            Some(&l.id) == a.id.as_ref() && l.attrs.get("deletion_protection") == Some(&serde_json::Value::Bool(true))
-        });
-        if protected {
+        let blocker = planned
+            .live
+            .ours()
+            .filter(|l| Some(&l.id) == a.id.as_ref() && l.address == a.address)
+            .find_map(|l| l.kind.ops().deletion_blocker(l));
+        if let Some(b) = blocker {
             bail!(
-                "database {} has deletion protection on, and this plan would {} it.\nNothing was changed. To go ahead, set `database.deletion_protection = false`, run `ekstack apply` to turn the protection off, then run this again.",
-                a.id.as_deref().unwrap_or(&a.name),
-                if a.action == Action::Delete { "delete" } else { "replace" }
+                "{}, and this plan would {} it.\nNothing was changed. To go ahead, {}, then run this again.",
+                b.reason,
+                if a.action == Action::Delete {
+                    "delete"
+                } else {
+                    "replace"
+                },
+                b.way_out
             );
         }
     }
     Ok(())
 }
 
-/// What a run did.
-#[derive(Debug)]
-pub struct Outcome {
-    pub report: RunReport,
-    pub notes: Vec<Note>,
-    pub known: HashMap<String, Live>,
-}
-
 /// A status sink that forwards step states as events.
-pub fn status_sink(events: &EventSender) -> StatusSink {
+pub fn status_sink(events: &mpsc::UnboundedSender<Event>) -> StatusSink {
     let events = events.clone();
     Arc::new(move |key: &str, text: &str| {
         let _ = events.send(Event::Status {
@@ -106,48 +179,56 @@ pub fn status_sink(events: &EventSender) -> StatusSink {
     })
 }
 
-/// Runs steps against AWS with a fresh context.
+/// Runs steps against AWS with the frontend showing progress, then hands
+/// it the notes; a run that did not finish is an error naming the failed
+/// step and the command that resumes.
 pub async fn run_steps(
-    aws: Aws,
-    stack: Stack,
+    aws: &Aws,
+    stack: &Stack,
     nodes: Vec<Node<Work>>,
-    known: HashMap<String, Live>,
     options: &ApplyOptions,
-    events: EventSender,
-    interrupt: mpsc::UnboundedReceiver<()>,
-) -> Outcome {
-    let ctx = Arc::new(Ctx::new(aws, stack, options.run.clone(), known, status_sink(&events)));
+    ui: &dyn Frontend,
+) -> Result<Ran> {
+    let (events, rx) = mpsc::unbounded_channel();
+    let progress = ui.progress(rx);
+    let run = RunOptions {
+        final_snapshot: super::plan::policy(stack, options.skip_final_snapshot).final_snapshot,
+        ..options.run.clone()
+    };
+    let ctx = Arc::new(Ctx::new(aws.clone(), &stack.meta.name, run, status_sink(&events)));
     let runner = Arc::new(AwsRunner { ctx: ctx.clone() });
     let limits = Limits {
         parallelism: options.parallelism,
         per_group: 1,
     };
-    let report = exec::run(nodes, runner, limits, events, interrupt).await;
-    Outcome {
-        report,
-        notes: ctx.notes(),
-        known: ctx.known(),
+    let report = exec::run(nodes, runner, limits, events, ui.interrupts()).await;
+    let notes = ctx.notes();
+    // The context's status sink holds the last sender: progress ends with it.
+    drop(ctx);
+    let _ = progress.await;
+    ui.notes(&notes);
+    if !report.ok() {
+        bail!("{}", failure_message(&report, &options.resume));
     }
+    Ok(Ran { report, notes })
 }
 
-/// Executes a plan. The caller has shown it and had it confirmed.
+/// Executes a plan that has been shown and confirmed.
 pub async fn execute(
-    aws: Aws,
-    stack: Stack,
+    aws: &Aws,
+    stack: &Stack,
     planned: &Planned,
     options: &ApplyOptions,
-    events: EventSender,
-    interrupt: mpsc::UnboundedReceiver<()>,
-) -> Result<Outcome> {
+    ui: &dyn Frontend,
+) -> Result<Ran> {
     check_safety(planned, options.allow_data_loss)?;
-    let stack_asleep = stack.meta.asleep;
     let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live);
-    let outcome = run_steps(aws.clone(), stack, nodes, HashMap::new(), options, events, interrupt).await;
+    let ran = run_steps(aws, stack, nodes, options, ui).await?;
     // A successful apply of the stack file wakes a sleeping stack.
-    if planned.plan.sleeping && outcome.report.ok() && !stack_asleep {
-        if let Some(vpc) = outcome.known.get(crate::graph::build::VPC) {
-            crate::resources::vpc::set_sleeping(&aws, &vpc.id, None).await?;
+    if planned.plan.sleeping && !stack.meta.asleep {
+        if let Some(vpc) = ran.live().get(crate::resources::vpc::ADDRESS) {
+            crate::resources::vpc::set_sleeping(aws, &vpc.id, None).await?;
         }
     }
-    Ok(outcome)
+    Ok(ran)
 }

@@ -1,22 +1,20 @@
 //! `destroy`: everything of the stack, in reverse dependency order, after a
-//! preflight that refuses up front what AWS would refuse half way.
-
-use std::collections::HashMap;
+//! preflight that refuses up front what AWS would refuse half way, and a
+//! confirmation by the stack's name.
 
 use anyhow::{bail, Result};
-use tokio::sync::mpsc;
 
-use super::apply::{run_steps, ApplyOptions, Outcome};
-use crate::aws::Aws;
+use super::apply::{run_steps, ApplyOptions, Ran};
+use super::plan::policy;
+use super::steps::{delete_node, order_deletions, sweep_node, Work};
+use super::{Frontend, Prompt};
+use crate::aws::{Aws, Target};
 use crate::config::Stack;
-use crate::exec::steps::{delete_node, order_deletions, Work};
-use crate::exec::{EventSender, Node};
-use crate::graph::Kind;
-use crate::live::{Live, LiveState};
-use crate::plan::diff::KindRules;
+use crate::exec::Node;
+use crate::live::{Live, LiveState, Origin};
 use crate::plan::{Action, Plan, ResourceAction};
 use crate::resources::discover::{describe_foreign, discover};
-use crate::resources::Rules;
+use crate::resources::{eks_cluster, vpc};
 
 /// What a destroy will delete.
 #[derive(Debug, Clone)]
@@ -25,43 +23,70 @@ pub struct DestroyPlanned {
     pub targets: Vec<Live>,
 }
 
+/// What `destroy` did.
+#[derive(Debug)]
+pub struct Destroyed {
+    pub plan: Plan,
+    /// `None` when nothing of the stack existed.
+    pub ran: Option<Ran>,
+}
+
+/// `ekstack destroy`: deletes every resource of the stack.
+pub async fn destroy(target: &Target, stack: &Stack, options: &ApplyOptions, ui: &dyn Frontend) -> Result<Destroyed> {
+    let aws = super::connect(target).await?;
+    let planned = plan_destroy(&aws, stack, options.skip_final_snapshot).await?;
+    if planned.targets.is_empty() {
+        return Ok(Destroyed {
+            plan: planned.plan,
+            ran: None,
+        });
+    }
+    ui.show_plan(&planned.plan)?;
+    preflight(&planned)?;
+    if !ui.confirm(Prompt::Destroy {
+        stack: &stack.meta.name,
+    })? {
+        bail!("destroy cancelled; nothing was deleted");
+    }
+    let ran = run_steps(&aws, stack, destroy_steps(&planned), options, ui).await?;
+    Ok(Destroyed {
+        plan: planned.plan,
+        ran: Some(ran),
+    })
+}
+
 pub async fn plan_destroy(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> Result<DestroyPlanned> {
     let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
     Ok(destroy_against(stack, live, skip_final_snapshot))
 }
 
 pub fn destroy_against(stack: &Stack, live: LiveState, skip_final_snapshot: bool) -> DestroyPlanned {
-    let rules = Rules {
-        stack,
-        skip_final_snapshot,
-    };
-    let cluster_is_ours = live.resources.iter().any(|l| l.kind == Kind::EksCluster);
+    let policy = policy(stack, skip_final_snapshot);
     let mut warnings = Vec::new();
-    let mut targets: Vec<Live> = live.resources;
-    for f in live.foreign {
-        // Node groups and profiles other tools added to the stack's cluster
-        // must go before the cluster can.
-        if cluster_is_ours && matches!(f.kind, Kind::EksNodegroup | Kind::EksFargateProfile) {
-            warnings.push(format!(
-                "{} {} was not made by ekstack but lives in the stack's cluster; it is deleted with it",
-                f.kind, f.id
-            ));
-            targets.push(f);
-        } else {
-            warnings.push(format!("{}; left alone", describe_foreign(&f)));
+    let mut targets: Vec<Live> = Vec::new();
+    for l in live.resources {
+        // What other tools added under a parent of the stack (node groups
+        // in its cluster) must go before the parent can; anything else
+        // foreign is left alone.
+        let inside_ours = l.kind.ops().parent().is_some();
+        match l.origin {
+            Origin::Foreign if inside_ours => {
+                warnings.push(format!(
+                    "{} {} was not made by ekstack but lives in the stack's cluster; it is deleted with it",
+                    l.kind, l.id
+                ));
+                targets.push(l);
+            }
+            Origin::Foreign => warnings.push(format!("{}; left alone", describe_foreign(&l))),
+            _ => targets.push(l),
         }
     }
     let actions = targets
         .iter()
         .map(|l| {
-            let mut a = ResourceAction::new(
-                &l.address,
-                l.kind,
-                Action::Delete,
-                l.tags.get("Name").cloned().unwrap_or_else(|| l.id.clone()),
-            );
+            let mut a = ResourceAction::new(&l.address, l.kind, Action::Delete, l.display_name());
             a.id = Some(l.id.clone());
-            a.data_loss = rules.data_loss(l.kind, &l.id, Some(l));
+            a.data_loss = l.kind.ops().data_loss(&l.id, Some(l), &policy);
             a
         })
         .collect();
@@ -80,49 +105,30 @@ pub fn destroy_against(stack: &Stack, live: LiveState, skip_final_snapshot: bool
 /// Stops the destroy before anything is deleted if AWS would refuse part of
 /// it: a database with deletion protection.
 pub fn preflight(planned: &DestroyPlanned) -> Result<()> {
-    let protected: Vec<&Live> = planned
-        .targets
-        .iter()
-        .filter(|l| matches!(l.kind, Kind::DbInstance | Kind::DbCluster))
-        .filter(|l| l.attrs.get("deletion_protection") == Some(&serde_json::Value::Bool(true)))
-        .collect();
-    if let Some(db) = protected.first() {
+    if let Some(b) = planned.targets.iter().find_map(|l| l.kind.ops().deletion_blocker(l)) {
         bail!(
-            "database {} has deletion protection on, so AWS would refuse to delete it.\nNothing was deleted. Turn the protection off first: set `database.deletion_protection = false` (in the stack file or the environment), run `ekstack apply`, then destroy again.",
-            db.id
+            "{}, so AWS would refuse to delete it.\nNothing was deleted. To go ahead, {}, then destroy again.",
+            b.reason,
+            b.way_out
         );
     }
     Ok(())
 }
 
-/// The steps of a destroy: one deletion per resource plus the sweep of what
-/// Kubernetes left in the VPC.
+/// The steps of a destroy: one deletion per resource, plus the sweep of
+/// what Kubernetes left in the VPC when there is a VPC to sweep.
 pub fn destroy_steps(planned: &DestroyPlanned) -> Vec<Node<Work>> {
     let mut nodes: Vec<Node<Work>> = planned.targets.iter().map(|l| delete_node(l.clone(), "")).collect();
-    if planned.targets.iter().any(|l| l.kind == Kind::Vpc) {
-        nodes.push(Node {
-            key: "sweep".into(),
-            label: "sweep what Kubernetes left in the VPC".into(),
-            group: None,
-            deps: vec![],
-            quiet: false,
-            work: Work::Sweep,
-        });
+    let vpc = planned.targets.iter().find(|l| l.address == vpc::ADDRESS);
+    if let Some(vpc) = vpc {
+        let cluster = planned
+            .targets
+            .iter()
+            .find(|l| l.address == eks_cluster::ADDRESS)
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| planned.plan.stack.clone());
+        nodes.push(sweep_node(&vpc.id, &cluster));
     }
     order_deletions(&mut nodes);
     nodes
-}
-
-pub async fn execute(
-    aws: Aws,
-    stack: Stack,
-    planned: &DestroyPlanned,
-    options: &ApplyOptions,
-    events: EventSender,
-    interrupt: mpsc::UnboundedReceiver<()>,
-) -> Result<Outcome> {
-    preflight(planned)?;
-    let nodes = destroy_steps(planned);
-    let known: HashMap<String, Live> = planned.targets.iter().map(|l| (l.address.clone(), l.clone())).collect();
-    Ok(run_steps(aws, stack, nodes, known, options, events, interrupt).await)
 }

@@ -1,15 +1,17 @@
-//! `plan`: desired graph against discovered live state.
+//! `plan`: the desired graph against discovered live state, with what it
+//! will cost.
 
 use anyhow::Result;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, Target};
 use crate::config::Stack;
 use crate::cost::{self, PriceTable};
 use crate::graph::{self, Graph};
 use crate::live::LiveState;
-use crate::plan::{diff::diff, Plan};
+use crate::plan::diff::{diff, mark_duplicates};
+use crate::plan::Plan;
 use crate::resources::discover::{describe_foreign, discover};
-use crate::resources::{Rules, TAG_SLEEPING};
+use crate::resources::Policy;
 
 /// A plan with the graph and live state it was made from, for apply.
 #[derive(Debug, Clone)]
@@ -19,41 +21,47 @@ pub struct Planned {
     pub live: LiveState,
 }
 
+/// Whether deleting the database takes a final snapshot: unless the file
+/// says `final_snapshot = false` or the command `--skip-final-snapshot`.
+pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
+    Policy {
+        final_snapshot: stack.database.as_ref().map(|d| d.final_snapshot).unwrap_or(true) && !skip_final_snapshot,
+    }
+}
+
+/// `ekstack plan`: reads live state and diffs the stack against it, priced.
+/// Makes no mutating call.
+pub async fn plan(target: &Target, stack: &Stack, prices: &PriceTable) -> Result<Planned> {
+    let aws = super::connect(target).await?;
+    let planned = make_plan(&aws, stack, false).await?;
+    Ok(with_cost(planned, stack, prices))
+}
+
 /// Reads live state and diffs the stack against it. Makes no mutating call.
 pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> Result<Planned> {
-    let graph = graph::build(stack);
+    let graph = graph::build(stack)?;
     let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
-    Ok(plan_against(stack, graph, live, skip_final_snapshot))
+    plan_against(stack, graph, live, skip_final_snapshot)
 }
 
 /// Adds what the stack will cost after apply and costs now.
 pub fn with_cost(mut planned: Planned, stack: &Stack, prices: &PriceTable) -> Planned {
-    let after_items = if stack.meta.asleep {
-        cost::sleeping_billables(stack)
-    } else {
-        cost::stack_billables(stack)
-    };
-    let after = cost::estimate(&stack.meta.region, &after_items, prices);
+    let after = cost::estimate(&stack.meta.region, &cost::desired_billables(&planned.graph), prices);
     let current = cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices);
     planned.plan.cost = Some(cost::PlanCost::new(after, current));
     planned
 }
 
 /// The diff itself, for a graph and live state already in hand.
-pub fn plan_against(stack: &Stack, graph: Graph, live: LiveState, skip_final_snapshot: bool) -> Planned {
-    let rules = Rules {
-        stack,
-        skip_final_snapshot,
-    };
-    let (actions, mut warnings) = diff(&graph, &live, &rules);
-    for f in &live.foreign {
+pub fn plan_against(stack: &Stack, graph: Graph, mut live: LiveState, skip_final_snapshot: bool) -> Result<Planned> {
+    let (actions, mut warnings) = diff(&graph, &live, &policy(stack, skip_final_snapshot))?;
+    mark_duplicates(&mut live);
+    for f in live.foreign() {
         warnings.push(format!(
             "{}; plan leaves it alone (destroy removes it if it is inside the stack's cluster)",
             describe_foreign(f)
         ));
     }
-    let mut actions = actions;
-    explain_engine_family_change(&mut actions, &graph);
     let mut plan = Plan::new(
         &stack.meta.name,
         stack.meta.env.clone(),
@@ -61,40 +69,29 @@ pub fn plan_against(stack: &Stack, graph: Graph, live: LiveState, skip_final_sna
         actions,
         warnings,
     );
-    plan.sleeping = live.resources.iter().any(|l| l.tags.contains_key(TAG_SLEEPING));
-    Planned { plan, graph, live }
+    plan.sleeping = is_asleep(&live);
+    Ok(Planned { plan, graph, live })
 }
 
-/// An RDS instance and an Aurora cluster are different resources, so moving
-/// between them is a deletion and a creation; say so where it is deleted.
-fn explain_engine_family_change(actions: &mut [crate::plan::ResourceAction], graph: &Graph) {
-    use crate::graph::Kind;
-    use crate::plan::Action;
-    let to_aurora = graph.resources.iter().any(|r| r.kind == Kind::DbCluster);
-    let to_instance = graph.resources.iter().any(|r| r.kind == Kind::DbInstance);
-    for a in actions.iter_mut().filter(|a| a.action == Action::Delete) {
-        let why = match a.kind {
-            Kind::DbInstance if to_aurora => "replaced by db-cluster: an RDS instance cannot become Aurora in place",
-            Kind::DbCluster if to_instance => {
-                "replaced by db-instance: an Aurora cluster cannot become an RDS instance in place"
-            }
-            _ => continue,
-        };
-        a.reasons = vec![format!(
-            "{why}; the data does not move by itself: restore the final snapshot into the new database, or migrate with a dump"
-        )];
-    }
+/// Whether the stack carries the sleeping mark (`ekstack sleep`).
+pub fn is_asleep(live: &LiveState) -> bool {
+    live.of_kind::<crate::resources::vpc::Vpc>()
+        .any(|v| v.observed.sleeping_since.is_some())
 }
 
 /// Whether two plans would do the same thing: the same actions on the same
 /// resources with the same changes (reasons and notes aside).
-pub fn same_actions(a: &crate::plan::Plan, b: &crate::plan::Plan) -> bool {
-    let key = |p: &crate::plan::Plan| -> Vec<serde_json::Value> {
+pub fn same_actions(a: &Plan, b: &Plan) -> bool {
+    let key = |p: &Plan| -> Vec<_> {
         p.actions
             .iter()
             .map(|x| {
-                let changes: Vec<_> = x.changes.iter().map(|c| (&c.attribute, &c.after)).collect();
-                serde_json::json!([x.address, x.id, x.action, changes])
+                let changes: Vec<_> = x
+                    .changes
+                    .iter()
+                    .map(|c| (c.attribute.clone(), c.after.clone()))
+                    .collect();
+                (x.address.clone(), x.id.clone(), x.action, changes)
             })
             .collect()
     };

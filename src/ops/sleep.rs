@@ -3,61 +3,88 @@
 //! control plane, network and data stay. It is an apply of the stack's
 //! sleeping form, so `wake` (or any apply) is the way back.
 
-use anyhow::Result;
-use tokio::sync::mpsc;
+use anyhow::{bail, Result};
 
-use super::apply::{execute, ApplyOptions, Outcome};
-use super::plan::{make_plan, with_cost, Planned};
-use crate::aws::Aws;
+use super::apply::{execute, ApplyOptions};
+use super::plan::{make_plan, with_cost};
+use super::{Frontend, Prompt};
+use crate::aws::{Aws, Target};
 use crate::config::Stack;
 use crate::cost::PriceTable;
-use crate::exec::EventSender;
-use crate::graph::build::VPC;
+use crate::plan::Plan;
+use crate::resources::vpc;
 
-/// The plan that puts a stack to sleep, with the hourly cost now and asleep.
-pub async fn plan_sleep(aws: &Aws, stack: &Stack, prices: &PriceTable) -> Result<Planned> {
-    let asleep = stack.sleeping();
-    let planned = make_plan(aws, &asleep, false).await?;
-    Ok(with_cost(planned, &asleep, prices))
+/// What `sleep` did.
+#[derive(Debug)]
+pub struct Slept {
+    pub plan: Plan,
+    /// Hourly cost before, and once asleep.
+    pub hourly_now: f64,
+    pub hourly_asleep: f64,
+    /// The stack was asleep already; nothing ran.
+    pub already: bool,
 }
 
-/// Hourly cost now and once asleep.
-pub fn hourly(planned: &Planned) -> (f64, f64) {
-    planned
+/// `ekstack sleep`: converges the stack to its sleeping form and marks it.
+pub async fn sleep(
+    target: &Target,
+    stack: &Stack,
+    prices: &PriceTable,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<Slept> {
+    let aws = super::connect(target).await?;
+    let asleep = stack.sleeping();
+    let planned = with_cost(make_plan(&aws, &asleep, false).await?, &asleep, prices);
+    if planned.live.ours().next().is_none() {
+        bail!(
+            "stack \"{}\" has nothing live in {} to put to sleep",
+            stack.meta.name,
+            stack.meta.region
+        );
+    }
+    ui.show_plan(&planned.plan)?;
+    let (hourly_now, hourly_asleep) = planned
         .plan
         .cost
         .as_ref()
         .map(|c| (c.current_hourly_usd, c.hourly_usd))
-        .unwrap_or_default()
-}
-
-pub async fn sleep(
-    aws: Aws,
-    stack: &Stack,
-    planned: &Planned,
-    options: &ApplyOptions,
-    events: EventSender,
-    interrupt: mpsc::UnboundedReceiver<()>,
-) -> Result<Outcome> {
-    let asleep = stack.sleeping();
-    let outcome = execute(aws.clone(), asleep, planned, options, events, interrupt).await?;
-    if outcome.report.ok() {
-        if let Some(vpc) = outcome.known.get(VPC) {
+        .unwrap_or_default();
+    if stack.database.is_some() {
+        ui.note("AWS starts a stopped database again after 7 days; sleep again then if needed.");
+    }
+    let vpc = planned.live.find::<vpc::Vpc>(vpc::ADDRESS);
+    if !planned.plan.has_changes() {
+        // An interrupted sleep may have done everything but mark it.
+        if let (false, Some(vpc)) = (planned.plan.sleeping, vpc) {
             mark_asleep(&aws, &vpc.id).await?;
         }
+        return Ok(Slept {
+            plan: planned.plan,
+            hourly_now,
+            hourly_asleep,
+            already: true,
+        });
     }
-    Ok(outcome)
+    if !ui.confirm(Prompt::Sleep)? {
+        bail!("sleep cancelled; nothing was changed");
+    }
+    let ran = execute(&aws, &asleep, &planned, options, ui).await?;
+    if let Some(vpc) = ran.live().get(vpc::ADDRESS) {
+        mark_asleep(&aws, &vpc.id).await?;
+    }
+    Ok(Slept {
+        plan: planned.plan,
+        hourly_now,
+        hourly_asleep,
+        already: false,
+    })
 }
 
 /// Records on the VPC since when the stack sleeps; `plan` and `status` read it.
-pub async fn mark_asleep(aws: &Aws, vpc_id: &str) -> Result<()> {
+async fn mark_asleep(aws: &Aws, vpc_id: &str) -> Result<()> {
     let since = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    crate::resources::vpc::set_sleeping(aws, vpc_id, Some(&since)).await
-}
-
-/// Whether the stack has a database that sleeping stops.
-pub fn stops_database(stack: &Stack) -> bool {
-    stack.database.is_some()
+    vpc::set_sleeping(aws, vpc_id, Some(&since)).await
 }

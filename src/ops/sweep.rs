@@ -15,24 +15,21 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::Filter;
 
 use crate::aws::errors::AwsResultExt;
-use crate::graph::build::VPC;
 use crate::resources::security_group::delete_group;
 use crate::resources::{gone_ok, Note, Step, TAG_STACK};
 
 /// How long load balancers may take to disappear.
 const LOAD_BALANCER_PATIENCE: Duration = Duration::from_secs(10 * 60);
 
-pub async fn sweep(step: &Step<'_>) -> Result<()> {
-    let Some(vpc) = step.ctx.live(VPC).map(|l| l.id) else {
-        return Ok(());
-    };
-    load_balancers(step, &vpc).await?;
-    classic_load_balancers(step, &vpc).await?;
-    wait_for_load_balancers(step, &vpc).await?;
-    target_groups(step, &vpc).await?;
-    security_groups(step, &vpc).await?;
-    network_interfaces(step, &vpc).await?;
-    volumes(step).await?;
+/// Sweeps the VPC `vpc` of the cluster `cluster`.
+pub async fn sweep(step: &Step<'_>, vpc: &str, cluster: &str) -> Result<()> {
+    load_balancers(step, vpc).await?;
+    classic_load_balancers(step, vpc).await?;
+    wait_for_load_balancers(step, vpc).await?;
+    target_groups(step, vpc).await?;
+    security_groups(step, vpc).await?;
+    network_interfaces(step, vpc).await?;
+    volumes(step, cluster).await?;
     Ok(())
 }
 
@@ -153,7 +150,7 @@ async fn target_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
 /// Their rules may reference each other, so the rules go first.
 async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
-    let stack = step.ctx.stack_name();
+    let stack = step.ctx.stack.as_str();
     let mut groups = Vec::new();
     let mut pages = ec2
         .describe_security_groups()
@@ -242,9 +239,8 @@ async fn network_interfaces(step: &Step<'_>, vpc: &str) -> Result<()> {
 }
 
 /// EBS volumes the EBS CSI driver made for the cluster's persistent volumes.
-async fn volumes(step: &Step<'_>) -> Result<()> {
+async fn volumes(step: &Step<'_>, cluster: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
-    let cluster = step.ctx.stack_name();
     let mut volumes = Vec::new();
     let mut pages = ec2
         .describe_volumes()

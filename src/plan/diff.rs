@@ -1,38 +1,23 @@
-//! Desired attributes against live ones: one [`ResourceAction`] per address.
+//! Desired against live: one [`ResourceAction`] per address.
 //!
-//! The diff itself knows nothing of AWS: each resource kind describes its
-//! attributes as [`Attr`]s (value, stack-file path, and what a change costs),
-//! and this module compares them with what discovery found.
+//! The diff knows nothing of AWS. Each kind's attribute table says, per
+//! attribute, its desired value, how to read it off the observed value, how
+//! to compare the two and what a change takes; [`compare`] walks that table.
+//! An attribute discovery did not observe is an error, unless its row says
+//! AWS may leave it out: a missing value never passes for a matching one.
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde_json::Value;
+use anyhow::{bail, Result};
 
 use super::*;
-use crate::graph::{Graph, Resource};
-use crate::live::{Live, LiveState, Readiness};
+use crate::graph::{Address, Graph};
+use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::resources::{Desired, Found, OnChange, Policy, Resolve, ResourceKind};
 
-/// One desired attribute and what changing it takes.
-#[derive(Debug, Clone)]
-pub struct Attr {
-    /// Key in [`Live::attrs`].
-    pub name: &'static str,
-    /// Stack-file key it comes from.
-    pub path: String,
-    pub value: Value,
-    pub on_change: OnChange,
-    pub compare: Compare,
-    /// Looks at a particular before → after: some changes AWS makes only in
-    /// one direction (storage grows, versions go up one minor at a time).
-    pub guard: Option<Guard>,
-}
-
-/// Judges one concrete change of an attribute.
-pub type Guard = fn(before: &Value, after: &Value) -> Verdict;
-
-/// What a [`Guard`] says about a change.
+/// What a guard says about one concrete change of an attribute.
 pub enum Verdict {
-    /// Fine, as the attribute's `on_change` says.
+    /// Fine, as the attribute's change says.
     Allowed,
     /// Fine, and worth telling the reviewer this.
     AllowedWithNote(String),
@@ -40,175 +25,177 @@ pub enum Verdict {
     Impossible(String),
 }
 
-#[derive(Debug, Clone)]
-pub enum OnChange {
-    /// Changed in place by this API call, with an optional note on downtime.
-    InPlace { via: &'static str, note: Option<String> },
-    /// The resource must be replaced; why.
-    Replace(String),
-    /// AWS cannot make this change; why, and the way out.
-    Impossible(String),
+/// One resource's desired attributes against its live ones.
+#[derive(Debug, Default)]
+pub struct Comparison {
+    pub changes: Vec<Change>,
+    pub impossible: Vec<Impossible>,
+    /// Why the resource must be replaced; empty when it need not be.
+    pub replace_because: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compare {
-    Exact,
-    /// A desired "16" is met by a live "16.4".
-    VersionPrefix,
-    /// Arrays compared as sets.
-    Unordered,
+/// Compares one desired resource of kind `K` with its live record (`None`:
+/// nothing live yet, so every attribute is new).
+pub fn compare<K: ResourceKind>(d: &Desired<'_, K>, live: Option<&Found<K>>, refs: &dyn Resolve) -> Result<Comparison> {
+    let mut out = Comparison::default();
+    let attributes = K::attributes(d, refs);
+    let Some(live) = live else {
+        out.changes = attributes
+            .into_iter()
+            .map(|a| Change {
+                path: a.path.clone(),
+                before: Value::Null,
+                after: a.want.clone(),
+                forces_replacement: false,
+                attribute: a.name().to_string(),
+                via: None,
+                note: None,
+            })
+            .collect();
+        return Ok(out);
+    };
+    for attr in &attributes {
+        let Some(have) = attr.observed(live) else {
+            if attr.unreported_because.is_some() {
+                continue;
+            }
+            bail!(
+                "internal error: discovery of {} {} did not observe `{}`, which the stack file sets ({})",
+                K::KIND,
+                live.id,
+                attr.name(),
+                attr.path
+            );
+        };
+        if attr.matches(&have) {
+            continue;
+        }
+        let mut extra_note = None;
+        match attr.guard.map(|g| g(&have, &attr.want)) {
+            Some(Verdict::Impossible(reason)) => {
+                out.impossible.push(Impossible {
+                    path: attr.path.clone(),
+                    before: have,
+                    after: attr.want.clone(),
+                    reason,
+                });
+                continue;
+            }
+            Some(Verdict::AllowedWithNote(n)) => extra_note = Some(n),
+            _ => {}
+        }
+        match &attr.change {
+            OnChange::Impossible(reason) => out.impossible.push(Impossible {
+                path: attr.path.clone(),
+                before: have,
+                after: attr.want.clone(),
+                reason: reason.clone(),
+            }),
+            OnChange::InPlace { via, note } => out.changes.push(Change {
+                path: attr.path.clone(),
+                before: have,
+                after: attr.want.clone(),
+                forces_replacement: false,
+                attribute: attr.name().to_string(),
+                via: Some(via.to_string()),
+                note: match (note, extra_note) {
+                    (Some(n), Some(e)) => Some(format!("{e}; {n}")),
+                    (n, e) => e.or(n.clone()),
+                },
+            }),
+            OnChange::Replace(why) => {
+                out.replace_because
+                    .push(format!("{} forces replacement: {why}", attr.path));
+                out.changes.push(Change {
+                    path: attr.path.clone(),
+                    before: have,
+                    after: attr.want.clone(),
+                    forces_replacement: true,
+                    attribute: attr.name().to_string(),
+                    via: None,
+                    note: None,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
-impl Attr {
-    pub fn in_place(name: &'static str, path: impl Into<String>, value: impl Into<Value>, via: &'static str) -> Self {
-        Attr {
-            name,
-            path: path.into(),
-            value: value.into(),
-            on_change: OnChange::InPlace { via, note: None },
-            compare: Compare::Exact,
-            guard: None,
-        }
-    }
+/// The live records the plan keeps, by address: what references resolve to.
+struct Primaries<'a>(BTreeMap<&'a str, &'a Live>);
 
-    pub fn replace(
-        name: &'static str,
-        path: impl Into<String>,
-        value: impl Into<Value>,
-        why: impl Into<String>,
-    ) -> Self {
-        Attr {
-            name,
-            path: path.into(),
-            value: value.into(),
-            on_change: OnChange::Replace(why.into()),
-            compare: Compare::Exact,
-            guard: None,
-        }
-    }
-
-    pub fn impossible(
-        name: &'static str,
-        path: impl Into<String>,
-        value: impl Into<Value>,
-        why: impl Into<String>,
-    ) -> Self {
-        Attr {
-            name,
-            path: path.into(),
-            value: value.into(),
-            on_change: OnChange::Impossible(why.into()),
-            compare: Compare::Exact,
-            guard: None,
-        }
-    }
-
-    pub fn compare(mut self, compare: Compare) -> Self {
-        self.compare = compare;
-        self
-    }
-
-    pub fn guard(mut self, guard: Guard) -> Self {
-        self.guard = Some(guard);
-        self
-    }
-
-    pub fn note(mut self, text: impl Into<String>) -> Self {
-        if let OnChange::InPlace { note, .. } = &mut self.on_change {
-            *note = Some(text.into());
-        }
-        self
-    }
-
-    /// Whether the live value meets this desired one.
-    pub fn matches(&self, live: &Value) -> bool {
-        match self.compare {
-            Compare::Exact => &self.value == live,
-            Compare::VersionPrefix => match (self.value.as_str(), live.as_str()) {
-                (Some(want), Some(have)) => crate::config::resolve::version_has_prefix(have, want),
-                _ => &self.value == live,
-            },
-            Compare::Unordered => match (self.value.as_array(), live.as_array()) {
-                (Some(a), Some(b)) => {
-                    let mut a: Vec<String> = a.iter().map(|v| v.to_string()).collect();
-                    let mut b: Vec<String> = b.iter().map(|v| v.to_string()).collect();
-                    a.sort();
-                    b.sort();
-                    a == b
-                }
-                _ => &self.value == live,
-            },
-        }
+impl Resolve for Primaries<'_> {
+    fn live(&self, address: &str) -> Option<&Live> {
+        self.0
+            .get(address)
+            .copied()
+            .filter(|l| l.readiness != Readiness::Failed)
     }
 }
 
-/// What the diff needs to know about each kind beyond its attributes.
-pub trait KindRules {
-    /// Desired attributes of a resource; `id_of` gives the live id of another
-    /// address, when it exists.
-    fn attrs(&self, resource: &Resource, id_of: &dyn Fn(&str) -> Option<String>) -> Vec<Attr>;
-    /// How a replacement of this kind is ordered.
-    fn replace_order(&self, kind: Kind) -> ReplaceOrder;
-    /// What deleting or replacing this live resource loses, if anything.
-    fn data_loss(&self, kind: Kind, name: &str, live: Option<&Live>) -> Option<String>;
-}
-
-/// Compares a desired graph with live state.
-pub fn diff(graph: &Graph, live: &LiveState, rules: &dyn KindRules) -> (Vec<ResourceAction>, Vec<String>) {
+/// Compares a desired graph with live state: one action per desired
+/// address, plus a deletion for every live resource nothing desires (or
+/// that duplicates one that is kept), and warnings for a reviewer.
+pub fn diff(graph: &Graph, live: &LiveState, policy: &Policy) -> Result<(Vec<ResourceAction>, Vec<String>)> {
     let mut actions = Vec::new();
     let mut warnings = Vec::new();
     let by_address = live.by_address();
     let desired: HashSet<&str> = graph.addresses();
 
-    // The id each address will have: the chosen live resource's, if any.
-    let mut primary: BTreeMap<&str, &Live> = BTreeMap::new();
-    for (address, candidates) in &by_address {
-        if let Some(p) = choose_primary(candidates, live) {
-            primary.insert(address, p);
-        }
-    }
-    let id_of = |address: &str| -> Option<String> {
-        primary
-            .get(address)
-            .filter(|l| l.readiness != Readiness::Failed)
-            .map(|l| l.id.clone())
-    };
+    let primaries = Primaries(
+        by_address
+            .iter()
+            .filter_map(|(address, candidates)| Some((*address, choose_primary(candidates, live)?)))
+            .collect(),
+    );
 
     for resource in &graph.resources {
+        let ops = resource.kind.ops();
         let candidates = by_address.get(resource.address.as_str()).cloned().unwrap_or_default();
-        let chosen = primary.get(resource.address.as_str()).copied();
-        let attrs = rules.attrs(resource, &id_of);
-        let mut action = match chosen {
+        let chosen = primaries.0.get(resource.address.as_str()).copied();
+        let mut action = ResourceAction::new(&resource.address, resource.kind, Action::NoOp, &resource.name);
+        match chosen {
             None => {
-                let mut a = ResourceAction::new(&resource.address, resource.kind, Action::Create, &resource.name);
-                a.changes = attrs
-                    .iter()
-                    .map(|attr| Change {
-                        path: attr.path.clone(),
-                        before: Value::Null,
-                        after: attr.value.clone(),
-                        forces_replacement: false,
-                        attribute: attr.name.to_string(),
-                        via: None,
-                        note: None,
-                    })
-                    .collect();
-                a
+                action.action = Action::Create;
+                action.changes = ops.compare(resource, None, &primaries)?.changes;
             }
-            Some(l) => compare(resource, &attrs, l),
-        };
+            Some(l) if l.readiness == Readiness::Failed => {
+                action.id = Some(l.id.clone());
+                action.action = Action::Replace;
+                action
+                    .reasons
+                    .push(format!("in state {}; it has to be made again", l.state));
+            }
+            Some(l) => {
+                action.id = Some(l.id.clone());
+                if l.readiness == Readiness::Pending {
+                    action.pending = Some(l.state.clone());
+                }
+                let c = ops.compare(resource, Some(l), &primaries)?;
+                action.impossible = c.impossible;
+                action.changes = c.changes;
+                if !c.replace_because.is_empty() {
+                    action.action = Action::Replace;
+                    action.reasons = c.replace_because;
+                } else if !action.changes.is_empty() {
+                    action.action = Action::Update;
+                }
+            }
+        }
+        if action.action == Action::Replace {
+            action.replace_order = Some(ops.replace_order());
+            action.data_loss = ops.data_loss(&resource.name, chosen, policy);
+        }
         // Anything else claiming this address is a duplicate to remove.
         for extra in candidates
             .iter()
-            .filter(|c| Some(**c as *const Live) != chosen.map(|p| p as *const Live))
+            .filter(|c| !chosen.is_some_and(|p| std::ptr::eq(**c, p)))
+            .filter(|c| c.readiness != Readiness::Deleting)
         {
-            if extra.readiness == Readiness::Deleting {
-                continue;
-            }
+            let keep = chosen.map(|c| c.id.as_str()).unwrap_or("?");
             let mut d = ResourceAction::new(&resource.address, resource.kind, Action::Delete, extra.id.clone());
             d.id = Some(extra.id.clone());
-            let keep = chosen.map(|c| c.id.as_str()).unwrap_or("?");
-            let why = if resource.kind == Kind::EksNodegroup && action.action == Action::NoOp {
+            let why = if ops.replace_order() == ReplaceOrder::CreateBeforeDestroy && action.action == Action::NoOp {
                 format!("replaced by {keep}, which matches the stack file")
             } else {
                 format!("duplicate of {keep} claiming the same address; nothing uses it")
@@ -218,12 +205,8 @@ pub fn diff(graph: &Graph, live: &LiveState, rules: &dyn KindRules) -> (Vec<Reso
                 resource.address, keep, extra.id, extra.id
             ));
             d.reasons.push(why);
-            d.data_loss = rules.data_loss(resource.kind, &extra.id, Some(extra));
+            d.data_loss = ops.data_loss(&extra.id, Some(extra), policy);
             actions.push(d);
-        }
-        if action.action == Action::Replace {
-            action.replace_order = Some(rules.replace_order(resource.kind));
-            action.data_loss = rules.data_loss(resource.kind, &resource.name, chosen);
         }
         actions.push(action);
     }
@@ -233,116 +216,54 @@ pub fn diff(graph: &Graph, live: &LiveState, rules: &dyn KindRules) -> (Vec<Reso
         if desired.contains(address) {
             continue;
         }
-        for l in candidates {
-            if l.readiness == Readiness::Deleting {
-                continue;
-            }
-            let mut d = ResourceAction::new(*address, l.kind, Action::Delete, display_name(l));
+        for l in candidates.iter().filter(|l| l.readiness != Readiness::Deleting) {
+            let ops = l.kind.ops();
+            let mut d = ResourceAction::new(*address, l.kind, Action::Delete, l.display_name());
             d.id = Some(l.id.clone());
-            d.reasons.push("not in the stack file".into());
-            d.data_loss = rules.data_loss(l.kind, &l.id, Some(l));
+            d.reasons.push(
+                ops.deletion_reason(l, graph)
+                    .unwrap_or_else(|| "not in the stack file".to_string()),
+            );
+            d.data_loss = ops.data_loss(&l.id, Some(l), policy);
             actions.push(d);
         }
     }
-    (actions, warnings)
+    Ok((actions, warnings))
 }
 
-fn display_name(l: &Live) -> String {
-    l.tags.get("Name").cloned().unwrap_or_else(|| l.id.clone())
+/// Marks as duplicates the live resources the diff chose not to keep.
+pub fn mark_duplicates(live: &mut LiveState) {
+    let keep: HashSet<(Address, String)> = {
+        let by_address = live.by_address();
+        by_address
+            .values()
+            .filter(|c| c.len() > 1)
+            .filter_map(|c| choose_primary(c, live))
+            .map(|l| (l.address.clone(), l.id.clone()))
+            .collect()
+    };
+    let crowded: HashSet<Address> = keep.iter().map(|(a, _)| a.clone()).collect();
+    for l in live.resources.iter_mut().filter(|l| l.origin == Origin::Ours) {
+        if crowded.contains(&l.address) && !keep.contains(&(l.address.clone(), l.id.clone())) {
+            l.origin = Origin::Duplicate;
+        }
+    }
 }
 
 /// Of several live resources claiming one address, the one to keep: not being
 /// deleted, not failed, then the one most used by other resources, then the
 /// first by id, so the choice is stable between runs.
 fn choose_primary<'a>(candidates: &[&'a Live], live: &LiveState) -> Option<&'a Live> {
-    let usable: Vec<&&Live> = candidates
+    candidates
         .iter()
         .filter(|c| c.readiness != Readiness::Deleting)
-        .collect();
-    usable
-        .into_iter()
         .max_by_key(|c| {
             let healthy = c.readiness != Readiness::Failed;
-            let used = live
-                .resources
-                .iter()
-                .filter(|o| o.id != c.id && o.mentions(&c.id))
-                .count();
+            let used = live.ours().filter(|o| o.id != c.id && o.refers_to(c)).count();
             (healthy, used, std::cmp::Reverse(c.id.clone()))
         })
         .copied()
 }
 
-fn compare(resource: &Resource, attrs: &[Attr], l: &Live) -> ResourceAction {
-    let mut a = ResourceAction::new(&resource.address, resource.kind, Action::NoOp, &resource.name);
-    a.id = Some(l.id.clone());
-    if l.readiness == Readiness::Failed {
-        a.action = Action::Replace;
-        a.reasons.push(format!("in state {}; it has to be made again", l.state));
-        return a;
-    }
-    if l.readiness == Readiness::Pending {
-        a.pending = Some(l.state.clone());
-    }
-    let mut replace = false;
-    for attr in attrs {
-        // An attribute discovery could not observe is taken as it should be.
-        let Some(have) = l.attrs.get(attr.name) else { continue };
-        if attr.matches(have) {
-            continue;
-        }
-        let mut extra_note = None;
-        match attr.guard.map(|g| g(have, &attr.value)) {
-            Some(Verdict::Impossible(reason)) => {
-                a.impossible.push(Impossible {
-                    path: attr.path.clone(),
-                    before: have.clone(),
-                    after: attr.value.clone(),
-                    reason,
-                });
-                continue;
-            }
-            Some(Verdict::AllowedWithNote(n)) => extra_note = Some(n),
-            _ => {}
-        }
-        match &attr.on_change {
-            OnChange::Impossible(reason) => a.impossible.push(Impossible {
-                path: attr.path.clone(),
-                before: have.clone(),
-                after: attr.value.clone(),
-                reason: reason.clone(),
-            }),
-            OnChange::InPlace { via, note } => a.changes.push(Change {
-                path: attr.path.clone(),
-                before: have.clone(),
-                after: attr.value.clone(),
-                forces_replacement: false,
-                attribute: attr.name.to_string(),
-                via: Some(via.to_string()),
-                note: match (note, extra_note) {
-                    (Some(n), Some(e)) => Some(format!("{e}; {n}")),
-                    (n, e) => e.or(n.clone()),
-                },
-            }),
-            OnChange::Replace(why) => {
-                replace = true;
-                a.reasons.push(format!("{} forces replacement: {why}", attr.path));
-                a.changes.push(Change {
-                    path: attr.path.clone(),
-                    before: have.clone(),
-                    after: attr.value.clone(),
-                    forces_replacement: true,
-                    attribute: attr.name.to_string(),
-                    via: None,
-                    note: None,
-                })
-            }
-        }
-    }
-    if replace {
-        a.action = Action::Replace;
-    } else if !a.changes.is_empty() {
-        a.action = Action::Update;
-    }
-    a
-}
+#[cfg(test)]
+mod tests;

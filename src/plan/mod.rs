@@ -5,16 +5,17 @@
 //! are for people and never drive execution.
 
 pub mod diff;
+pub mod value;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::graph::{Address, Kind};
+pub use diff::Verdict;
+pub use value::{Value, KNOWN_AFTER_APPLY};
+
+use crate::graph::Address;
+use crate::resources::Kind;
 
 pub const FORMAT_VERSION: u32 = 1;
-
-/// Shown for a reference to a resource that does not exist yet.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
 /// What apply will do to one address: terraform's closed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

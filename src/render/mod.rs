@@ -1,11 +1,28 @@
 //! Everything ekstack prints goes through here: the plan as text or JSON,
-//! progress while steps run, and summaries. Both plan renderers read the same
-//! [`crate::plan::Plan`] value, so they cannot disagree.
+//! progress while steps run, status and cost tables, outputs, summaries and
+//! errors. Both plan renderers read the same [`crate::plan::Plan`] value, so
+//! they cannot disagree.
+//!
+//! Colour is decided per stream: `ekstack plan > plan.txt` on a terminal
+//! writes no escape codes into the file while stderr stays coloured. Writes
+//! to stdout return their error, so a closed pipe (`| head -1`) ends the
+//! command quietly instead of panicking.
 
+pub mod cost;
+pub mod output;
 pub mod plan;
 pub mod progress;
+pub mod prompt;
+pub mod report;
+pub mod shell;
+pub mod status;
+pub mod summary;
 
-/// Colour on or off, decided once.
+use std::io::{IsTerminal, Write};
+
+pub use shell::Shell;
+
+/// Colour on or off for one stream.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
@@ -39,7 +56,65 @@ impl Style {
     }
 }
 
+/// The style of each stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Styles {
+    pub stdout: Style,
+    pub stderr: Style,
+}
+
+impl Styles {
+    /// Colour where the stream is a terminal that supports it, unless
+    /// `--no-color` or `NO_COLOR` says otherwise.
+    pub fn detect(no_color: bool) -> Styles {
+        let allowed = !no_color && std::env::var_os("NO_COLOR").is_none();
+        let stdout =
+            allowed && std::io::stdout().is_terminal() && console::Term::stdout().features().colors_supported();
+        let stderr =
+            allowed && std::io::stderr().is_terminal() && console::Term::stderr().features().colors_supported();
+        // indicatif draws through `console`, which has its own switches.
+        console::set_colors_enabled(stdout);
+        console::set_colors_enabled_stderr(stderr);
+        Styles {
+            stdout: Style { color: stdout },
+            stderr: Style { color: stderr },
+        }
+    }
+
+    pub fn plain() -> Styles {
+        Styles {
+            stdout: Style { color: false },
+            stderr: Style { color: false },
+        }
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe comes back as an error.
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes `text` to stderr; a closed stderr is not worth failing for.
+pub fn stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    stdout(&text)?;
+    Ok(())
+}
+
 /// `1m05s`, `12.3s`.
 pub fn duration(d: std::time::Duration) -> String {
-    crate::resources::humantime(d)
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }

@@ -2,26 +2,30 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
 use super::Style;
-use crate::plan::{Action, Plan, ResourceAction, KNOWN_AFTER_APPLY};
+use crate::plan::{Action, Plan, ResourceAction, Value};
 
 /// The JSON form of DESIGN §4: actions that do something, and the summary.
-pub fn json(plan: &Plan) -> Value {
-    let mut v = serde_json::to_value(plan).expect("a plan always serialises");
+pub fn json(plan: &Plan) -> serde_json::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(plan)?;
     if let Some(actions) = v.get_mut("actions").and_then(|a| a.as_array_mut()) {
         actions.retain(|a| a.get("action").and_then(|x| x.as_str()) != Some("no-op") || a.get("pending").is_some());
     }
-    v
+    Ok(v)
+}
+
+/// Prints the plan: text on stdout, or JSON with `--json`.
+pub fn print(plan: &Plan, as_json: bool, style: Style) -> anyhow::Result<()> {
+    if as_json {
+        super::json(&json(plan)?)
+    } else {
+        super::stdout(&human(plan, style))?;
+        Ok(())
+    }
 }
 
 fn value(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::String(s) if s == KNOWN_AFTER_APPLY => s.clone(),
-        other => other.to_string(),
-    }
+    v.to_string()
 }
 
 fn header(a: &ResourceAction) -> String {
@@ -204,8 +208,7 @@ mod tests {
 
     use super::*;
     use crate::config::{load, Overlay};
-    use crate::graph::Kind;
-    use crate::live::{Live, LiveState, Readiness};
+    use crate::live::{LiveState, Readiness};
 
     fn stack(env: &str) -> crate::config::Stack {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/learning.toml");
@@ -216,38 +219,54 @@ mod tests {
 
     fn plan(env: &str, live: LiveState) -> Plan {
         let s = stack(env);
-        let planned = crate::ops::plan::plan_against(&s, crate::graph::build(&s), live, false);
+        let planned = crate::ops::plan::plan_against(&s, crate::graph::build(&s).unwrap(), live, false).unwrap();
         crate::ops::plan::with_cost(planned, &s, &crate::cost::PriceTable::builtin()).plan
     }
 
     /// A live database as mvp left it, and a NAT gateway the file no longer has.
     fn drifted() -> LiveState {
-        let db = Live::new(
-            Kind::DbInstance,
+        use crate::resources::{db_instance, nat_gateway, ResourceKind};
+        let tags = stack("mvp").meta.tags;
+        let db = db_instance::DbInstance::found(
             "db-instance",
             "snap-db",
             "available",
             Readiness::Ready,
+            db_instance::Observed {
+                engine: "postgres".into(),
+                version: "16.4".into(),
+                class: "db.t4g.micro".into(),
+                storage_gib: 50,
+                multi_az: false,
+                backup_retention_days: 7,
+                deletion_protection: false,
+                performance_insights: None,
+                username: "app".into(),
+                db_name: "app".into(),
+                publicly_accessible: false,
+                running: true,
+                endpoint: None,
+                port: None,
+                secret_arn: None,
+                az: None,
+                subnet_group: Some("snap-db".into()),
+                security_groups: vec![],
+            },
         )
-        .attr("engine", "postgres")
-        .attr("version", "16.4")
-        .attr("class", "db.t4g.micro")
-        .attr("storage_gib", 50)
-        .attr("multi_az", false)
-        .attr("backup_retention_days", 7)
-        .attr("deletion_protection", false)
-        .attr("username", "app")
-        .attr("db_name", "app");
-        let nat = Live::new(
-            Kind::NatGateway,
+        .with_tags(tags);
+        let nat = nat_gateway::NatGateway::found(
             "nat-gateway.ap-northeast-1d",
             "nat-0123",
             "available",
             Readiness::Ready,
+            nat_gateway::Observed {
+                subnet_id: "subnet-1d".into(),
+                allocation_id: "eipalloc-1d".into(),
+                failure: None,
+            },
         );
         LiveState {
-            resources: vec![db, nat],
-            foreign: vec![],
+            resources: vec![db.erase(), nat.erase()],
         }
     }
 
@@ -263,6 +282,6 @@ mod tests {
 
     #[test]
     fn json_plan_of_a_promotion() {
-        insta::assert_json_snapshot!(json(&plan("prod", drifted())));
+        insta::assert_json_snapshot!(json(&plan("prod", drifted())).unwrap());
     }
 }

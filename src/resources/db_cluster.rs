@@ -1,65 +1,373 @@
 //! An Aurora cluster (PostgreSQL or MySQL compatible), provisioned or
 //! Serverless v2. Its instances are `db_cluster_instance`s.
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use aws_sdk_rds::types::{DbCluster, Filter, ServerlessV2ScalingConfiguration};
-use serde_json::json;
+use aws_sdk_rds::types::{DbCluster as SdkDbCluster, Filter, ServerlessV2ScalingConfiguration};
 
-use super::db_instance::{engine_version_guard, final_snapshot_name, major, running_attr, settle_running};
-use super::db_subnet_group::{rds_tags, sync_tags, tag_map};
-use super::{live_user_tags, no_update, poll, ready_timeout, Polled, Step, TAG_ADDRESS, TAG_STACK};
+use super::db_subnet_group::DbSubnetGroup;
+use super::rds::{self, engine_version_guard, final_snapshot_name, major, rds_tags, running_guard, settle_running};
+use super::security_group::SecurityGroup;
+use super::tags::{self, is_of_stack, TAG_ADDRESS};
+use super::{existing, ours, poll, Attribute, Blocker, Changes, Desired, Discovery, Found, Inputs, New, Note};
+use super::{Kind, Policy, Polled, Ref, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::Stack;
-use crate::graph::build::DB_CLUSTER;
-use crate::graph::{Kind, Resource, Spec};
-use crate::live::{Live, Readiness};
-use crate::plan::diff::{Attr, Compare};
-use crate::plan::ResourceAction;
+use crate::config::{Database, Serverless, Stack};
+use crate::cost::Billable;
+use crate::graph::{Address, Graph};
+use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::plan::Value;
 
-pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
-    let Spec::DbCluster { db, .. } = &r.spec else {
-        return vec![];
-    };
-    let data_loss = "a new cluster is made; its data does not carry over (restore from the final snapshot or a dump)";
-    let mut attrs = vec![
-        Attr::replace("engine", "database.engine", db.engine.as_str(), data_loss),
-        Attr::in_place("version", "database.version", db.version.clone(), "rds:ModifyDBCluster")
-            .compare(Compare::VersionPrefix)
-            .guard(engine_version_guard),
-        Attr::in_place(
-            "backup_retention_days",
-            "database.backup_retention_days",
-            db.backup_retention_days,
-            "rds:ModifyDBCluster",
-        )
-        .note("no downtime"),
-        Attr::in_place(
-            "deletion_protection",
-            "database.deletion_protection",
-            db.deletion_protection,
-            "rds:ModifyDBCluster",
-        )
-        .note("no downtime"),
-        Attr::replace("username", "database.username", db.username.clone(), data_loss),
-        Attr::replace("db_name", "database.db_name", db.db_name.clone(), data_loss),
-        running_attr(stack, "rds:StartDBCluster", "rds:StopDBCluster"),
-        Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "rds:AddTagsToResource"),
-    ];
-    if let Some(s) = db.serverless {
-        attrs.push(
-            Attr::in_place(
-                "serverless",
-                "database.serverless",
-                json!({"min_acu": s.min_acu, "max_acu": s.max_acu}),
-                "rds:ModifyDBCluster",
-            )
-            .note("no downtime"),
-        );
+pub const ADDRESS: &str = "db-cluster";
+
+pub fn reference() -> Ref<DbCluster> {
+    Ref::new(ADDRESS)
+}
+
+pub struct DbCluster;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub db: Database,
+    /// False while the stack sleeps: the cluster is stopped.
+    pub running: bool,
+    pub subnet_group: Ref<DbSubnetGroup>,
+    pub security_group: Ref<SecurityGroup>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub engine: String,
+    pub version: String,
+    pub backup_retention_days: i32,
+    pub deletion_protection: bool,
+    pub username: String,
+    pub db_name: String,
+    pub running: bool,
+    pub serverless: Option<Serverless>,
+    pub endpoint: Option<String>,
+    pub reader_endpoint: Option<String>,
+    pub port: Option<i32>,
+    pub secret_arn: Option<String>,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Engine,
+    Version,
+    BackupRetentionDays,
+    DeletionProtection,
+    Username,
+    DbName,
+    Running,
+    Tags,
+    Serverless,
+}
+
+const DATA_LOSS: &str =
+    "a new cluster is made; its data does not carry over (restore from the final snapshot or a dump)";
+
+fn serverless_value(s: Option<Serverless>) -> Value {
+    match s {
+        None => Value::Null,
+        Some(s) => Value::Map(
+            [("min_acu", s.min_acu), ("max_acu", s.max_acu)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::Float(v)))
+                .collect(),
+        ),
     }
-    attrs
+}
+
+impl ResourceKind for DbCluster {
+    const KIND: Kind = Kind::DbCluster;
+    const READY_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let Some(db) = stack.database.as_ref().filter(|d| d.engine.is_aurora()) else {
+            return vec![];
+        };
+        let name = stack.db_identifier();
+        vec![New {
+            address: ADDRESS.into(),
+            tags: tags::of(stack, ADDRESS, &name),
+            name,
+            spec: Spec {
+                db: db.clone(),
+                running: !stack.meta.asleep,
+                subnet_group: super::db_subnet_group::reference(),
+                security_group: super::security_group::database(),
+            },
+            after: vec![],
+        }]
+    }
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        vec![spec.subnet_group.address.clone(), spec.security_group.address.clone()]
+    }
+
+    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+        let db = &d.spec.db;
+        let modify = "rds:ModifyDBCluster";
+        let (start, stop) = ("rds:StartDBCluster", "rds:StopDBCluster");
+        let mut attrs = vec![
+            Attribute::<Self>::new(Attr::Engine, "database.engine", db.engine.as_str(), |l| {
+                l.observed.engine.clone().into()
+            })
+            .replace(DATA_LOSS),
+            Attribute::<Self>::new(Attr::Version, "database.version", db.version.clone(), |l| {
+                l.observed.version.clone().into()
+            })
+            .in_place(modify)
+            .version_prefix()
+            .guard(engine_version_guard),
+            Attribute::<Self>::new(
+                Attr::BackupRetentionDays,
+                "database.backup_retention_days",
+                db.backup_retention_days,
+                |l| l.observed.backup_retention_days.into(),
+            )
+            .in_place(modify)
+            .note("no downtime"),
+            Attribute::<Self>::new(
+                Attr::DeletionProtection,
+                "database.deletion_protection",
+                db.deletion_protection,
+                |l| l.observed.deletion_protection.into(),
+            )
+            .in_place(modify)
+            .note("no downtime"),
+            Attribute::<Self>::new(Attr::Username, "database.username", db.username.clone(), |l| {
+                l.observed.username.clone().into()
+            })
+            .replace(DATA_LOSS),
+            Attribute::<Self>::new(Attr::DbName, "database.db_name", db.db_name.clone(), |l| {
+                l.observed.db_name.clone().into()
+            })
+            .replace(DATA_LOSS),
+            Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
+                .in_place(if d.spec.running { start } else { stop })
+                .guard(running_guard),
+            tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
+        ];
+        if db.serverless.is_some() {
+            attrs.push(
+                Attribute::<Self>::new(
+                    Attr::Serverless,
+                    "database.serverless",
+                    serverless_value(db.serverless),
+                    |l| serverless_value(l.observed.serverless),
+                )
+                .in_place(modify)
+                .note("no downtime"),
+            );
+        }
+        attrs
+    }
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        let mut ids = o.security_groups.clone();
+        ids.extend(o.subnet_group.iter().cloned());
+        ids
+    }
+
+    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
+        let protected = live.is_some_and(|l| l.observed.deletion_protection);
+        Some(rds::data_loss(name, protected, policy))
+    }
+
+    fn deletion_blocker(live: &Found<Self>) -> Option<Blocker> {
+        live.observed.deletion_protection.then(|| rds::protected(&live.id))
+    }
+
+    fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {
+        graph.has_kind(Kind::DbInstance).then(|| {
+            "replaced by db-instance: an Aurora cluster cannot become an RDS instance in place; the data does not move by itself: restore the final snapshot into the new database, or migrate with a dump".to_string()
+        })
+    }
+
+    /// Aurora bills the storage a cluster uses, unknown before the data exists.
+    fn billables(_: &Desired<'_, Self>) -> Vec<Billable> {
+        vec![Billable::AuroraStorage { gib: 0 }]
+    }
+
+    fn live_billables(_: &Found<Self>, _: &LiveState) -> Vec<Billable> {
+        vec![Billable::AuroraStorage { gib: 0 }]
+    }
+
+    async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let out = cx
+            .aws
+            .rds
+            .describe_db_clusters()
+            .filters(
+                Filter::builder()
+                    .name("db-cluster-id")
+                    .values(crate::config::db_identifier(cx.stack))
+                    .build(),
+            )
+            .send()
+            .await
+            .aws("rds:DescribeDBClusters")?;
+        Ok(out.db_clusters().iter().filter_map(|c| to_found(c, cx.stack)).collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let db = &d.spec.db;
+        let group = inputs.id(&d.spec.subnet_group)?;
+        let sg = inputs.id(&d.spec.security_group)?;
+        let mut call = step
+            .aws()
+            .rds
+            .create_db_cluster()
+            .db_cluster_identifier(d.name)
+            .engine(db.engine.as_str())
+            .engine_version(&db.version)
+            .master_username(&db.username)
+            .manage_master_user_password(true)
+            .database_name(&db.db_name)
+            .db_subnet_group_name(group)
+            .vpc_security_group_ids(sg)
+            .storage_encrypted(true)
+            .backup_retention_period(db.backup_retention_days)
+            .deletion_protection(db.deletion_protection)
+            .copy_tags_to_snapshot(true)
+            .port(db.engine.port())
+            .set_tags(Some(rds_tags(d.tags)));
+        if let Some(s) = db.serverless {
+            call = call.serverless_v2_scaling_configuration(scaling(s));
+        }
+        let cluster = match call.send().await.aws_on("rds:CreateDBCluster", d.name) {
+            Ok(out) => out.db_cluster,
+            Err(e) if has_code(&e, "DBClusterAlreadyExistsFault") => describe(step.aws(), d.name).await?,
+            Err(e) => return Err(e),
+        };
+        let cluster = cluster.ok_or_else(|| anyhow!("CreateDBCluster returned nothing"))?;
+        ours(to_found(&cluster, &step.ctx.stack).ok_or_else(|| anyhow!("DB cluster without an identifier"))?)
+    }
+
+    async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
+        wait_for(step, live, Readiness::Ready).await
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let db = &d.spec.db;
+        let rds = &step.aws().rds;
+        let start = || async {
+            let started = rds.start_db_cluster().db_cluster_identifier(&current.id).send().await;
+            match started.aws_on("rds:StartDBCluster", &current.id) {
+                Err(e) if has_code(&e, "InvalidDBClusterStateFault") => Ok(()),
+                other => other.map(|_| ()),
+            }
+        };
+        let (settled, asleep) = settle_running(
+            step,
+            current,
+            d.spec.running,
+            changes.has(Attr::Running),
+            || stop(step, current),
+            start,
+            || Self::wait_ready(step, current),
+        )
+        .await?;
+        let mut live = settled.unwrap_or_else(|| current.clone());
+        if asleep {
+            return Ok(live);
+        }
+        let mut call = rds
+            .modify_db_cluster()
+            .db_cluster_identifier(&live.id)
+            .apply_immediately(true);
+        let mut any = false;
+        for change in changes.iter() {
+            any |= !matches!(change, Attr::Running | Attr::Tags);
+            call = match change {
+                Attr::Version => call
+                    .engine_version(&db.version)
+                    .allow_major_version_upgrade(major(&live.observed.version) != major(&db.version)),
+                Attr::BackupRetentionDays => call.backup_retention_period(db.backup_retention_days),
+                Attr::DeletionProtection => call.deletion_protection(db.deletion_protection),
+                Attr::Serverless => match db.serverless {
+                    Some(s) => call.serverless_v2_scaling_configuration(scaling(s)),
+                    None => call,
+                },
+                Attr::Running | Attr::Tags => call,
+                Attr::Engine | Attr::Username | Attr::DbName => {
+                    bail!("{} cannot change in place: {DATA_LOSS}", <&str>::from(change))
+                }
+            };
+        }
+        if any {
+            call.send().await.aws_on("rds:ModifyDBCluster", &live.id)?;
+            step.ctx.pause(Duration::from_secs(2)).await;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        if changes.has(Attr::Tags) {
+            rds::sync_tags(step, live.arn.as_deref(), &live.tags, d.tags).await?;
+            live.tags = d.tags.clone();
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let aws = step.aws();
+        let snapshot = step.ctx.options.final_snapshot;
+        let name = final_snapshot_name(&live.id);
+        let mut call = aws.rds.delete_db_cluster().db_cluster_identifier(&live.id);
+        call = if snapshot {
+            call.final_db_snapshot_identifier(&name).skip_final_snapshot(false)
+        } else {
+            call.skip_final_snapshot(true)
+        };
+        match call.send().await.aws_on("rds:DeleteDBCluster", &live.id) {
+            Err(e) if is_not_found_error(&e) => return Ok(()),
+            // Already on its way out (a re-run of a destroy): just wait for it.
+            Err(_) if live.readiness == Readiness::Deleting => {}
+            other => {
+                other?;
+                if snapshot {
+                    step.ctx.note(Note::Snapshot {
+                        name: name.clone(),
+                        gib: 0,
+                        of: live.id.clone(),
+                    });
+                }
+            }
+        }
+        poll(
+            step,
+            &format!("Aurora cluster {} to be deleted", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                match describe(aws, &live.id).await? {
+                    None => Ok(Polled::Ready(())),
+                    Some(c) => Ok(Polled::Pending(c.status().unwrap_or_default().to_string())),
+                }
+            },
+        )
+        .await
+    }
+}
+
+fn scaling(s: Serverless) -> ServerlessV2ScalingConfiguration {
+    ServerlessV2ScalingConfiguration::builder()
+        .min_capacity(s.min_acu)
+        .max_capacity(s.max_acu)
+        .build()
 }
 
 fn readiness(status: &str) -> Readiness {
@@ -72,142 +380,71 @@ fn readiness(status: &str) -> Readiness {
     }
 }
 
-fn to_live(c: &DbCluster, stack: &str) -> Option<Live> {
+fn to_found(c: &SdkDbCluster, stack: &str) -> Option<Found<DbCluster>> {
     let id = c.db_cluster_identifier()?;
-    let tags = tag_map(c.tag_list());
-    let ours = tags.get(TAG_STACK).map(String::as_str) == Some(stack);
+    let tags = rds::tag_map(c.tag_list());
+    let ours = is_of_stack(&tags, stack);
     let address = tags
         .get(TAG_ADDRESS)
         .filter(|_| ours)
         .cloned()
-        .unwrap_or_else(|| DB_CLUSTER.to_string());
+        .unwrap_or_else(|| ADDRESS.to_string());
     let status = c.status().unwrap_or_default().to_string();
-    let mut live = Live::new(Kind::DbCluster, address, id, status.clone(), readiness(&status))
-        .with_arn(c.db_cluster_arn().map(str::to_string))
-        .attr("engine", c.engine().unwrap_or_default())
-        .attr("version", c.engine_version().unwrap_or_default())
-        .attr("backup_retention_days", c.backup_retention_period().unwrap_or(0))
-        .attr("deletion_protection", c.deletion_protection().unwrap_or(false))
-        .attr("username", c.master_username().unwrap_or_default())
-        .attr("db_name", c.database_name().unwrap_or_default())
-        .attr("running", !matches!(status.as_str(), "stopped" | "stopping"))
-        .attr("tags", live_user_tags(&tags));
-    if let Some(s) = c.serverless_v2_scaling_configuration() {
-        live = live.attr(
-            "serverless",
-            json!({"min_acu": s.min_capacity().unwrap_or(0.0), "max_acu": s.max_capacity().unwrap_or(0.0)}),
-        );
-    }
-    if let Some(e) = c.endpoint() {
-        live = live.detail("endpoint", e);
-    }
-    if let Some(e) = c.reader_endpoint() {
-        live = live.detail("reader_endpoint", e);
-    }
-    if let Some(p) = c.port() {
-        live = live.detail("port", p);
-    }
-    if let Some(secret) = c.master_user_secret().and_then(|s| s.secret_arn()) {
-        live = live.detail("secret_arn", secret);
-    }
-    if !ours {
-        live = live.detail("foreign", true);
-    }
-    Some(live.with_tags(tags))
+    let observed = Observed {
+        engine: c.engine().unwrap_or_default().to_string(),
+        version: c.engine_version().unwrap_or_default().to_string(),
+        backup_retention_days: c.backup_retention_period().unwrap_or(0),
+        deletion_protection: c.deletion_protection().unwrap_or(false),
+        username: c.master_username().unwrap_or_default().to_string(),
+        db_name: c.database_name().unwrap_or_default().to_string(),
+        running: !matches!(status.as_str(), "stopped" | "stopping"),
+        serverless: c.serverless_v2_scaling_configuration().map(|s| Serverless {
+            min_acu: s.min_capacity().unwrap_or(0.0),
+            max_acu: s.max_capacity().unwrap_or(0.0),
+        }),
+        endpoint: c.endpoint().map(str::to_string),
+        reader_endpoint: c.reader_endpoint().map(str::to_string),
+        port: c.port(),
+        secret_arn: c.master_user_secret().and_then(|s| s.secret_arn()).map(str::to_string),
+        subnet_group: c.db_subnet_group().map(str::to_string),
+        security_groups: c
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect(),
+    };
+    let readiness = readiness(&status);
+    let origin = if ours { Origin::Ours } else { Origin::Foreign };
+    Some(
+        DbCluster::found(address, id, status, readiness, observed)
+            .with_arn(c.db_cluster_arn())
+            .with_tags(tags)
+            .with_origin(origin),
+    )
 }
 
-pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
-    let out = aws
-        .rds
-        .describe_db_clusters()
-        .filters(
-            Filter::builder()
-                .name("db-cluster-id")
-                .values(crate::config::db_identifier(stack))
-                .build(),
-        )
-        .send()
-        .await
-        .aws("rds:DescribeDBClusters")?;
-    Ok(out.db_clusters().iter().filter_map(|c| to_live(c, stack)).collect())
-}
-
-async fn describe(aws: &Aws, id: &str) -> Result<Option<DbCluster>> {
-    let out = super::found(
+async fn describe(aws: &Aws, id: &str) -> Result<Option<SdkDbCluster>> {
+    let out = existing(
         aws.rds
             .describe_db_clusters()
             .db_cluster_identifier(id)
             .send()
             .await
-            .aws("rds:DescribeDBClusters"),
+            .aws_on("rds:DescribeDBClusters", id),
     )?;
     Ok(out.and_then(|out| out.db_clusters().first().cloned()))
 }
 
-fn scaling(min: f64, max: f64) -> ServerlessV2ScalingConfiguration {
-    ServerlessV2ScalingConfiguration::builder()
-        .min_capacity(min)
-        .max_capacity(max)
-        .build()
-}
-
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::DbCluster {
-        db,
-        subnet_group,
-        security_group,
-    } = &r.spec
-    else {
-        bail!("internal error: {} is not a DB cluster", r.address)
-    };
-    let group = step.ctx.id_of(subnet_group)?;
-    let sg = step.ctx.id_of(security_group)?;
-    let tags: BTreeMap<String, String> = super::tags(&step.ctx.stack, &r.address, &r.name);
-    let mut call = step
-        .aws()
-        .rds
-        .create_db_cluster()
-        .db_cluster_identifier(&r.name)
-        .engine(db.engine.as_str())
-        .engine_version(&db.version)
-        .master_username(&db.username)
-        .manage_master_user_password(true)
-        .database_name(&db.db_name)
-        .db_subnet_group_name(group)
-        .vpc_security_group_ids(sg)
-        .storage_encrypted(true)
-        .backup_retention_period(db.backup_retention_days)
-        .deletion_protection(db.deletion_protection)
-        .copy_tags_to_snapshot(true)
-        .port(db.engine.port())
-        .set_tags(Some(rds_tags(&tags)));
-    if let Some(s) = db.serverless {
-        call = call.serverless_v2_scaling_configuration(scaling(s.min_acu, s.max_acu));
-    }
-    let cluster = match call.send().await.aws("rds:CreateDBCluster") {
-        Ok(out) => out.db_cluster,
-        Err(e) if has_code(&e, "DBClusterAlreadyExistsFault") => describe(step.aws(), &r.name).await?,
-        Err(e) => return Err(e),
-    };
-    let cluster = cluster.ok_or_else(|| anyhow!("CreateDBCluster returned nothing"))?;
-    super::ours(to_live(&cluster, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB cluster without an identifier"))?)
-}
-
-pub async fn wait_ready(step: &Step<'_>, live: &Live) -> Result<Live> {
-    wait_for(step, live, Readiness::Ready).await
-}
-
-pub async fn wait_for(step: &Step<'_>, live: &Live, target: Readiness) -> Result<Live> {
-    let stack = step.ctx.stack_name().to_string();
+async fn wait_for(step: &Step<'_>, live: &Found<DbCluster>, target: Readiness) -> Result<Found<DbCluster>> {
     poll(
         step,
         &format!("Aurora cluster {}", live.id),
-        ready_timeout(Kind::DbCluster),
+        DbCluster::READY_TIMEOUT,
         || async {
             let c = describe(step.aws(), &live.id)
                 .await?
                 .ok_or_else(|| anyhow!("Aurora cluster {} disappeared", live.id))?;
-            let l = to_live(&c, &stack).ok_or_else(|| anyhow!("cluster without an identifier"))?;
+            let l = to_found(&c, &step.ctx.stack).ok_or_else(|| anyhow!("cluster without an identifier"))?;
             match l.readiness {
                 r if r == target => Ok(Polled::Ready(l)),
                 Readiness::Failed => bail!("Aurora cluster {} is {}", live.id, l.state),
@@ -218,69 +455,8 @@ pub async fn wait_for(step: &Step<'_>, live: &Live, target: Readiness) -> Result
     .await
 }
 
-pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    let Spec::DbCluster { db, .. } = &r.spec else {
-        bail!("internal error: {} is not a DB cluster", r.address)
-    };
-    let rds = &step.aws().rds;
-    let start = || async {
-        let started = rds.start_db_cluster().db_cluster_identifier(&live.id).send().await;
-        match started.aws("rds:StartDBCluster") {
-            Err(e) if has_code(&e, "InvalidDBClusterStateFault") => Ok(()),
-            other => other.map(|_| ()),
-        }
-    };
-    let settled = settle_running(
-        step,
-        live,
-        action,
-        || stop(step, live),
-        start,
-        || wait_ready(step, live),
-    )
-    .await?;
-    let (mut live, asleep) = settled;
-    if asleep {
-        return Ok(live);
-    }
-    let mut call = rds
-        .modify_db_cluster()
-        .db_cluster_identifier(&live.id)
-        .apply_immediately(true);
-    let mut any = false;
-    for change in &action.changes {
-        any |= !matches!(change.attribute.as_str(), "running" | "tags");
-        call = match change.attribute.as_str() {
-            "version" => {
-                let current = live.attrs.get("version").and_then(|v| v.as_str()).unwrap_or_default();
-                let major_change = major(current) != major(&db.version);
-                call.engine_version(&db.version)
-                    .allow_major_version_upgrade(major_change)
-            }
-            "backup_retention_days" => call.backup_retention_period(db.backup_retention_days),
-            "deletion_protection" => call.deletion_protection(db.deletion_protection),
-            "serverless" => match db.serverless {
-                Some(s) => call.serverless_v2_scaling_configuration(scaling(s.min_acu, s.max_acu)),
-                None => call,
-            },
-            "running" | "tags" => call,
-            _ => return Err(no_update(Kind::DbCluster, action)),
-        };
-    }
-    if any {
-        call.send().await.aws("rds:ModifyDBCluster")?;
-        step.ctx.pause(std::time::Duration::from_secs(2)).await;
-        live = wait_ready(step, &live).await?;
-    }
-    if action.changes_attribute("tags") {
-        let arn = live.arn.clone().ok_or_else(|| anyhow!("{} has no ARN", live.id))?;
-        sync_tags(step, &arn, &live.tags).await?;
-    }
-    Ok(live)
-}
-
 /// Stops the cluster (`ekstack sleep`); its instances stop with it.
-pub async fn stop(step: &Step<'_>, live: &Live) -> Result<Live> {
+async fn stop(step: &Step<'_>, live: &Found<DbCluster>) -> Result<Found<DbCluster>> {
     match step
         .aws()
         .rds
@@ -288,7 +464,7 @@ pub async fn stop(step: &Step<'_>, live: &Live) -> Result<Live> {
         .db_cluster_identifier(&live.id)
         .send()
         .await
-        .aws("rds:StopDBCluster")
+        .aws_on("rds:StopDBCluster", &live.id)
     {
         Err(e) if has_code(&e, "InvalidDBClusterStateFault") && live.readiness == Readiness::Stopped => {
             return Ok(live.clone())
@@ -298,43 +474,4 @@ pub async fn stop(step: &Step<'_>, live: &Live) -> Result<Live> {
         }
     }
     wait_for(step, live, Readiness::Stopped).await
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let aws = step.aws();
-    let snapshot = super::takes_final_snapshot(&step.ctx.stack, step.ctx.options.skip_final_snapshot);
-    let name = final_snapshot_name(&live.id);
-    let mut call = aws.rds.delete_db_cluster().db_cluster_identifier(&live.id);
-    call = if snapshot {
-        call.final_db_snapshot_identifier(&name).skip_final_snapshot(false)
-    } else {
-        call.skip_final_snapshot(true)
-    };
-    match call.send().await.aws("rds:DeleteDBCluster") {
-        Err(e) if is_not_found_error(&e) => return Ok(()),
-        // Already on its way out (a re-run of a destroy): just wait for it.
-        Err(_) if live.readiness == Readiness::Deleting => {}
-        other => {
-            other?;
-            if snapshot {
-                step.ctx.note(super::Note::Snapshot {
-                    name: name.clone(),
-                    gib: 0,
-                    of: live.id.clone(),
-                });
-            }
-        }
-    }
-    poll(
-        step,
-        &format!("Aurora cluster {} to be deleted", live.id),
-        ready_timeout(Kind::DbCluster),
-        || async {
-            match describe(aws, &live.id).await? {
-                None => Ok(Polled::Ready(())),
-                Some(c) => Ok(Polled::Pending(c.status().unwrap_or_default().to_string())),
-            }
-        },
-    )
-    .await
 }

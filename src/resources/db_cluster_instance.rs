@@ -1,129 +1,320 @@
 //! The instances of an Aurora cluster: the first is the writer, the rest
-//! readers (a standby in another AZ).
+//! readers (a standby in another AZ). Serverless v2 instances bill by the
+//! ACU range their cluster sets.
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use serde_json::json;
+use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 
-use super::db_instance::{describe, to_live, wait_gone};
-use super::db_subnet_group::{rds_tags, sync_tags};
-use super::{no_update, Step};
+use super::db_cluster::DbCluster;
+use super::db_instance::{describe, pending_modifications, readiness, wait_gone};
+use super::rds::{self, rds_tags};
+use super::tags::{self, is_of_stack, TAG_ADDRESS};
+use super::{ours, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref};
+use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
-use crate::config::Stack;
-use crate::graph::{Kind, Resource, Spec};
-use crate::live::{Live, Readiness};
-use crate::plan::diff::Attr;
-use crate::plan::ResourceAction;
+use crate::config::{Database, Engine, Stack};
+use crate::cost::Billable;
+use crate::graph::Address;
+use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::plan::Value;
 
-pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
-    let Spec::DbClusterInstance { db, .. } = &r.spec else {
-        return vec![];
-    };
-    vec![
-        Attr::replace(
-            "engine",
-            "database.engine",
-            db.engine.as_str(),
-            "an instance belongs to one engine",
-        ),
-        Attr::in_place("class", "database.class", db.class.clone(), "rds:ModifyDBInstance")
-            .note("this instance restarts; with more than one instance the cluster fails over to another (~30 s)"),
-        Attr::in_place(
-            "performance_insights",
-            "database.performance_insights",
-            db.performance_insights,
-            "rds:ModifyDBInstance",
-        )
-        .note("no downtime"),
-        Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "rds:AddTagsToResource"),
-    ]
+pub fn address(ordinal: i32) -> Address {
+    format!("db-cluster-instance.{ordinal}")
 }
 
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::DbClusterInstance { cluster, db, .. } = &r.spec else {
-        bail!("internal error: {} is not an Aurora instance", r.address)
-    };
-    let cluster_id = step.ctx.id_of(cluster)?;
-    let tags: BTreeMap<String, String> = super::tags(&step.ctx.stack, &r.address, &r.name);
-    let result = step
-        .aws()
-        .rds
-        .create_db_instance()
-        .db_instance_identifier(&r.name)
-        .db_cluster_identifier(cluster_id)
-        .engine(db.engine.as_str())
-        .db_instance_class(&db.class)
-        .publicly_accessible(false)
-        .enable_performance_insights(db.performance_insights)
-        .set_tags(Some(rds_tags(&tags)))
-        .send()
-        .await
-        .aws("rds:CreateDBInstance");
-    let instance = match result {
-        Ok(out) => out.db_instance,
-        Err(e) if has_code(&e, "DBInstanceAlreadyExists") => describe(step.aws(), &r.name).await?,
-        Err(e) => return Err(e),
-    };
-    let instance = instance.ok_or_else(|| anyhow!("CreateDBInstance returned nothing"))?;
-    super::ours(to_live(&instance, step.ctx.stack_name()).ok_or_else(|| anyhow!("DB instance without an identifier"))?)
+pub fn identifier(stack: &str, ordinal: i32) -> String {
+    format!("{}-{ordinal}", crate::config::db_identifier(stack))
 }
 
-pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    let Spec::DbClusterInstance { db, .. } = &r.spec else {
-        bail!("internal error: {} is not an Aurora instance", r.address)
-    };
-    let rds = &step.aws().rds;
-    let mut call = rds
-        .modify_db_instance()
-        .db_instance_identifier(&live.id)
-        .apply_immediately(true);
-    let mut any = false;
-    for change in &action.changes {
-        call = match change.attribute.as_str() {
-            "class" => {
-                any = true;
-                call.db_instance_class(&db.class)
-            }
-            "performance_insights" => {
-                any = true;
-                call.enable_performance_insights(db.performance_insights)
-            }
-            "tags" => call,
-            _ => return Err(no_update(Kind::DbClusterInstance, action)),
+pub struct DbClusterInstance;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub cluster: Ref<DbCluster>,
+    pub db: Database,
+    /// 1 is the writer.
+    pub ordinal: i32,
+    /// False while the stack sleeps: instances stop with their cluster.
+    pub running: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The cluster's identifier.
+    pub cluster: String,
+    pub engine: String,
+    pub class: String,
+    /// moto leaves it out of its answers.
+    pub performance_insights: Option<bool>,
+    pub az: Option<String>,
+    pub subnet_group: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Engine,
+    Class,
+    PerformanceInsights,
+    Tags,
+}
+
+impl ResourceKind for DbClusterInstance {
+    const KIND: Kind = Kind::DbClusterInstance;
+    const PARENT: Option<Kind> = Some(Kind::DbCluster);
+    const READY_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let Some(db) = stack.database.as_ref().filter(|d| d.engine.is_aurora()) else {
+            return vec![];
         };
+        (1..=db.instances)
+            .map(|ordinal| {
+                let address = address(ordinal);
+                let name = identifier(&stack.meta.name, ordinal);
+                New {
+                    tags: tags::of(stack, &address, &name),
+                    address,
+                    name,
+                    spec: Spec {
+                        cluster: super::db_cluster::reference(),
+                        db: db.clone(),
+                        ordinal,
+                        running: !stack.meta.asleep,
+                    },
+                    after: vec![],
+                }
+            })
+            .collect()
     }
-    let mut live = live.clone();
-    if any {
-        call.send().await.aws("rds:ModifyDBInstance")?;
-        step.ctx.pause(std::time::Duration::from_secs(2)).await;
-        live = super::db_instance::wait_ready(step, &live).await?;
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        vec![spec.cluster.address.clone()]
     }
-    if action.changes_attribute("tags") {
-        let arn = live.arn.clone().ok_or_else(|| anyhow!("{} has no ARN", live.id))?;
-        sync_tags(step, &arn, &live.tags).await?;
+
+    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+        let db = &d.spec.db;
+        vec![
+            Attribute::<Self>::new(Attr::Engine, "database.engine", db.engine.as_str(), |l| {
+                l.observed.engine.clone().into()
+            })
+            .replace("an instance belongs to one engine"),
+            Attribute::<Self>::new(Attr::Class, "database.class", db.class.clone(), |l| {
+                l.observed.class.clone().into()
+            })
+            .in_place("rds:ModifyDBInstance")
+            .note("this instance restarts; with more than one instance the cluster fails over to another (~30 s)"),
+            Attribute::<Self>::reported(
+                Attr::PerformanceInsights,
+                "database.performance_insights",
+                db.performance_insights,
+                |l| l.observed.performance_insights.map(Value::from),
+            )
+            .may_be_unreported("moto leaves PerformanceInsightsEnabled out of DescribeDBInstances")
+            .in_place("rds:ModifyDBInstance")
+            .note("no downtime"),
+            tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
+        ]
     }
-    Ok(live)
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        let mut ids = vec![o.cluster.clone()];
+        ids.extend(o.subnet_group.iter().cloned());
+        ids
+    }
+
+    fn billables(d: &Desired<'_, Self>) -> Vec<Billable> {
+        let db = &d.spec.db;
+        vec![billable(db.engine, &db.class, db.serverless, d.spec.running)]
+    }
+
+    fn live_billables(l: &Found<Self>, all: &LiveState) -> Vec<Billable> {
+        let o = &l.observed;
+        let Some(engine) = Engine::parse(&o.engine) else {
+            return vec![];
+        };
+        let cluster = all.of_kind::<DbCluster>().find(|c| c.id == o.cluster);
+        let serverless = cluster.as_ref().and_then(|c| c.observed.serverless);
+        let running = l.readiness != Readiness::Stopped && cluster.is_none_or(|c| c.readiness != Readiness::Stopped);
+        vec![billable(engine, &o.class, serverless, running)]
+    }
+
+    /// The cluster's instances, in one call.
+    async fn discover(cx: &Discovery<'_>, parent: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let Some(cluster) = parent else { return Ok(vec![]) };
+        let out = cx
+            .aws
+            .rds
+            .describe_db_instances()
+            .filters(Filter::builder().name("db-cluster-id").values(&cluster.id).build())
+            .send()
+            .await
+            .aws_on("rds:DescribeDBInstances", &cluster.id)?;
+        Ok(out
+            .db_instances()
+            .iter()
+            .filter(|d| d.db_cluster_identifier() == Some(cluster.id.as_str()))
+            .filter_map(|d| to_found(d, cx.stack))
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let db = &d.spec.db;
+        let cluster_id = inputs.id(&d.spec.cluster)?;
+        let result = step
+            .aws()
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(d.name)
+            .db_cluster_identifier(cluster_id)
+            .engine(db.engine.as_str())
+            .db_instance_class(&db.class)
+            .publicly_accessible(false)
+            .enable_performance_insights(db.performance_insights)
+            .set_tags(Some(rds_tags(d.tags)))
+            .send()
+            .await
+            .aws_on("rds:CreateDBInstance", d.name);
+        let instance = match result {
+            Ok(out) => out.db_instance,
+            Err(e) if has_code(&e, "DBInstanceAlreadyExists") => describe(step.aws(), d.name).await?,
+            Err(e) => return Err(e),
+        };
+        let instance = instance.ok_or_else(|| anyhow!("CreateDBInstance returned nothing"))?;
+        ours(to_found(&instance, &step.ctx.stack).ok_or_else(|| anyhow!("DB instance without an identifier"))?)
+    }
+
+    async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
+        poll(step, &format!("database {}", live.id), Self::READY_TIMEOUT, || async {
+            let d = describe(step.aws(), &live.id)
+                .await?
+                .ok_or_else(|| anyhow!("database {} disappeared", live.id))?;
+            let l = to_found(&d, &step.ctx.stack).ok_or_else(|| anyhow!("database without an identifier"))?;
+            match l.readiness {
+                // A member of a stopped (sleeping) cluster is as ready as it gets.
+                Readiness::Ready | Readiness::Stopped => Ok(Polled::Ready(l)),
+                Readiness::Failed => bail!("database {} is {}", live.id, l.state),
+                Readiness::Deleting => bail!("database {} is being deleted", live.id),
+                Readiness::Pending => Ok(Polled::Pending(l.state)),
+            }
+        })
+        .await
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let db = &d.spec.db;
+        let rds = &step.aws().rds;
+        let mut call = rds
+            .modify_db_instance()
+            .db_instance_identifier(&current.id)
+            .apply_immediately(true);
+        let mut any = false;
+        for change in changes.iter() {
+            call = match change {
+                Attr::Class => {
+                    any = true;
+                    call.db_instance_class(&db.class)
+                }
+                Attr::PerformanceInsights => {
+                    any = true;
+                    call.enable_performance_insights(db.performance_insights)
+                }
+                Attr::Tags => call,
+                Attr::Engine => bail!("an Aurora instance's engine cannot change in place"),
+            };
+        }
+        let mut live = current.clone();
+        if any {
+            call.send().await.aws_on("rds:ModifyDBInstance", &live.id)?;
+            step.ctx.pause(Duration::from_secs(2)).await;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        if changes.has(Attr::Tags) {
+            rds::sync_tags(step, live.arn.as_deref(), &live.tags, d.tags).await?;
+            live.tags = d.tags.clone();
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        // Members of a cluster take no snapshot of their own: the cluster's covers them.
+        match step
+            .aws()
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(&live.id)
+            .send()
+            .await
+            .aws_on("rds:DeleteDBInstance", &live.id)
+        {
+            Err(e) if is_not_found_error(&e) => return Ok(()),
+            // Already on its way out (a re-run of a destroy): just wait for it.
+            Err(_) if live.readiness == Readiness::Deleting => {}
+            Err(e) if has_code(&e, "InvalidDBInstanceState") => {}
+            other => {
+                other?;
+            }
+        }
+        wait_gone(step, &live.id, Self::READY_TIMEOUT).await
+    }
 }
 
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    // Members of a cluster take no snapshot of their own: the cluster's covers them.
-    match step
-        .aws()
-        .rds
-        .delete_db_instance()
-        .db_instance_identifier(&live.id)
-        .send()
-        .await
-        .aws("rds:DeleteDBInstance")
-    {
-        Err(e) if is_not_found_error(&e) => return Ok(()),
-        // Already on its way out (a re-run of a destroy): just wait for it.
-        Err(_) if live.readiness == Readiness::Deleting => {}
-        Err(e) if has_code(&e, "InvalidDBInstanceState") => {}
-        other => {
-            other?;
-        }
+/// A provisioned instance, or a Serverless v2 one priced by its cluster's
+/// ACU range (estimated at the minimum).
+fn billable(engine: Engine, class: &str, serverless: Option<crate::config::Serverless>, running: bool) -> Billable {
+    match serverless {
+        Some(s) if class == "db.serverless" => Billable::AuroraServerless {
+            min_acu: s.min_acu,
+            max_acu: s.max_acu,
+            running,
+        },
+        _ => Billable::AuroraInstance {
+            engine,
+            class: class.to_string(),
+            running,
+        },
     }
-    wait_gone(step, live).await
+}
+
+fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbClusterInstance>> {
+    let id = d.db_instance_identifier()?;
+    let tags = rds::tag_map(d.tag_list());
+    let ours = is_of_stack(&tags, stack);
+    let ordinal = id.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let address = tags
+        .get(TAG_ADDRESS)
+        .filter(|_| ours)
+        .cloned()
+        .unwrap_or_else(|| address(ordinal));
+    let status = d.db_instance_status().unwrap_or_default().to_string();
+    let observed = Observed {
+        cluster: d.db_cluster_identifier().unwrap_or_default().to_string(),
+        engine: d.engine().unwrap_or_default().to_string(),
+        class: d.db_instance_class().unwrap_or_default().to_string(),
+        performance_insights: d.performance_insights_enabled(),
+        az: d.availability_zone().map(str::to_string),
+        subnet_group: d
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name())
+            .map(str::to_string),
+    };
+    let readiness = readiness(&status, pending_modifications(d));
+    let origin = if ours { Origin::Ours } else { Origin::Foreign };
+    Some(
+        DbClusterInstance::found(address, id, status, readiness, observed)
+            .with_arn(d.db_instance_arn())
+            .with_tags(tags)
+            .with_origin(origin),
+    )
 }

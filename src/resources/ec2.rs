@@ -1,34 +1,25 @@
-//! Helpers shared by the EC2 kinds: tag specifications, reading tags back,
-//! and the tag filter that finds a stack's resources in one call per kind.
-
-use std::collections::BTreeMap;
+//! What the EC2 kinds share: tag specifications, reading tags back, the tag
+//! filter that finds a stack's resources in one call per kind, and creates
+//! that survive a lost answer.
 
 use anyhow::Result;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use futures_util::future::BoxFuture;
 
-use super::{Step, TAG_ADDRESS, TAG_STACK};
+use super::tags::TAG_STACK;
+use super::{Found, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
-use crate::graph::Resource;
-use crate::live::{Live, Readiness};
+use crate::live::{Origin, Readiness, Tags};
 
 /// TagSpecifications for a create call: the tags are on the resource from
 /// the moment it exists, so a crash right after can never leave it untraceable.
-pub fn tag_spec(
-    step: &Step<'_>,
-    r: &Resource,
-    resource_type: ResourceType,
-    extra: &[(&str, &str)],
-) -> TagSpecification {
-    let mut tags = super::tags(&step.ctx.stack, &r.address, &r.name);
-    for (k, v) in extra {
-        tags.insert(k.to_string(), v.to_string());
-    }
+pub fn tag_spec(tags: &Tags, resource_type: ResourceType) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(resource_type)
         .set_tags(Some(
-            tags.into_iter()
+            tags.iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect(),
         ))
@@ -40,24 +31,15 @@ pub fn stack_filter(stack: &str) -> Filter {
     Filter::builder().name(format!("tag:{TAG_STACK}")).values(stack).build()
 }
 
-pub fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+pub fn tag_map(tags: &[Tag]) -> Tags {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
         .collect()
 }
 
-/// The address a resource claims, if it belongs to `stack`. moto ignores tag
-/// filters on some describe calls (NAT gateways), so the tag is checked here too.
-pub fn claimed_address(tags: &BTreeMap<String, String>, stack: &str) -> Option<String> {
-    if tags.get(TAG_STACK).map(String::as_str) != Some(stack) {
-        return None;
-    }
-    tags.get(TAG_ADDRESS).cloned()
-}
-
-/// Brings a resource's user tags to what the stack file says.
-pub async fn sync_tags(step: &Step<'_>, id: &str, live_tags: &BTreeMap<String, String>) -> Result<()> {
-    let (stale, set) = super::tag_changes(live_tags, &step.ctx.stack.meta.tags);
+/// Brings a resource's user tags to the desired ones.
+pub async fn sync_tags(step: &Step<'_>, id: &str, live: &Tags, desired: &Tags) -> Result<()> {
+    let (stale, set) = super::tags::changes(live, desired);
     let ec2 = &step.aws().ec2;
     if !stale.is_empty() {
         let keys = stale.into_iter().map(|k| Tag::builder().key(k).build()).collect();
@@ -66,7 +48,7 @@ pub async fn sync_tags(step: &Step<'_>, id: &str, live_tags: &BTreeMap<String, S
             .set_tags(Some(keys))
             .send()
             .await
-            .aws("ec2:DeleteTags")?;
+            .aws_on("ec2:DeleteTags", id)?;
     }
     if !set.is_empty() {
         let tags = set
@@ -78,17 +60,18 @@ pub async fn sync_tags(step: &Step<'_>, id: &str, live_tags: &BTreeMap<String, S
             .set_tags(Some(tags))
             .send()
             .await
-            .aws("ec2:CreateTags")?;
+            .aws_on("ec2:CreateTags", id)?;
     }
     Ok(())
 }
 
 /// The outcome of a create whose response may have been lost.
-pub enum Created<O> {
+pub enum Created<O, K: ResourceKind> {
     /// AWS answered: this is what it made.
     New(O),
-    /// The response was lost, but AWS had made it: found by its address tag.
-    Found(Live),
+    /// The response was lost, but AWS had made it: found by its address
+    /// tag, and marked adopted so the steps after the create are checked.
+    Found(Found<K>),
 }
 
 /// SDK retries turned off for one call: a create must not be sent again
@@ -97,19 +80,46 @@ pub fn no_retry() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
 }
 
+/// One listing of a kind's live resources.
+type Listing<K> = BoxFuture<'static, Result<Vec<Found<K>>>>;
+
+/// Lists what a lost create may have made.
+pub struct Finder<K: ResourceKind> {
+    list: Box<dyn Fn() -> Listing<K> + Send + Sync>,
+}
+
+/// A [`Finder`] that runs `K`'s discovery for the stack.
+pub fn finder<K: ResourceKind>(step: &Step<'_>) -> Finder<K> {
+    let aws = step.aws().clone();
+    let (stack, region) = (step.ctx.stack.clone(), aws.region.clone());
+    let list = Box::new(move || {
+        let (aws, stack, region) = (aws.clone(), stack.clone(), region.clone());
+        Box::pin(async move {
+            let cx = super::Discovery {
+                aws: &aws,
+                stack: &stack,
+                region: &region,
+            };
+            K::discover(&cx, None).await
+        }) as Listing<K>
+    });
+    Finder { list }
+}
+
 /// Sends an EC2 create (built with [`no_retry`]) until AWS answers. EC2 has
 /// no idempotency token for most creates, so when an answer is lost the
 /// resource is looked up by its `ekstack:address` tag (it was tagged in the
 /// create call itself) before the create is sent again. Throttling is retried
 /// with backoff, as the SDK would.
-pub async fn create_or_find<O, E, F, Fut>(
+pub async fn create_or_find<K, O, E, F, Fut>(
     step: &Step<'_>,
-    r: &Resource,
+    address: &str,
     operation: &str,
-    find: impl Fn() -> futures_util::future::BoxFuture<'static, Result<Vec<Live>>>,
+    find: Finder<K>,
     mut send: F,
-) -> Result<Created<O>>
+) -> Result<Created<O, K>>
 where
+    K: ResourceKind,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<O, SdkError<E, HttpResponse>>>,
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -127,16 +137,16 @@ where
             _ => false,
         };
         if attempt == 10 || !(throttled || maybe_made) {
-            return Err(err).aws(operation);
+            return Err(err).aws_on(operation, address);
         }
         if maybe_made {
             step.status("answer lost; looking for what AWS made");
-            if let Some(found) = find()
+            if let Some(found) = (find.list)()
                 .await?
                 .into_iter()
-                .find(|l| l.address == r.address && l.readiness != Readiness::Deleting)
+                .find(|l| l.address == address && l.readiness != Readiness::Deleting)
             {
-                return Ok(Created::Found(found));
+                return Ok(Created::Found(found.with_origin(Origin::Adopted)));
             }
         }
         step.ctx.pause(delay.mul_f64(rand::random::<f64>() + 0.5)).await;

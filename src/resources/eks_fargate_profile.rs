@@ -1,25 +1,61 @@
 //! Fargate profiles: which namespaces' pods run on Fargate. Immutable, so any
 //! change replaces the profile; EKS allows one profile per cluster to be
-//! creating or deleting at a time (the executor serialises them).
+//! creating or deleting at a time (its steps share a concurrency group).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use aws_sdk_eks::types::{FargateProfile, FargateProfileSelector};
-use serde_json::{json, Value};
+use aws_sdk_eks::types::{FargateProfile as SdkFargateProfile, FargateProfileSelector};
 
-use super::eks_cluster::request_token;
-use super::{live_user_tags, no_update, poll, ready_timeout, Polled, Step, TAG_ADDRESS, TAG_STACK};
+use super::eks::{request_token, sync_tags, tag_map};
+use super::eks_cluster::EksCluster;
+use super::iam_role::IamRole;
+use super::subnet::{Subnet, Tier};
+use super::tags::{self, is_of_stack, TAG_ADDRESS};
+use super::{existing, poll, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New};
+use super::{Kind, Polled, Ref, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
-use crate::graph::build::fargate_address;
-use crate::graph::{Kind, Resource, Spec};
-use crate::live::{Live, Readiness};
-use crate::plan::diff::{Attr, Compare};
-use crate::plan::{ResourceAction, KNOWN_AFTER_APPLY};
+use crate::graph::Address;
+use crate::live::{Live, Origin, Readiness};
+use crate::plan::Value;
 
-/// A selector in the form the plan compares: `namespace`, or `namespace{k=v,…}` with labels.
+pub fn address(key: &str) -> Address {
+    format!("eks-fargate-profile.{key}")
+}
+
+pub struct EksFargateProfile;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub cluster: Ref<EksCluster>,
+    pub namespaces: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub role: Ref<IamRole>,
+    pub subnets: Vec<Ref<Subnet>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub cluster: String,
+    /// In the form the plan compares (see [`selector_key`]), sorted.
+    pub selectors: Vec<String>,
+    /// Sorted.
+    pub subnets: Vec<String>,
+    pub pod_execution_role: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Selectors,
+    Subnets,
+    Tags,
+}
+
+/// A selector as the plan shows it: `namespace`, or `namespace{k=v,…}` with labels.
 fn selector_key(namespace: &str, labels: &BTreeMap<String, String>) -> String {
     if labels.is_empty() {
         return namespace.to_string();
@@ -28,46 +64,251 @@ fn selector_key(namespace: &str, labels: &BTreeMap<String, String>) -> String {
     format!("{namespace}{{{}}}", labels.join(","))
 }
 
-pub fn attrs(stack: &Stack, r: &Resource, id_of: &dyn Fn(&str) -> Option<String>) -> Vec<Attr> {
-    let Spec::EksFargateProfile { profile, subnets, .. } = &r.spec else {
-        return vec![];
-    };
-    let key = r.name.clone();
-    let selectors: Vec<String> = profile
-        .namespaces
-        .iter()
-        .map(|ns| selector_key(ns, &profile.labels))
-        .collect();
-    let immutable = "Fargate profiles cannot be changed; it is deleted and made again (pods in it are rescheduled)";
-    let subnets: Vec<Value> = subnets
-        .iter()
-        .map(|s| id_of(s).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()).into())
-        .collect();
-    vec![
-        Attr::replace(
-            "selectors",
-            format!("eks.fargate.{key}.namespaces"),
-            json!(selectors),
-            immutable,
+const IMMUTABLE: &str = "Fargate profiles cannot be changed; it is deleted and made again (pods in it are rescheduled)";
+
+impl ResourceKind for EksFargateProfile {
+    const KIND: Kind = Kind::EksFargateProfile;
+    const PARENT: Option<Kind> = Some(Kind::EksCluster);
+    const READY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+    const LEFTOVERS: Leftovers = Leftovers::Leaves;
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let Some(eks) = &stack.eks else { return vec![] };
+        eks.fargate
+            .iter()
+            .map(|(key, profile)| {
+                let address = address(key);
+                New {
+                    tags: tags::of(stack, &address, key),
+                    address,
+                    name: key.clone(),
+                    spec: Spec {
+                        cluster: super::eks_cluster::reference(),
+                        namespaces: profile.namespaces.clone(),
+                        labels: profile.labels.clone(),
+                        role: super::iam_role::fargate(),
+                        subnets: super::subnet::all(stack, Tier::Private),
+                    },
+                    // Fargate pods need egress from the private subnets too.
+                    after: super::route_table::private(stack),
+                }
+            })
+            .collect()
+    }
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        let mut refs = vec![spec.cluster.address.clone(), spec.role.address.clone()];
+        refs.extend(spec.subnets.iter().map(|s| s.address.clone()));
+        refs
+    }
+
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn Resolve) -> Vec<Attribute<Self>> {
+        let s = d.spec;
+        let selectors: Vec<String> = s.namespaces.iter().map(|ns| selector_key(ns, &s.labels)).collect();
+        let subnets: Vec<Value> = s.subnets.iter().map(|r| refs.id_value(&r.address)).collect();
+        vec![
+            Attribute::<Self>::new(
+                Attr::Selectors,
+                format!("eks.fargate.{}.namespaces", d.name),
+                selectors,
+                |l| Value::from(&l.observed.selectors),
+            )
+            .replace(IMMUTABLE)
+            .unordered(),
+            Attribute::<Self>::new(Attr::Subnets, "network.azs", subnets, |l| {
+                Value::from(&l.observed.subnets)
+            })
+            .replace(IMMUTABLE)
+            .unordered(),
+            tags::attribute(Attr::Tags, d, "eks:TagResource"),
+        ]
+    }
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        let mut ids = vec![o.cluster.clone(), o.pod_execution_role.clone()];
+        ids.extend(o.subnets.iter().cloned());
+        ids
+    }
+
+    fn concurrency_group() -> Option<&'static str> {
+        Some("fargate")
+    }
+
+    async fn discover(cx: &Discovery<'_>, parent: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let Some(cluster) = parent else { return Ok(vec![]) };
+        let mut names = Vec::new();
+        let mut pages = cx
+            .aws
+            .eks
+            .list_fargate_profiles()
+            .cluster_name(&cluster.id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            names.extend(
+                page.aws_on("eks:ListFargateProfiles", &cluster.id)?
+                    .fargate_profile_names()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        let described = names.iter().map(|name| describe(cx.aws, &cluster.id, name));
+        let found = futures_util::future::try_join_all(described).await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter_map(|p| to_found(&p, cx.stack))
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let s = d.spec;
+        let cluster = inputs.id(&s.cluster)?;
+        let role_arn = inputs.arn(&s.role)?;
+        let subnet_ids = inputs.ids(&s.subnets)?;
+        let selectors: Vec<FargateProfileSelector> = s
+            .namespaces
+            .iter()
+            .map(|ns| {
+                FargateProfileSelector::builder()
+                    .namespace(ns)
+                    .set_labels((!s.labels.is_empty()).then(|| s.labels.clone().into_iter().collect()))
+                    .build()
+            })
+            .collect();
+        let token = request_token(&[&cluster, d.name, &role_arn, &subnet_ids.join(",")]);
+        let aws = step.aws();
+        // EKS lets one profile per cluster be creating or deleting at a time; a
+        // profile left in transition by another tool or an interrupted run makes
+        // this one wait its turn.
+        let patience = Duration::from_secs(15 * 60);
+        let profile = retry_while(
+            step,
+            &["ResourceInUseException"],
+            "waiting for another Fargate profile to settle",
+            patience,
+            || async {
+                let result = aws
+                    .eks
+                    .create_fargate_profile()
+                    .cluster_name(&cluster)
+                    .fargate_profile_name(d.name)
+                    .pod_execution_role_arn(&role_arn)
+                    .set_subnets(Some(subnet_ids.clone()))
+                    .set_selectors(Some(selectors.clone()))
+                    .set_tags(Some(d.tags.clone().into_iter().collect()))
+                    .client_request_token(&token)
+                    .send()
+                    .await
+                    .aws_on("eks:CreateFargateProfile", d.name);
+                match result {
+                    Ok(out) => Ok(out.fargate_profile),
+                    // Ours already exists (made by an interrupted run): adopt it.
+                    Err(e) if has_code(&e, "ResourceInUseException") => match describe(aws, &cluster, d.name).await? {
+                        Some(existing) => Ok(Some(existing)),
+                        None => Err(e),
+                    },
+                    Err(e) => Err(e),
+                }
+            },
         )
-        .compare(Compare::Unordered),
-        Attr::replace("subnets", "network.azs", Value::Array(subnets), immutable).compare(Compare::Unordered),
-        Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "eks:TagResource"),
-    ]
+        .await?;
+        let profile = profile.ok_or_else(|| anyhow!("CreateFargateProfile returned no profile"))?;
+        to_found(&profile, &step.ctx.stack).ok_or_else(|| anyhow!("Fargate profile without a name"))
+    }
+
+    async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
+        let cluster = &live.observed.cluster;
+        poll(
+            step,
+            &format!("Fargate profile {}", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                let p = describe(step.aws(), cluster, &live.id)
+                    .await?
+                    .ok_or_else(|| anyhow!("Fargate profile {} disappeared", live.id))?;
+                let l = to_found(&p, &step.ctx.stack).ok_or_else(|| anyhow!("profile without a name"))?;
+                match l.readiness {
+                    Readiness::Ready => Ok(Polled::Ready(l)),
+                    Readiness::Pending => Ok(Polled::Pending(l.state)),
+                    _ => bail!("Fargate profile {} is {}", live.id, l.state),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let mut live = current.clone();
+        for change in changes.iter() {
+            match change {
+                Attr::Tags => {
+                    sync_tags(step, live.arn.as_deref(), &live.tags, d.tags).await?;
+                    live.tags = d.tags.clone();
+                }
+                Attr::Selectors | Attr::Subnets => bail!("{IMMUTABLE}"),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let aws = step.aws();
+        let cluster = &live.observed.cluster;
+        match aws
+            .eks
+            .delete_fargate_profile()
+            .cluster_name(cluster)
+            .fargate_profile_name(&live.id)
+            .send()
+            .await
+            .aws_on("eks:DeleteFargateProfile", &live.id)
+        {
+            Err(e) if is_not_found_error(&e) => return Ok(()),
+            // Already on its way out (a re-run of a destroy): just wait for it.
+            Err(_) if live.readiness == Readiness::Deleting => {}
+            other => {
+                other?;
+            }
+        }
+        poll(
+            step,
+            &format!("Fargate profile {} to be deleted", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                match describe(aws, cluster, &live.id).await? {
+                    None => Ok(Polled::Ready(())),
+                    Some(p) if p.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
+                        bail!("Fargate profile {} failed to delete", live.id)
+                    }
+                    Some(p) => Ok(Polled::Pending(
+                        p.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    )),
+                }
+            },
+        )
+        .await
+    }
 }
 
-fn to_live(p: &FargateProfile, stack: &str) -> Option<Live> {
-    let tags: BTreeMap<String, String> = p
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+fn to_found(p: &SdkFargateProfile, stack: &str) -> Option<Found<EksFargateProfile>> {
+    let tags = tag_map(p.tags());
     let name = p.fargate_profile_name()?;
-    let ours = tags.get(TAG_STACK).map(String::as_str) == Some(stack);
+    let ours = is_of_stack(&tags, stack);
     let address = tags
         .get(TAG_ADDRESS)
         .filter(|_| ours)
         .cloned()
-        .unwrap_or_else(|| fargate_address(name));
+        .unwrap_or_else(|| address(name));
     let state = p.status().map(|s| s.as_str().to_string()).unwrap_or_default();
     let readiness = match state.as_str() {
         "ACTIVE" => Readiness::Ready,
@@ -89,186 +330,30 @@ fn to_live(p: &FargateProfile, stack: &str) -> Option<Live> {
     selectors.sort();
     let mut subnets = p.subnets().to_vec();
     subnets.sort();
-    let mut live = Live::new(Kind::EksFargateProfile, address, name, state, readiness)
-        .with_arn(p.fargate_profile_arn().map(str::to_string))
-        .attr("selectors", json!(selectors))
-        .attr("subnets", json!(subnets))
-        .attr("tags", live_user_tags(&tags));
-    if !ours {
-        live = live.detail("foreign", true);
-    }
-    Some(live.with_tags(tags))
+    let observed = Observed {
+        cluster: p.cluster_name().unwrap_or_default().to_string(),
+        selectors,
+        subnets,
+        pod_execution_role: p.pod_execution_role_arn().unwrap_or_default().to_string(),
+    };
+    let origin = if ours { Origin::Ours } else { Origin::Foreign };
+    Some(
+        EksFargateProfile::found(address, name, state, readiness, observed)
+            .with_arn(p.fargate_profile_arn())
+            .with_tags(tags)
+            .with_origin(origin),
+    )
 }
 
-pub async fn discover(aws: &Aws, stack: &str, cluster: &str) -> Result<Vec<Live>> {
-    let mut names = Vec::new();
-    let mut pages = aws
-        .eks
-        .list_fargate_profiles()
-        .cluster_name(cluster)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        names.extend(
-            page.aws("eks:ListFargateProfiles")?
-                .fargate_profile_names()
-                .iter()
-                .cloned(),
-        );
-    }
-    let described = names.iter().map(|name| describe(aws, cluster, name));
-    let found = futures_util::future::try_join_all(described).await?;
-    Ok(found.into_iter().flatten().filter_map(|p| to_live(&p, stack)).collect())
-}
-
-async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<FargateProfile>> {
-    let out = super::found(
+async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<SdkFargateProfile>> {
+    let out = existing(
         aws.eks
             .describe_fargate_profile()
             .cluster_name(cluster)
             .fargate_profile_name(name)
             .send()
             .await
-            .aws("eks:DescribeFargateProfile"),
+            .aws_on("eks:DescribeFargateProfile", name),
     )?;
     Ok(out.and_then(|out| out.fargate_profile))
-}
-
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::EksFargateProfile {
-        cluster,
-        profile,
-        role,
-        subnets,
-    } = &r.spec
-    else {
-        bail!("internal error: {} is not a Fargate profile", r.address)
-    };
-    let role_arn = step.ctx.arn_of(role)?;
-    let subnet_ids = subnets.iter().map(|s| step.ctx.id_of(s)).collect::<Result<Vec<_>>>()?;
-    let tags: HashMap<String, String> = super::tags(&step.ctx.stack, &r.address, &r.name).into_iter().collect();
-    let selectors: Vec<FargateProfileSelector> = profile
-        .namespaces
-        .iter()
-        .map(|ns| {
-            FargateProfileSelector::builder()
-                .namespace(ns)
-                .set_labels((!profile.labels.is_empty()).then(|| profile.labels.clone().into_iter().collect()))
-                .build()
-        })
-        .collect();
-    let token = request_token(&[cluster, &r.name, &role_arn, &subnet_ids.join(",")]);
-    let aws = step.aws();
-    // EKS lets one profile per cluster be creating or deleting at a time; a
-    // profile left in transition by another tool or an interrupted run makes
-    // this one wait its turn.
-    let patience = std::time::Duration::from_secs(15 * 60);
-    let profile = super::retry_while(
-        step,
-        &["ResourceInUseException"],
-        "waiting for another Fargate profile to settle",
-        patience,
-        || async {
-            let result = aws
-                .eks
-                .create_fargate_profile()
-                .cluster_name(cluster)
-                .fargate_profile_name(&r.name)
-                .pod_execution_role_arn(&role_arn)
-                .set_subnets(Some(subnet_ids.clone()))
-                .set_selectors(Some(selectors.clone()))
-                .set_tags(Some(tags.clone()))
-                .client_request_token(&token)
-                .send()
-                .await
-                .aws("eks:CreateFargateProfile");
-            match result {
-                Ok(out) => Ok(out.fargate_profile),
-                // Ours already exists (made by an interrupted run): adopt it.
-                Err(e) if has_code(&e, "ResourceInUseException") => match describe(aws, cluster, &r.name).await? {
-                    Some(existing) => Ok(Some(existing)),
-                    None => Err(e),
-                },
-                Err(e) => Err(e),
-            }
-        },
-    )
-    .await?;
-    let profile = profile.ok_or_else(|| anyhow!("CreateFargateProfile returned no profile"))?;
-    to_live(&profile, step.ctx.stack_name()).ok_or_else(|| anyhow!("Fargate profile without a name"))
-}
-
-pub async fn wait_ready(step: &Step<'_>, live: &Live) -> Result<Live> {
-    let cluster = step.ctx.stack_name().to_string();
-    poll(
-        step,
-        &format!("Fargate profile {}", live.id),
-        ready_timeout(Kind::EksFargateProfile),
-        || async {
-            let p = describe(step.aws(), &cluster, &live.id)
-                .await?
-                .ok_or_else(|| anyhow!("Fargate profile {} disappeared", live.id))?;
-            let l = to_live(&p, &cluster).ok_or_else(|| anyhow!("profile without a name"))?;
-            match l.readiness {
-                Readiness::Ready => Ok(Polled::Ready(l)),
-                Readiness::Pending => Ok(Polled::Pending(l.state)),
-                _ => bail!("Fargate profile {} is {}", live.id, l.state),
-            }
-        },
-    )
-    .await
-}
-
-pub async fn update(step: &Step<'_>, _r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    for change in &action.changes {
-        match change.attribute.as_str() {
-            "tags" => {
-                let arn = live
-                    .arn
-                    .clone()
-                    .ok_or_else(|| anyhow!("Fargate profile {} has no ARN", live.id))?;
-                super::eks_cluster::sync_tags(step, &arn, &live.tags).await?;
-            }
-            _ => return Err(no_update(Kind::EksFargateProfile, action)),
-        }
-    }
-    Ok(live.clone())
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let cluster = step.ctx.stack_name().to_string();
-    let aws = step.aws();
-    match aws
-        .eks
-        .delete_fargate_profile()
-        .cluster_name(&cluster)
-        .fargate_profile_name(&live.id)
-        .send()
-        .await
-        .aws("eks:DeleteFargateProfile")
-    {
-        Err(e) if is_not_found_error(&e) => return Ok(()),
-        // Already on its way out (a re-run of a destroy): just wait for it.
-        Err(_) if live.readiness == Readiness::Deleting => {}
-        other => {
-            other?;
-        }
-    }
-    poll(
-        step,
-        &format!("Fargate profile {} to be deleted", live.id),
-        ready_timeout(Kind::EksFargateProfile),
-        || async {
-            match describe(aws, &cluster, &live.id).await? {
-                None => Ok(Polled::Ready(())),
-                Some(p) if p.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
-                    bail!("Fargate profile {} failed to delete", live.id)
-                }
-                Some(p) => Ok(Polled::Pending(
-                    p.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                )),
-            }
-        },
-    )
-    .await
 }

@@ -2,97 +2,441 @@
 //! of instance types, capacity type or disk makes a new group under a new name
 //! before the old one is removed, so capacity never drops.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use aws_sdk_eks::types::{AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, UpdateLabelsPayload};
-use serde_json::{json, Value};
+use aws_sdk_eks::types::UpdateLabelsPayload;
+use aws_sdk_eks::types::{AmiTypes, CapacityTypes, Nodegroup as SdkNodegroup, NodegroupScalingConfig};
 
-use super::eks_cluster::request_token;
-use super::{live_user_tags, no_update, poll, ready_timeout, Polled, Step, TAG_ADDRESS, TAG_STACK};
+use super::eks::{request_token, sync_tags, tag_map};
+use super::eks_cluster::EksCluster;
+use super::iam_role::IamRole;
+use super::subnet::{Subnet, Tier};
+use super::tags::{self, is_of_stack, TAG_ADDRESS};
+use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Polled, Ref};
+use super::{Kind, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::Stack;
-use crate::graph::build::{nodegroup_address, EKS_CLUSTER};
-use crate::graph::{Kind, Resource, Spec};
-use crate::live::{Live, Readiness};
-use crate::plan::diff::{Attr, Compare};
-use crate::plan::{ResourceAction, KNOWN_AFTER_APPLY};
+use crate::config::{Capacity, Nodegroup, Stack};
+use crate::cost::Billable;
+use crate::graph::Address;
+use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::plan::{ReplaceOrder, Value};
 
-pub fn attrs(stack: &Stack, r: &Resource, id_of: &dyn Fn(&str) -> Option<String>) -> Vec<Attr> {
-    let Spec::EksNodegroup {
-        key,
-        nodegroup: ng,
-        version,
-        subnets,
-        ..
-    } = &r.spec
-    else {
-        return vec![];
-    };
-    let p = |field: &str| format!("eks.nodegroups.{key}.{field}");
-    let new_group = "a node group's instance types, capacity type, disk and subnets are fixed: a new group is made first, then the old one drained and removed";
-    let subnets: Vec<Value> = subnets
-        .iter()
-        .map(|s| id_of(s).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()).into())
-        .collect();
-    vec![
-        Attr::replace(
-            "instance_types",
-            p("instance_types"),
-            json!(ng.instance_types),
-            new_group,
-        )
-        .compare(Compare::Unordered),
-        Attr::replace("capacity", p("capacity"), ng.capacity.aws(), new_group),
-        Attr::replace("disk_gib", p("disk_gib"), ng.disk_gib, new_group),
-        Attr::replace("ami_type", p("instance_types"), ng.arch.ami_type(), new_group),
-        Attr::replace("subnets", "network.azs", Value::Array(subnets), new_group).compare(Compare::Unordered),
-        Attr::in_place("min", p("min"), ng.min, "eks:UpdateNodegroupConfig"),
-        Attr::in_place("desired", p("desired"), ng.desired, "eks:UpdateNodegroupConfig"),
-        Attr::in_place("max", p("max"), ng.max, "eks:UpdateNodegroupConfig"),
-        Attr::in_place("labels", p("labels"), json!(ng.labels), "eks:UpdateNodegroupConfig"),
-        Attr::in_place("version", "eks.version", version.clone(), "eks:UpdateNodegroupVersion")
-            .note("nodes are replaced in a rolling update, pods rescheduled"),
-        Attr::in_place("tags", "stack.tags", json!(stack.meta.tags), "eks:TagResource"),
-    ]
+pub fn address(key: &str) -> Address {
+    format!("eks-nodegroup.{key}")
 }
 
-/// The AWS name of a replacement group: the key plus a short hash of what
-/// forces replacement, so a re-run after a crash finds the same new group.
-pub fn replacement_name(r: &Resource, current: &str) -> String {
-    let Spec::EksNodegroup { key, nodegroup: ng, .. } = &r.spec else {
-        return r.name.clone();
-    };
-    let candidate = format!(
-        "{key}-{}",
-        &request_token(&[
-            &ng.instance_types.join(","),
-            ng.capacity.aws(),
-            &ng.disk_gib.to_string()
-        ])[8..14]
-    );
-    if candidate == current {
-        key.clone()
-    } else {
-        candidate
+pub struct EksNodegroup;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub cluster: Ref<EksCluster>,
+    /// Its key in `[eks.nodegroups]`.
+    pub key: String,
+    pub group: Nodegroup,
+    /// The cluster's Kubernetes version.
+    pub version: String,
+    pub role: Ref<IamRole>,
+    pub subnets: Vec<Ref<Subnet>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The cluster it belongs to.
+    pub cluster: String,
+    /// Sorted.
+    pub instance_types: Vec<String>,
+    /// The EKS API value (`ON_DEMAND` / `SPOT`).
+    pub capacity: String,
+    pub disk_gib: i32,
+    pub ami_type: String,
+    /// Sorted.
+    pub subnets: Vec<String>,
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+    pub labels: BTreeMap<String, String>,
+    pub version: String,
+    pub node_role: String,
+    /// The first health issue EKS reports, if any.
+    pub health: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    InstanceTypes,
+    Capacity,
+    DiskGib,
+    AmiType,
+    Subnets,
+    Min,
+    Desired,
+    Max,
+    Labels,
+    Version,
+    Tags,
+}
+
+const NEW_GROUP: &str = "a node group's instance types, capacity type, disk and subnets are fixed: a new group is made first, then the old one drained and removed";
+
+impl ResourceKind for EksNodegroup {
+    const KIND: Kind = Kind::EksNodegroup;
+    const PARENT: Option<Kind> = Some(Kind::EksCluster);
+    const READY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+    const REPLACE_ORDER: ReplaceOrder = ReplaceOrder::CreateBeforeDestroy;
+    const LEFTOVERS: Leftovers = Leftovers::Leaves;
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let Some(eks) = &stack.eks else { return vec![] };
+        eks.nodegroups
+            .iter()
+            .map(|(key, group)| {
+                let address = address(key);
+                New {
+                    tags: tags::of(stack, &address, key),
+                    address,
+                    name: key.clone(),
+                    spec: Spec {
+                        cluster: super::eks_cluster::reference(),
+                        key: key.clone(),
+                        group: group.clone(),
+                        version: eks.version.clone(),
+                        role: super::iam_role::node(),
+                        subnets: super::subnet::all(stack, Tier::Private),
+                    },
+                    // Nodes need egress from the private subnets to join the
+                    // cluster, so they wait for the private routes (and so the NAT).
+                    after: super::route_table::private(stack),
+                }
+            })
+            .collect()
+    }
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        let mut refs = vec![spec.cluster.address.clone(), spec.role.address.clone()];
+        refs.extend(spec.subnets.iter().map(|s| s.address.clone()));
+        refs
+    }
+
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn Resolve) -> Vec<Attribute<Self>> {
+        let s = d.spec;
+        let g = &s.group;
+        let p = |field: &str| format!("eks.nodegroups.{}.{field}", s.key);
+        let subnets: Vec<Value> = s.subnets.iter().map(|r| refs.id_value(&r.address)).collect();
+        vec![
+            Attribute::<Self>::new(Attr::InstanceTypes, p("instance_types"), &g.instance_types, |l| {
+                Value::from(&l.observed.instance_types)
+            })
+            .replace(NEW_GROUP)
+            .unordered(),
+            Attribute::<Self>::new(Attr::Capacity, p("capacity"), g.capacity.aws(), |l| {
+                l.observed.capacity.clone().into()
+            })
+            .replace(NEW_GROUP),
+            Attribute::<Self>::new(Attr::DiskGib, p("disk_gib"), g.disk_gib, |l| l.observed.disk_gib.into())
+                .replace(NEW_GROUP),
+            Attribute::<Self>::new(Attr::AmiType, p("instance_types"), g.arch.ami_type(), |l| {
+                l.observed.ami_type.clone().into()
+            })
+            .replace(NEW_GROUP),
+            Attribute::<Self>::new(Attr::Subnets, "network.azs", subnets, |l| {
+                Value::from(&l.observed.subnets)
+            })
+            .replace(NEW_GROUP)
+            .unordered(),
+            Attribute::<Self>::new(Attr::Min, p("min"), g.min, |l| l.observed.min.into())
+                .in_place("eks:UpdateNodegroupConfig"),
+            Attribute::<Self>::new(Attr::Desired, p("desired"), g.desired, |l| l.observed.desired.into())
+                .in_place("eks:UpdateNodegroupConfig"),
+            Attribute::<Self>::new(Attr::Max, p("max"), g.max, |l| l.observed.max.into())
+                .in_place("eks:UpdateNodegroupConfig"),
+            Attribute::<Self>::new(Attr::Labels, p("labels"), &g.labels, |l| {
+                Value::from(&l.observed.labels)
+            })
+            .in_place("eks:UpdateNodegroupConfig"),
+            Attribute::<Self>::new(Attr::Version, "eks.version", s.version.clone(), |l| {
+                l.observed.version.clone().into()
+            })
+            .in_place("eks:UpdateNodegroupVersion")
+            .note("nodes are replaced in a rolling update, pods rescheduled"),
+            tags::attribute(Attr::Tags, d, "eks:TagResource"),
+        ]
+    }
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        let mut ids = vec![o.cluster.clone(), o.node_role.clone()];
+        ids.extend(o.subnets.iter().cloned());
+        ids
+    }
+
+    /// Nodes at `desired`, each with a gp3 root volume of `disk_gib`. A group
+    /// with several instance types is priced at its first, which EKS prefers
+    /// for on-demand capacity.
+    fn billables(d: &Desired<'_, Self>) -> Vec<Billable> {
+        let g = &d.spec.group;
+        let count = u32::try_from(g.desired).unwrap_or(0);
+        let gib = u32::try_from(g.disk_gib).unwrap_or(0);
+        nodes(g.instance_types.first(), g.capacity == Capacity::Spot, count, gib)
+    }
+
+    fn live_billables(l: &Found<Self>, _: &LiveState) -> Vec<Billable> {
+        let o = &l.observed;
+        let count = u32::try_from(o.desired).unwrap_or(0);
+        let gib = u32::try_from(o.disk_gib).unwrap_or(0);
+        nodes(o.instance_types.first(), o.capacity == "SPOT", count, gib)
+    }
+
+    /// The key plus a short hash of what forces replacement, so a re-run
+    /// after a crash finds the same new group.
+    fn replacement_name(d: &Desired<'_, Self>, current: &Found<Self>) -> String {
+        let g = &d.spec.group;
+        let hash = request_token(&[&g.instance_types.join(","), g.capacity.aws(), &g.disk_gib.to_string()]);
+        let candidate = format!("{}-{}", d.spec.key, &hash[8..14]);
+        if candidate == current.id {
+            d.spec.key.clone()
+        } else {
+            candidate
+        }
+    }
+
+    /// Lists and describes every node group of the cluster (AWS has no batch
+    /// describe). Groups other tools added are found too, as foreign: they
+    /// must go before the cluster can.
+    async fn discover(cx: &Discovery<'_>, parent: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let Some(cluster) = parent else { return Ok(vec![]) };
+        let mut names = Vec::new();
+        let mut pages = cx
+            .aws
+            .eks
+            .list_nodegroups()
+            .cluster_name(&cluster.id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            names.extend(
+                page.aws_on("eks:ListNodegroups", &cluster.id)?
+                    .nodegroups()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        let described = names.iter().map(|name| describe(cx.aws, &cluster.id, name));
+        let found = futures_util::future::try_join_all(described).await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter_map(|n| to_found(&n, cx.stack))
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let s = d.spec;
+        let g = &s.group;
+        let cluster = inputs.id(&s.cluster)?;
+        let role_arn = inputs.arn(&s.role)?;
+        let subnet_ids = inputs.ids(&s.subnets)?;
+        let mut tags = d.tags.clone();
+        tags.insert("Name".into(), d.name.to_string());
+        let token = request_token(&[&cluster, d.name, &role_arn, &subnet_ids.join(",")]);
+        let result = step
+            .aws()
+            .eks
+            .create_nodegroup()
+            .cluster_name(&cluster)
+            .nodegroup_name(d.name)
+            .node_role(&role_arn)
+            .set_subnets(Some(subnet_ids))
+            // Always sent: moto shares one mutable default between groups created without it.
+            .scaling_config(scaling(g.min, g.desired, g.max))
+            .set_instance_types(Some(g.instance_types.clone()))
+            .capacity_type(CapacityTypes::from(g.capacity.aws()))
+            .ami_type(AmiTypes::from(g.arch.ami_type()))
+            .disk_size(g.disk_gib)
+            .version(&s.version)
+            .set_labels(Some(g.labels.clone().into_iter().collect()))
+            .set_tags(Some(tags.into_iter().collect()))
+            .client_request_token(token)
+            .send()
+            .await
+            .aws_on("eks:CreateNodegroup", d.name);
+        let group = match result {
+            Ok(out) => out.nodegroup,
+            Err(e) if has_code(&e, "ResourceInUseException") => describe(step.aws(), &cluster, d.name).await?,
+            Err(e) => return Err(e),
+        };
+        let group = group.ok_or_else(|| anyhow!("CreateNodegroup returned no node group"))?;
+        to_found(&group, &step.ctx.stack).ok_or_else(|| anyhow!("node group without a name"))
+    }
+
+    async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
+        let cluster = &live.observed.cluster;
+        poll(
+            step,
+            &format!("node group {}", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                let n = describe(step.aws(), cluster, &live.id)
+                    .await?
+                    .ok_or_else(|| anyhow!("node group {} disappeared", live.id))?;
+                let l = to_found(&n, &step.ctx.stack).ok_or_else(|| anyhow!("node group without a name"))?;
+                match l.readiness {
+                    Readiness::Ready => Ok(Polled::Ready(l)),
+                    Readiness::Pending => Ok(Polled::Pending(l.state)),
+                    _ => bail!(
+                        "node group {} is {}{}",
+                        live.id,
+                        l.state,
+                        l.observed
+                            .health
+                            .as_deref()
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default()
+                    ),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let s = d.spec;
+        let g = &s.group;
+        // Refuse before touching anything: a half-made update is worse than none.
+        let fixed = [
+            Attr::InstanceTypes,
+            Attr::Capacity,
+            Attr::DiskGib,
+            Attr::AmiType,
+            Attr::Subnets,
+        ];
+        if changes.any(&fixed) {
+            bail!("{NEW_GROUP}; this needs a replacement, not an update");
+        }
+        let eks = &step.aws().eks;
+        let mut live = current.clone();
+        if changes.any(&[Attr::Min, Attr::Desired, Attr::Max, Attr::Labels]) {
+            let mut call = eks
+                .update_nodegroup_config()
+                .cluster_name(&live.observed.cluster)
+                .nodegroup_name(&live.id)
+                .scaling_config(scaling(g.min, g.desired, g.max));
+            if changes.has(Attr::Labels) {
+                let remove: Vec<String> = live
+                    .observed
+                    .labels
+                    .keys()
+                    .filter(|k| !g.labels.contains_key(*k))
+                    .cloned()
+                    .collect();
+                let mut labels =
+                    UpdateLabelsPayload::builder().set_remove_labels((!remove.is_empty()).then_some(remove));
+                if !g.labels.is_empty() {
+                    labels = labels.set_add_or_update_labels(Some(g.labels.clone().into_iter().collect()));
+                }
+                call = call.labels(labels.build());
+            }
+            call.send().await.aws_on("eks:UpdateNodegroupConfig", &live.id)?;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        if changes.has(Attr::Version) {
+            step.status(&format!("rolling nodes to {}", s.version));
+            eks.update_nodegroup_version()
+                .cluster_name(&live.observed.cluster)
+                .nodegroup_name(&live.id)
+                .version(&s.version)
+                .send()
+                .await
+                .aws_on("eks:UpdateNodegroupVersion", &live.id)?;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        if changes.has(Attr::Tags) {
+            sync_tags(step, live.arn.as_deref(), &live.tags, d.tags).await?;
+            live.tags = d.tags.clone();
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let aws = step.aws();
+        let cluster = &live.observed.cluster;
+        match aws
+            .eks
+            .delete_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(&live.id)
+            .send()
+            .await
+            .aws_on("eks:DeleteNodegroup", &live.id)
+        {
+            Err(e) if is_not_found_error(&e) => return Ok(()),
+            // Already on its way out (a re-run of a destroy): just wait for it.
+            Err(_) if live.readiness == Readiness::Deleting => {}
+            Err(e) if has_code(&e, "ResourceInUseException") => {} // already deleting
+            other => {
+                other?;
+            }
+        }
+        poll(
+            step,
+            &format!("node group {} to be deleted", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                match describe(aws, cluster, &live.id).await? {
+                    None => Ok(Polled::Ready(())),
+                    Some(n) if n.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
+                        let health = to_found(&n, &step.ctx.stack).and_then(|l| l.observed.health);
+                        bail!(
+                            "node group {} failed to delete{}",
+                            live.id,
+                            health.map(|h| format!(": {h}")).unwrap_or_default()
+                        )
+                    }
+                    Some(n) => Ok(Polled::Pending(
+                        n.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    )),
+                }
+            },
+        )
+        .await
     }
 }
 
-fn to_live(n: &Nodegroup, stack: &str) -> Option<Live> {
-    let tags: BTreeMap<String, String> = n
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+fn nodes(instance_type: Option<&String>, spot: bool, count: u32, gib: u32) -> Vec<Billable> {
+    let mut out = Vec::new();
+    if let Some(instance_type) = instance_type {
+        out.push(Billable::Ec2 {
+            instance_type: instance_type.clone(),
+            count,
+            spot,
+        });
+    }
+    out.push(Billable::EbsGp3 { gib, count });
+    out
+}
+
+fn to_found(n: &SdkNodegroup, stack: &str) -> Option<Found<EksNodegroup>> {
+    let tags = tag_map(n.tags());
     let name = n.nodegroup_name()?;
     // A group ekstack did not make still lives in the stack's cluster and must
     // go before the cluster can; it gets an address from its name.
-    let ours = tags.get(TAG_STACK).map(String::as_str) == Some(stack);
+    let ours = is_of_stack(&tags, stack);
     let address = tags
         .get(TAG_ADDRESS)
         .filter(|_| ours)
         .cloned()
-        .unwrap_or_else(|| nodegroup_address(name));
+        .unwrap_or_else(|| address(name));
     let state = n.status().map(|s| s.as_str().to_string()).unwrap_or_default();
     let readiness = match state.as_str() {
         "ACTIVE" | "DEGRADED" => Readiness::Ready,
@@ -105,60 +449,48 @@ fn to_live(n: &Nodegroup, stack: &str) -> Option<Live> {
     instance_types.sort();
     let mut subnets = n.subnets().to_vec();
     subnets.sort();
-    let labels: BTreeMap<String, String> = n
-        .labels()
-        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    let mut live = Live::new(Kind::EksNodegroup, address, name, state, readiness)
-        .with_arn(n.nodegroup_arn().map(str::to_string))
-        .attr("instance_types", json!(instance_types))
-        .attr("capacity", n.capacity_type().map(|c| c.as_str()).unwrap_or("ON_DEMAND"))
-        .attr("disk_gib", n.disk_size().unwrap_or(20))
-        .attr("ami_type", n.ami_type().map(|a| a.as_str()).unwrap_or_default())
-        .attr("subnets", json!(subnets))
-        .attr("min", scaling.and_then(|s| s.min_size()).unwrap_or(0))
-        .attr("desired", scaling.and_then(|s| s.desired_size()).unwrap_or(0))
-        .attr("max", scaling.and_then(|s| s.max_size()).unwrap_or(0))
-        .attr("labels", json!(labels))
-        .attr("version", n.version().unwrap_or_default())
-        .attr("tags", live_user_tags(&tags));
-    if !ours {
-        live = live.detail("foreign", true);
-    }
-    if let Some(issue) = n.health().and_then(|h| h.issues().first()) {
-        live = live.detail(
-            "health",
+    let observed = Observed {
+        cluster: n.cluster_name().unwrap_or_default().to_string(),
+        instance_types,
+        capacity: n.capacity_type().map(|c| c.as_str()).unwrap_or("ON_DEMAND").to_string(),
+        disk_gib: n.disk_size().unwrap_or(20),
+        ami_type: n.ami_type().map(|a| a.as_str()).unwrap_or_default().to_string(),
+        subnets,
+        min: scaling.and_then(|s| s.min_size()).unwrap_or(0),
+        desired: scaling.and_then(|s| s.desired_size()).unwrap_or(0),
+        max: scaling.and_then(|s| s.max_size()).unwrap_or(0),
+        labels: n
+            .labels()
+            .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        version: n.version().unwrap_or_default().to_string(),
+        node_role: n.node_role().unwrap_or_default().to_string(),
+        health: n.health().and_then(|h| h.issues().first()).map(|issue| {
             format!(
                 "{}: {}",
                 issue.code().map(|c| c.as_str()).unwrap_or("?"),
                 issue.message().unwrap_or_default()
-            ),
-        );
-    }
-    Some(live.with_tags(tags))
+            )
+        }),
+    };
+    let origin = if ours { Origin::Ours } else { Origin::Foreign };
+    Some(
+        EksNodegroup::found(address, name, state, readiness, observed)
+            .with_arn(n.nodegroup_arn())
+            .with_tags(tags)
+            .with_origin(origin),
+    )
 }
 
-/// Lists and describes every node group of the cluster (AWS has no batch describe).
-pub async fn discover(aws: &Aws, stack: &str, cluster: &str) -> Result<Vec<Live>> {
-    let mut names = Vec::new();
-    let mut pages = aws.eks.list_nodegroups().cluster_name(cluster).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        names.extend(page.aws("eks:ListNodegroups")?.nodegroups().iter().cloned());
-    }
-    let described = names.iter().map(|name| describe(aws, cluster, name));
-    let found = futures_util::future::try_join_all(described).await?;
-    Ok(found.into_iter().flatten().filter_map(|n| to_live(&n, stack)).collect())
-}
-
-async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Nodegroup>> {
-    let out = super::found(
+async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<SdkNodegroup>> {
+    let out = existing(
         aws.eks
             .describe_nodegroup()
             .cluster_name(cluster)
             .nodegroup_name(name)
             .send()
             .await
-            .aws("eks:DescribeNodegroup"),
+            .aws_on("eks:DescribeNodegroup", name),
     )?;
     Ok(out.and_then(|out| out.nodegroup))
 }
@@ -169,199 +501,4 @@ fn scaling(min: i32, desired: i32, max: i32) -> NodegroupScalingConfig {
         .desired_size(desired)
         .max_size(max)
         .build()
-}
-
-/// Creates the group under `name` (the key, or a replacement name).
-pub async fn create(step: &Step<'_>, r: &Resource, name: &str) -> Result<Live> {
-    let Spec::EksNodegroup {
-        cluster,
-        nodegroup: ng,
-        version,
-        role,
-        subnets,
-        ..
-    } = &r.spec
-    else {
-        bail!("internal error: {} is not a node group", r.address)
-    };
-    let role_arn = step.ctx.arn_of(role)?;
-    let subnet_ids = subnets.iter().map(|s| step.ctx.id_of(s)).collect::<Result<Vec<_>>>()?;
-    let tags: HashMap<String, String> = super::tags(&step.ctx.stack, &r.address, name).into_iter().collect();
-    let token = request_token(&[cluster, name, &role_arn, &subnet_ids.join(",")]);
-    let result = step
-        .aws()
-        .eks
-        .create_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .node_role(&role_arn)
-        .set_subnets(Some(subnet_ids))
-        // Always sent: moto shares one mutable default between groups created without it.
-        .scaling_config(scaling(ng.min, ng.desired, ng.max))
-        .set_instance_types(Some(ng.instance_types.clone()))
-        .capacity_type(CapacityTypes::from(ng.capacity.aws()))
-        .ami_type(AmiTypes::from(ng.arch.ami_type()))
-        .disk_size(ng.disk_gib)
-        .version(version)
-        .set_labels(Some(ng.labels.clone().into_iter().collect()))
-        .set_tags(Some(tags))
-        .client_request_token(token)
-        .send()
-        .await
-        .aws("eks:CreateNodegroup");
-    let group = match result {
-        Ok(out) => out.nodegroup,
-        Err(e) if has_code(&e, "ResourceInUseException") => describe(step.aws(), cluster, name).await?,
-        Err(e) => return Err(e),
-    };
-    let group = group.ok_or_else(|| anyhow!("CreateNodegroup returned no node group"))?;
-    to_live(&group, step.ctx.stack_name()).ok_or_else(|| anyhow!("node group without a name"))
-}
-
-pub async fn wait_ready(step: &Step<'_>, live: &Live) -> Result<Live> {
-    let cluster = step.ctx.stack_name().to_string();
-    poll(
-        step,
-        &format!("node group {}", live.id),
-        ready_timeout(Kind::EksNodegroup),
-        || async {
-            let n = describe(step.aws(), &cluster, &live.id)
-                .await?
-                .ok_or_else(|| anyhow!("node group {} disappeared", live.id))?;
-            let l = to_live(&n, &cluster).ok_or_else(|| anyhow!("node group without a name"))?;
-            match l.readiness {
-                Readiness::Ready => Ok(Polled::Ready(l)),
-                Readiness::Pending => Ok(Polled::Pending(l.state)),
-                _ => bail!(
-                    "node group {} is {}{}",
-                    live.id,
-                    l.state,
-                    l.detail_str("health").map(|h| format!(" ({h})")).unwrap_or_default()
-                ),
-            }
-        },
-    )
-    .await
-}
-
-pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    let Spec::EksNodegroup {
-        cluster,
-        nodegroup: ng,
-        version,
-        ..
-    } = &r.spec
-    else {
-        bail!("internal error: {} is not a node group", r.address)
-    };
-    // Refuse before touching anything: a half-made update is worse than none.
-    let known = ["min", "desired", "max", "labels", "version", "tags"];
-    if action.changes.iter().any(|c| !known.contains(&c.attribute.as_str())) {
-        return Err(no_update(Kind::EksNodegroup, action));
-    }
-    let eks = &step.aws().eks;
-    let mut live = live.clone();
-    if ["min", "desired", "max", "labels"]
-        .iter()
-        .any(|a| action.changes_attribute(a))
-    {
-        let mut call = eks
-            .update_nodegroup_config()
-            .cluster_name(cluster)
-            .nodegroup_name(&live.id)
-            .scaling_config(scaling(ng.min, ng.desired, ng.max));
-        if action.changes_attribute("labels") {
-            let have: BTreeMap<String, String> =
-                serde_json::from_value(live.attrs.get("labels").cloned().unwrap_or(json!({}))).unwrap_or_default();
-            let remove: Vec<String> = have.keys().filter(|k| !ng.labels.contains_key(*k)).cloned().collect();
-            let mut labels = UpdateLabelsPayload::builder().set_remove_labels((!remove.is_empty()).then_some(remove));
-            if !ng.labels.is_empty() {
-                labels = labels.set_add_or_update_labels(Some(ng.labels.clone().into_iter().collect()));
-            }
-            call = call.labels(labels.build());
-        }
-        call.send().await.aws("eks:UpdateNodegroupConfig")?;
-        live = wait_ready(step, &live).await?;
-    }
-    if action.changes_attribute("version") {
-        step.status(&format!("rolling nodes to {version}"));
-        eks.update_nodegroup_version()
-            .cluster_name(cluster)
-            .nodegroup_name(&live.id)
-            .version(version)
-            .send()
-            .await
-            .aws("eks:UpdateNodegroupVersion")?;
-        live = wait_ready(step, &live).await?;
-    }
-    if action.changes_attribute("tags") {
-        let arn = live
-            .arn
-            .clone()
-            .ok_or_else(|| anyhow!("node group {} has no ARN", live.id))?;
-        super::eks_cluster::sync_tags(step, &arn, &live.tags).await?;
-    }
-    Ok(live)
-}
-
-/// Scales a group to `desired` nodes (and `min` to at most that), for `sleep`.
-pub async fn scale(step: &Step<'_>, live: &Live, min: i32, desired: i32, max: i32) -> Result<Live> {
-    let cluster = step.ctx.stack_name();
-    step.aws()
-        .eks
-        .update_nodegroup_config()
-        .cluster_name(cluster)
-        .nodegroup_name(&live.id)
-        .scaling_config(scaling(min, desired, max))
-        .send()
-        .await
-        .aws("eks:UpdateNodegroupConfig")?;
-    wait_ready(step, live).await
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let cluster = step
-        .ctx
-        .live(EKS_CLUSTER)
-        .map(|c| c.id)
-        .unwrap_or_else(|| step.ctx.stack_name().to_string());
-    let aws = step.aws();
-    match aws
-        .eks
-        .delete_nodegroup()
-        .cluster_name(&cluster)
-        .nodegroup_name(&live.id)
-        .send()
-        .await
-        .aws("eks:DeleteNodegroup")
-    {
-        Err(e) if is_not_found_error(&e) => return Ok(()),
-        // Already on its way out (a re-run of a destroy): just wait for it.
-        Err(_) if live.readiness == Readiness::Deleting => {}
-        Err(e) if has_code(&e, "ResourceInUseException") => {} // already deleting
-        other => {
-            other?;
-        }
-    }
-    poll(
-        step,
-        &format!("node group {} to be deleted", live.id),
-        ready_timeout(Kind::EksNodegroup),
-        || async {
-            match describe(aws, &cluster, &live.id).await? {
-                None => Ok(Polled::Ready(())),
-                Some(n) if n.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
-                    bail!(
-                        "node group {} failed to delete: {:?}",
-                        live.id,
-                        n.health().map(|h| h.issues().to_vec())
-                    )
-                }
-                Some(n) => Ok(Polled::Pending(
-                    n.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                )),
-            }
-        },
-    )
-    .await
 }

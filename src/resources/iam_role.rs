@@ -1,38 +1,318 @@
-//! IAM roles for the cluster, its nodes and Fargate pods, with the AWS managed
-//! policies each needs. IAM is global, so role names carry the region.
-
-use std::collections::BTreeMap;
+//! IAM roles for the cluster, its nodes and Fargate pods, with the AWS
+//! managed policies each needs. IAM is global, so role names carry the
+//! region as well as the stack: `<stack>-<region>-<purpose>`.
 
 use anyhow::{bail, Result};
 use aws_sdk_iam::types::Tag;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{live_user_tags, no_update, tags_attr, Step, TAG_STACK};
-use crate::aws::errors::{is_not_found_error, AwsResultExt};
+use super::tags::{self, is_of_stack, TAG_ADDRESS, TAG_STACK};
+use super::{gone_ok, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
+use super::{Kind, ResourceKind, Step};
+use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
-use crate::graph::build::role_name;
-use crate::graph::{Kind, Resource, Spec};
-use crate::live::{Live, Readiness};
-use crate::plan::diff::{Attr, Compare};
-use crate::plan::ResourceAction;
+use crate::graph::Address;
+use crate::live::{Live, Readiness, Tags};
+use crate::plan::Value;
 
-/// The purposes ekstack makes roles for, with their addresses.
-pub const ROLES: [(&str, &str); 3] = [
-    ("cluster", "iam-role.cluster"),
-    ("node", "iam-role.node"),
-    ("fargate", "iam-role.fargate"),
+/// AWS managed policies attached to the roles ekstack creates.
+pub const CLUSTER_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"];
+pub const NODE_POLICIES: &[&str] = &[
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 ];
+pub const FARGATE_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSFargatePodExecutionRolePolicy"];
 
-pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
-    let Spec::IamRole { service, policies } = &r.spec else {
-        return vec![];
+pub fn cluster() -> Ref<IamRole> {
+    Ref::new("iam-role.cluster")
+}
+
+pub fn node() -> Ref<IamRole> {
+    Ref::new("iam-role.node")
+}
+
+pub fn fargate() -> Ref<IamRole> {
+    Ref::new("iam-role.fargate")
+}
+
+/// IAM is global, so role names carry the region as well as the stack.
+pub fn role_name(stack: &str, region: &str, purpose: &str) -> String {
+    format!("{stack}-{region}-{purpose}")
+}
+
+pub struct IamRole;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// The service that assumes the role, e.g. `eks.amazonaws.com`.
+    pub service: String,
+    /// ARNs of the AWS managed policies attached.
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub service: String,
+    /// Sorted.
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Service,
+    Policies,
+    Tags,
+}
+
+impl ResourceKind for IamRole {
+    const KIND: Kind = Kind::IamRole;
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let Some(eks) = &stack.eks else { return vec![] };
+        let mut roles = vec![(cluster(), "cluster", "eks.amazonaws.com", CLUSTER_POLICIES)];
+        if !eks.nodegroups.is_empty() {
+            roles.push((node(), "node", "ec2.amazonaws.com", NODE_POLICIES));
+        }
+        if !eks.fargate.is_empty() {
+            roles.push((fargate(), "fargate", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES));
+        }
+        roles
+            .into_iter()
+            .map(|(r, purpose, service, policies)| {
+                let name = role_name(&stack.meta.name, &stack.meta.region, purpose);
+                New {
+                    tags: tags::of(stack, &r.address, &name),
+                    address: r.address,
+                    name,
+                    spec: Spec {
+                        service: service.into(),
+                        policies: policies.iter().map(|p| p.to_string()).collect(),
+                    },
+                    after: vec![],
+                }
+            })
+            .collect()
+    }
+
+    fn references(_: &Spec) -> Vec<Address> {
+        vec![]
+    }
+
+    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+        vec![
+            Attribute::<Self>::new(Attr::Service, "eks", d.spec.service.clone(), |l| {
+                l.observed.service.clone().into()
+            })
+            .in_place("iam:UpdateAssumeRolePolicy"),
+            Attribute::<Self>::new(Attr::Policies, "eks", &d.spec.policies, |l| {
+                Value::from(&l.observed.policies)
+            })
+            .in_place("iam:AttachRolePolicy")
+            .unordered(),
+            tags::attribute(Attr::Tags, d, "iam:TagRole"),
+        ]
+    }
+
+    fn points_at(_: &Observed) -> Vec<String> {
+        vec![]
+    }
+
+    /// Every role named for the stack in this region, in one listing (IAM
+    /// has no tag filter), then each one's tags and policies.
+    async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let prefix = role_name(cx.stack, cx.region, "");
+        let mut names = Vec::new();
+        let mut pages = cx.aws.iam.list_roles().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for role in page.aws("iam:ListRoles")?.roles() {
+                if role.role_name().starts_with(&prefix) {
+                    names.push(role.role_name().to_string());
+                }
+            }
+        }
+        let lookups = names.iter().map(|name| describe(cx.aws, cx.stack, name));
+        let found = futures_util::future::try_join_all(lookups).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, _: &Inputs) -> Result<Found<Self>> {
+        let iam = &step.aws().iam;
+        let created = iam
+            .create_role()
+            .role_name(d.name)
+            .assume_role_policy_document(trust_policy(&d.spec.service))
+            .description(format!("ekstack stack {}: {}", step.ctx.stack, d.address))
+            .set_tags(Some(iam_tags(d.tags)?))
+            .send()
+            .await
+            .aws_on("iam:CreateRole", d.name);
+        let arn = match created {
+            Ok(out) => out.role().map(|r| r.arn().to_string()),
+            // Made by an interrupted run: finish it below.
+            Err(e) if has_code(&e, "EntityAlreadyExists") => {
+                let out = iam
+                    .get_role()
+                    .role_name(d.name)
+                    .send()
+                    .await
+                    .aws_on("iam:GetRole", d.name)?;
+                let role = out.role().ok_or_else(|| anyhow::anyhow!("role {} vanished", d.name))?;
+                let ours = role
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == TAG_STACK && t.value() == step.ctx.stack);
+                if !ours {
+                    bail!("an IAM role named {} already exists and was not made by ekstack for this stack; rename the stack or remove the role", d.name);
+                }
+                Some(role.arn().to_string())
+            }
+            Err(e) => return Err(e),
+        };
+        for policy in &d.spec.policies {
+            iam.attach_role_policy()
+                .role_name(d.name)
+                .policy_arn(policy)
+                .send()
+                .await
+                .aws_on("iam:AttachRolePolicy", d.name)?;
+        }
+        let mut policies = d.spec.policies.clone();
+        policies.sort();
+        let observed = Observed {
+            service: d.spec.service.clone(),
+            policies,
+        };
+        Ok(Self::found(d.address, d.name, "available", Readiness::Ready, observed)
+            .with_arn(arn)
+            .with_tags(d.tags.clone()))
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let iam = &step.aws().iam;
+        let mut live = current.clone();
+        for change in changes.iter() {
+            match change {
+                Attr::Service => {
+                    iam.update_assume_role_policy()
+                        .role_name(&live.id)
+                        .policy_document(trust_policy(&d.spec.service))
+                        .send()
+                        .await
+                        .aws_on("iam:UpdateAssumeRolePolicy", &live.id)?;
+                    live.observed.service = d.spec.service.clone();
+                }
+                Attr::Policies => {
+                    let have = attached_policies(step.aws(), &live.id).await?;
+                    for p in d.spec.policies.iter().filter(|p| !have.contains(p)) {
+                        iam.attach_role_policy()
+                            .role_name(&live.id)
+                            .policy_arn(p)
+                            .send()
+                            .await
+                            .aws_on("iam:AttachRolePolicy", &live.id)?;
+                    }
+                    for p in have.iter().filter(|p| !d.spec.policies.contains(p)) {
+                        detach(step, &live.id, p).await?;
+                    }
+                    live.observed.policies = d.spec.policies.clone();
+                    live.observed.policies.sort();
+                }
+                Attr::Tags => {
+                    let (stale, set) = tags::changes(&live.tags, d.tags);
+                    if !stale.is_empty() {
+                        iam.untag_role()
+                            .role_name(&live.id)
+                            .set_tag_keys(Some(stale))
+                            .send()
+                            .await
+                            .aws_on("iam:UntagRole", &live.id)?;
+                    }
+                    if !set.is_empty() {
+                        iam.tag_role()
+                            .role_name(&live.id)
+                            .set_tags(Some(iam_tags(&set)?))
+                            .send()
+                            .await
+                            .aws_on("iam:TagRole", &live.id)?;
+                    }
+                    live.tags = d.tags.clone();
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let iam = &step.aws().iam;
+        let policies = match attached_policies(step.aws(), &live.id).await {
+            Ok(p) => p,
+            Err(e) if is_not_found_error(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for p in policies {
+            detach(step, &live.id, &p).await?;
+        }
+        gone_ok(
+            iam.delete_role()
+                .role_name(&live.id)
+                .send()
+                .await
+                .aws_on("iam:DeleteRole", &live.id),
+        )
+    }
+}
+
+/// One role by name, if it is the stack's (a role of this name made by
+/// someone else is not ours to change).
+async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<IamRole>>> {
+    let role = match aws
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .aws_on("iam:GetRole", name)
+    {
+        Ok(out) => out.role,
+        Err(e) if is_not_found_error(&e) => None,
+        Err(e) => return Err(e),
     };
-    vec![
-        Attr::in_place("service", "eks", service.clone(), "iam:UpdateAssumeRolePolicy"),
-        Attr::in_place("policies", "eks", json!(policies), "iam:AttachRolePolicy").compare(Compare::Unordered),
-        tags_attr(stack, "iam:TagRole"),
-    ]
+    let Some(role) = role else { return Ok(None) };
+    let tags: Tags = role
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    if !is_of_stack(&tags, stack) {
+        return Ok(None);
+    }
+    let Some(address) = tags.get(TAG_ADDRESS).cloned() else {
+        return Ok(None);
+    };
+    let observed = Observed {
+        service: role
+            .assume_role_policy_document()
+            .and_then(trusted_service)
+            .unwrap_or_default(),
+        policies: attached_policies(aws, name).await?,
+    };
+    Ok(Some(
+        IamRole::found(address, name, "available", Readiness::Ready, observed)
+            .with_arn(Some(role.arn()))
+            .with_tags(tags),
+    ))
 }
 
 fn trust_policy(service: &str) -> String {
@@ -47,7 +327,7 @@ fn trust_policy(service: &str) -> String {
 /// URL-encoded.
 fn trusted_service(document: &str) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(document).decode_utf8().ok()?;
-    let v: Value = serde_json::from_str(&decoded).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&decoded).ok()?;
     let principal = v
         .get("Statement")?
         .as_array()?
@@ -55,8 +335,8 @@ fn trusted_service(document: &str) -> Option<String> {
         .get("Principal")?
         .get("Service")?;
     match principal {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(a) => a.first()?.as_str().map(str::to_string),
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(a) => a.first()?.as_str().map(str::to_string),
         _ => None,
     }
 }
@@ -68,7 +348,7 @@ async fn attached_policies(aws: &Aws, name: &str) -> Result<Vec<String>> {
         .role_name(name)
         .send()
         .await
-        .aws("iam:ListAttachedRolePolicies")?;
+        .aws_on("iam:ListAttachedRolePolicies", name)?;
     let mut arns: Vec<String> = out
         .attached_policies()
         .iter()
@@ -78,159 +358,10 @@ async fn attached_policies(aws: &Aws, name: &str) -> Result<Vec<String>> {
     Ok(arns)
 }
 
-/// Looks up the stack's roles by their deterministic names.
-pub async fn discover(aws: &Aws, stack: &str, region: &str) -> Result<Vec<Live>> {
-    let lookups = ROLES.iter().map(|(purpose, _)| async move {
-        let name = role_name(stack, region, purpose);
-        let role = match aws.iam.get_role().role_name(&name).send().await.aws("iam:GetRole") {
-            Ok(out) => out.role,
-            Err(e) if is_not_found_error(&e) => None,
-            Err(e) => return Err(e),
-        };
-        let Some(role) = role else { return Ok(None) };
-        let tags: BTreeMap<String, String> = role
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        // A role of this name made by someone else is not ours to change.
-        if tags.get(TAG_STACK).map(String::as_str) != Some(stack) {
-            return Ok(None);
-        }
-        let Some(address) = tags.get(super::TAG_ADDRESS).cloned() else {
-            return Ok(None);
-        };
-        let policies = attached_policies(aws, &name).await?;
-        let service = role
-            .assume_role_policy_document()
-            .and_then(trusted_service)
-            .unwrap_or_default();
-        Ok(Some(
-            Live::new(Kind::IamRole, address, name, "available", Readiness::Ready)
-                .with_arn(Some(role.arn().to_string()))
-                .attr("service", service)
-                .attr("policies", json!(policies))
-                .attr("tags", live_user_tags(&tags))
-                .with_tags(tags),
-        ))
-    });
-    let found = futures_util::future::try_join_all(lookups).await?;
-    Ok(found.into_iter().flatten().collect())
-}
-
-fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
+fn iam_tags(tags: &Tags) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
         .collect()
-}
-
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::IamRole { service, policies } = &r.spec else {
-        bail!("internal error: {} is not a role", r.address)
-    };
-    let iam = &step.aws().iam;
-    let tags = super::tags(&step.ctx.stack, &r.address, &r.name);
-    let created = iam
-        .create_role()
-        .role_name(&r.name)
-        .assume_role_policy_document(trust_policy(service))
-        .description(format!("ekstack stack {}: {}", step.ctx.stack_name(), r.address))
-        .set_tags(Some(iam_tags(&tags)?))
-        .send()
-        .await
-        .aws("iam:CreateRole");
-    let arn = match created {
-        Ok(out) => out.role().map(|r| r.arn().to_string()),
-        // Made by an interrupted run: finish it below.
-        Err(e) if crate::aws::errors::has_code(&e, "EntityAlreadyExists") => {
-            let out = iam.get_role().role_name(&r.name).send().await.aws("iam:GetRole")?;
-            let role = out.role().ok_or_else(|| anyhow::anyhow!("role {} vanished", r.name))?;
-            let ours = role
-                .tags()
-                .iter()
-                .any(|t| t.key() == TAG_STACK && t.value() == step.ctx.stack_name());
-            if !ours {
-                bail!("an IAM role named {} already exists and was not made by ekstack for this stack; rename the stack or remove the role", r.name);
-            }
-            Some(role.arn().to_string())
-        }
-        Err(e) => return Err(e),
-    };
-    for policy in policies {
-        iam.attach_role_policy()
-            .role_name(&r.name)
-            .policy_arn(policy)
-            .send()
-            .await
-            .aws("iam:AttachRolePolicy")?;
-    }
-    let mut sorted = policies.clone();
-    sorted.sort();
-    Ok(
-        Live::new(Kind::IamRole, &r.address, &r.name, "available", Readiness::Ready)
-            .with_arn(arn)
-            .attr("service", service.as_str())
-            .attr("policies", json!(sorted))
-            .attr("tags", live_user_tags(&tags))
-            .with_tags(tags),
-    )
-}
-
-pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    let Spec::IamRole { service, policies } = &r.spec else {
-        bail!("internal error: {} is not a role", r.address)
-    };
-    let iam = &step.aws().iam;
-    let mut live = live.clone();
-    for change in &action.changes {
-        match change.attribute.as_str() {
-            "service" => {
-                iam.update_assume_role_policy()
-                    .role_name(&live.id)
-                    .policy_document(trust_policy(service))
-                    .send()
-                    .await
-                    .aws("iam:UpdateAssumeRolePolicy")?;
-                live.attrs.insert("service".into(), service.as_str().into());
-            }
-            "policies" => {
-                let have = attached_policies(step.aws(), &live.id).await?;
-                for p in policies.iter().filter(|p| !have.contains(p)) {
-                    iam.attach_role_policy()
-                        .role_name(&live.id)
-                        .policy_arn(p)
-                        .send()
-                        .await
-                        .aws("iam:AttachRolePolicy")?;
-                }
-                for p in have.iter().filter(|p| !policies.contains(p)) {
-                    detach(step, &live.id, p).await?;
-                }
-                live.attrs.insert("policies".into(), json!(policies));
-            }
-            "tags" => {
-                let (stale, set) = super::tag_changes(&live.tags, &step.ctx.stack.meta.tags);
-                if !stale.is_empty() {
-                    iam.untag_role()
-                        .role_name(&live.id)
-                        .set_tag_keys(Some(stale))
-                        .send()
-                        .await
-                        .aws("iam:UntagRole")?;
-                }
-                if !set.is_empty() {
-                    iam.tag_role()
-                        .role_name(&live.id)
-                        .set_tags(Some(iam_tags(&set)?))
-                        .send()
-                        .await
-                        .aws("iam:TagRole")?;
-                }
-            }
-            _ => return Err(no_update(Kind::IamRole, action)),
-        }
-    }
-    Ok(live)
 }
 
 /// Detaches a policy; one already detached (a retry after a lost answer) is fine.
@@ -243,20 +374,7 @@ async fn detach(step: &Step<'_>, role: &str, policy: &str) -> Result<()> {
         .policy_arn(policy)
         .send()
         .await;
-    super::gone_ok(detached.aws("iam:DetachRolePolicy"))
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let iam = &step.aws().iam;
-    let policies = match attached_policies(step.aws(), &live.id).await {
-        Ok(p) => p,
-        Err(e) if is_not_found_error(&e) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for p in policies {
-        detach(step, &live.id, &p).await?;
-    }
-    super::gone_ok(iam.delete_role().role_name(&live.id).send().await.aws("iam:DeleteRole"))
+    gone_ok(detached.aws_on("iam:DetachRolePolicy", role))
 }
 
 #[cfg(test)]

@@ -1,40 +1,72 @@
-//! NAT gateways: egress for the private subnets. Created with a client token
+//! NAT gateways: egress for the private subnets. One in the first AZ for
+//! `nat = "single"`, one per AZ for `"per-az"`. Created with a client token
 //! so that a retried create after a lost response returns the same gateway.
 
-use anyhow::{anyhow, bail, Result};
-use aws_sdk_ec2::types::{Filter, NatGateway, ResourceType};
+use std::time::Duration;
 
-use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
-use super::{live_user_tags, no_update, poll, ready_timeout, tags_attr, Polled, Step};
+use anyhow::{anyhow, bail, Result};
+use aws_sdk_ec2::types::{Filter, NatGateway as SdkNatGateway, ResourceType};
+
+use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::eip::Eip;
+use super::internet_gateway;
+use super::subnet::{Subnet, Tier};
+use super::tags::{self, claimed_address};
+use super::{poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref, Resolve};
+use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::{is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::Stack;
-use crate::finder;
-use crate::graph::{Kind, Resource, Spec};
-use crate::live::{Live, Readiness};
-use crate::plan::diff::Attr;
-use crate::plan::{ResourceAction, KNOWN_AFTER_APPLY};
+use crate::config::{NatMode, Stack};
+use crate::cost::Billable;
+use crate::graph::Address;
+use crate::live::{Live, LiveState, Readiness};
 
-pub fn attrs(stack: &Stack, r: &Resource, id_of: &dyn Fn(&str) -> Option<String>) -> Vec<Attr> {
-    let Spec::NatGateway { subnet, eip } = &r.spec else {
-        return vec![];
-    };
-    let why = "a NAT gateway's subnet and address are fixed at creation";
-    vec![
-        Attr::replace(
-            "subnet",
-            "network.nat",
-            id_of(subnet).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
-            why,
-        ),
-        Attr::replace(
-            "eip",
-            "network.nat",
-            id_of(eip).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
-            why,
-        ),
-        tags_attr(stack, "ec2:CreateTags"),
-    ]
+/// The AZs that get a NAT gateway. The single NAT has the first AZ's
+/// address, so promoting to per-AZ keeps it.
+pub fn azs(stack: &Stack) -> Vec<&String> {
+    let azs = &stack.network.azs;
+    match stack.network.nat {
+        NatMode::None => vec![],
+        NatMode::Single => azs.iter().take(1).collect(),
+        NatMode::PerAz => azs.iter().collect(),
+    }
+}
+
+pub fn address(az: &str) -> Address {
+    format!("nat-gateway.{az}")
+}
+
+/// The NAT gateway the private subnet of `az` sends its traffic through.
+pub fn serving(stack: &Stack, az: &str) -> Option<Ref<NatGateway>> {
+    let azs = &stack.network.azs;
+    match stack.network.nat {
+        NatMode::None => None,
+        NatMode::Single => azs.first().map(|first| Ref::new(address(first))),
+        NatMode::PerAz => Some(Ref::new(address(az))),
+    }
+}
+
+pub struct NatGateway;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub subnet: Ref<Subnet>,
+    pub eip: Ref<Eip>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub subnet_id: String,
+    pub allocation_id: String,
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Subnet,
+    Eip,
+    Tags,
 }
 
 fn readiness(state: &str) -> Readiness {
@@ -46,151 +78,218 @@ fn readiness(state: &str) -> Readiness {
     }
 }
 
-fn to_live(n: &NatGateway, address: String) -> Option<Live> {
-    let tags = tag_map(n.tags());
+fn to_found(n: &SdkNatGateway, address: String) -> Option<Found<NatGateway>> {
     let state = n.state().map(|s| s.as_str().to_string()).unwrap_or_default();
-    let allocation = n
-        .nat_gateway_addresses()
-        .iter()
-        .find_map(|a| a.allocation_id())
-        .unwrap_or_default();
-    Some(
-        Live::new(
-            Kind::NatGateway,
-            address,
-            n.nat_gateway_id()?,
-            state.clone(),
-            readiness(&state),
-        )
-        .attr("subnet", n.subnet_id().unwrap_or_default())
-        .attr("eip", allocation)
-        .attr("tags", live_user_tags(&tags))
-        .with_tags(tags),
-    )
-}
-
-pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
-    let out = aws
-        .ec2
-        .describe_nat_gateways()
-        .filter(stack_filter(stack))
-        .send()
-        .await
-        .aws("ec2:DescribeNatGateways")?;
-    Ok(out
-        .nat_gateways()
-        .iter()
-        .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
-        .filter_map(|n| {
-            let address = claimed_address(&tag_map(n.tags()), stack)?;
-            to_live(n, address)
-        })
-        .collect())
-}
-
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::NatGateway { subnet, eip } = &r.spec else {
-        bail!("internal error: {} is not a NAT gateway", r.address)
+    let observed = Observed {
+        subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+        allocation_id: n
+            .nat_gateway_addresses()
+            .iter()
+            .find_map(|a| a.allocation_id())
+            .unwrap_or_default()
+            .to_string(),
+        failure: n.failure_message().map(str::to_string),
     };
-    let subnet = step.ctx.id_of(subnet)?;
-    let allocation = step.ctx.id_of(eip)?;
-    // The token is unique to this address and subnet pair: retrying the same
-    // create is idempotent, while a later re-create (new address) is not.
-    let token = format!("ekstack-{allocation}-{}", subnet.trim_start_matches("subnet-"));
-    let created = create_or_find(step, r, "ec2:CreateNatGateway", finder!(step, discover), || {
-        step.aws()
+    let readiness = readiness(&state);
+    Some(NatGateway::found(address, n.nat_gateway_id()?, state, readiness, observed).with_tags(tag_map(n.tags())))
+}
+
+impl ResourceKind for NatGateway {
+    const KIND: Kind = Kind::NatGateway;
+    const READY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        azs(stack)
+            .into_iter()
+            .map(|az| {
+                let address = address(az);
+                let name = format!("{}-nat-{az}", stack.meta.name);
+                New {
+                    tags: tags::of(stack, &address, &name),
+                    address,
+                    name,
+                    spec: Spec {
+                        subnet: super::subnet::reference(Tier::Public, az),
+                        eip: super::eip::reference(az),
+                    },
+                    // A public NAT gateway needs the VPC's internet gateway attached.
+                    after: vec![internet_gateway::ADDRESS.into()],
+                }
+            })
+            .collect()
+    }
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        vec![spec.subnet.address.clone(), spec.eip.address.clone()]
+    }
+
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn Resolve) -> Vec<Attribute<Self>> {
+        let why = "a NAT gateway's subnet and address are fixed at creation";
+        vec![
+            Attribute::<Self>::new(
+                Attr::Subnet,
+                "network.nat",
+                refs.id_value(&d.spec.subnet.address),
+                |l| l.observed.subnet_id.clone().into(),
+            )
+            .replace(why),
+            Attribute::<Self>::new(Attr::Eip, "network.nat", refs.id_value(&d.spec.eip.address), |l| {
+                l.observed.allocation_id.clone().into()
+            })
+            .replace(why),
+            tags::attribute(Attr::Tags, d, "ec2:CreateTags"),
+        ]
+    }
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        vec![o.subnet_id.clone(), o.allocation_id.clone()]
+    }
+
+    fn billables(_: &Desired<'_, Self>) -> Vec<Billable> {
+        vec![Billable::NatGateway]
+    }
+
+    fn live_billables(_: &Found<Self>, _: &LiveState) -> Vec<Billable> {
+        vec![Billable::NatGateway]
+    }
+
+    async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let out = cx
+            .aws
             .ec2
-            .create_nat_gateway()
-            .subnet_id(&subnet)
-            .allocation_id(&allocation)
-            .client_token(token.chars().take(64).collect::<String>())
-            .tag_specifications(tag_spec(step, r, ResourceType::Natgateway, &[]))
-            .customize()
-            .config_override(no_retry())
+            .describe_nat_gateways()
+            .filter(stack_filter(cx.stack))
             .send()
-    })
-    .await?;
-    let out = match created {
-        Created::New(out) => out,
-        Created::Found(live) => return Ok(live.detail("adopted", true)),
-    };
-    let nat = out
-        .nat_gateway()
-        .ok_or_else(|| anyhow!("CreateNatGateway returned nothing"))?;
-    to_live(nat, r.address.clone()).ok_or_else(|| anyhow!("CreateNatGateway returned no id"))
+            .await
+            .aws("ec2:DescribeNatGateways")?;
+        Ok(out
+            .nat_gateways()
+            .iter()
+            // Deleted gateways stay listed for a while, on AWS as in moto.
+            .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+            // moto ignores the tag filter here; the claim is checked again.
+            .filter_map(|n| to_found(n, claimed_address(&tag_map(n.tags()), cx.stack)?))
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let subnet = inputs.id(&d.spec.subnet)?;
+        let allocation = inputs.id(&d.spec.eip)?;
+        // The token is unique to this address and subnet pair: retrying the same
+        // create is idempotent, while a later re-create (new address) is not.
+        let token = format!("ekstack-{allocation}-{}", subnet.trim_start_matches("subnet-"));
+        let created = create_or_find(step, d.address, "ec2:CreateNatGateway", finder::<Self>(step), || {
+            step.aws()
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(&subnet)
+                .allocation_id(&allocation)
+                .client_token(token.chars().take(64).collect::<String>())
+                .tag_specifications(tag_spec(d.tags, ResourceType::Natgateway))
+                .customize()
+                .config_override(no_retry())
+                .send()
+        })
+        .await?;
+        let out = match created {
+            Created::New(out) => out,
+            Created::Found(found) => return Ok(found),
+        };
+        let nat = out
+            .nat_gateway()
+            .ok_or_else(|| anyhow!("CreateNatGateway returned nothing"))?;
+        to_found(nat, d.address.to_string()).ok_or_else(|| anyhow!("CreateNatGateway returned no id"))
+    }
+
+    async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
+        poll(
+            step,
+            &format!("NAT gateway {}", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                let Some(n) = describe(step.aws(), &live.id).await? else {
+                    return Ok(Polled::Pending("not visible yet".into()));
+                };
+                let l = to_found(&n, live.address.clone()).ok_or_else(|| anyhow!("NAT gateway without id"))?;
+                match l.readiness {
+                    Readiness::Ready => Ok(Polled::Ready(l)),
+                    Readiness::Pending => Ok(Polled::Pending(l.state)),
+                    _ => {
+                        let reason = l.observed.failure.as_deref().unwrap_or("no reason given");
+                        bail!("NAT gateway {} is {}: {reason}", live.id, l.state)
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let mut live = current.clone();
+        for change in changes.iter() {
+            match change {
+                Attr::Tags => {
+                    sync_tags(step, &live.id, &live.tags, d.tags).await?;
+                    live.tags = d.tags.clone();
+                }
+                Attr::Subnet | Attr::Eip => bail!("a NAT gateway's subnet and address are fixed at creation"),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let aws = step.aws();
+        match aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&live.id)
+            .send()
+            .await
+            .aws_on("ec2:DeleteNatGateway", &live.id)
+        {
+            Err(e) if is_not_found_error(&e) => return Ok(()),
+            // Already on its way out (a re-run of a destroy): just wait for it.
+            Err(_) if live.readiness == Readiness::Deleting => {}
+            other => {
+                other?;
+            }
+        }
+        // Its address and ENI are freed only once it reaches "deleted".
+        poll(
+            step,
+            &format!("NAT gateway {} to be deleted", live.id),
+            Self::READY_TIMEOUT,
+            || async {
+                match describe(aws, &live.id).await? {
+                    None => Ok(Polled::Ready(())),
+                    Some(n) if n.state().is_some_and(|s| s.as_str() == "deleted") => Ok(Polled::Ready(())),
+                    Some(n) => Ok(Polled::Pending(
+                        n.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    )),
+                }
+            },
+        )
+        .await
+    }
 }
 
-async fn describe(aws: &Aws, id: &str) -> Result<Option<NatGateway>> {
+async fn describe(aws: &Aws, id: &str) -> Result<Option<SdkNatGateway>> {
     let out = aws
         .ec2
         .describe_nat_gateways()
         .filter(Filter::builder().name("nat-gateway-id").values(id).build())
         .send()
         .await
-        .aws("ec2:DescribeNatGateways")?;
+        .aws_on("ec2:DescribeNatGateways", id)?;
     Ok(out.nat_gateways().first().cloned())
-}
-
-pub async fn wait_ready(step: &Step<'_>, live: &Live) -> Result<Live> {
-    let timeout = ready_timeout(Kind::NatGateway);
-    poll(step, &format!("NAT gateway {}", live.id), timeout, || async {
-        let Some(n) = describe(step.aws(), &live.id).await? else {
-            return Ok(Polled::Pending("not visible yet".into()));
-        };
-        let l = to_live(&n, live.address.clone()).ok_or_else(|| anyhow!("NAT gateway without id"))?;
-        match l.readiness {
-            Readiness::Ready => Ok(Polled::Ready(l)),
-            Readiness::Pending => Ok(Polled::Pending(l.state)),
-            _ => {
-                let reason = n.failure_message().unwrap_or("no reason given");
-                bail!("NAT gateway {} is {}: {reason}", live.id, l.state)
-            }
-        }
-    })
-    .await
-}
-
-pub async fn update(step: &Step<'_>, _r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    for change in &action.changes {
-        match change.attribute.as_str() {
-            "tags" => sync_tags(step, &live.id, &live.tags).await?,
-            _ => return Err(no_update(Kind::NatGateway, action)),
-        }
-    }
-    Ok(live.clone())
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let aws = step.aws();
-    match aws
-        .ec2
-        .delete_nat_gateway()
-        .nat_gateway_id(&live.id)
-        .send()
-        .await
-        .aws("ec2:DeleteNatGateway")
-    {
-        Err(e) if is_not_found_error(&e) => return Ok(()),
-        // Already on its way out (a re-run of a destroy): just wait for it.
-        Err(_) if live.readiness == Readiness::Deleting => {}
-        other => {
-            other?;
-        }
-    }
-    // Its address and ENI are freed only once it reaches "deleted".
-    poll(
-        step,
-        &format!("NAT gateway {} to be deleted", live.id),
-        ready_timeout(Kind::NatGateway),
-        || async {
-            match describe(aws, &live.id).await? {
-                None => Ok(Polled::Ready(())),
-                Some(n) if n.state().is_some_and(|s| s.as_str() == "deleted") => Ok(Polled::Ready(())),
-                Some(n) => Ok(Polled::Pending(
-                    n.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                )),
-            }
-        },
-    )
-    .await
 }

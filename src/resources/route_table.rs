@@ -1,138 +1,324 @@
 //! Route tables: the public one routes to the internet gateway, each private
-//! one to a NAT gateway. Changing a private table's NAT is one ReplaceRoute,
-//! so egress never has a gap when NAT moves from single to per-AZ.
+//! one (one per AZ even with a single NAT) to a NAT gateway. Changing a
+//! private table's NAT is one ReplaceRoute, so egress never has a gap when
+//! NAT moves from single to per-AZ.
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail, Result};
-use aws_sdk_ec2::types::{ResourceType, RouteTable};
-use serde_json::{json, Value};
+use anyhow::{anyhow, Result};
+use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkRouteTable};
 
-use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
-use super::{live_user_tags, no_update, tags_attr, Step};
+use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::internet_gateway::InternetGateway;
+use super::nat_gateway::NatGateway;
+use super::subnet::{Subnet, Tier};
+use super::tags::{self, claimed_address};
+use super::vpc::Vpc;
+use super::{gone_ok, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref, Resolve};
+use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
-use crate::aws::Aws;
 use crate::config::Stack;
-use crate::finder;
-use crate::graph::build::VPC;
-use crate::graph::{Kind, Resource, Spec};
+use crate::graph::Address;
 use crate::live::{Live, Readiness};
-use crate::plan::diff::{Attr, Compare};
-use crate::plan::{ResourceAction, KNOWN_AFTER_APPLY};
+use crate::plan::Value;
 
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 
-pub fn attrs(stack: &Stack, r: &Resource, id_of: &dyn Fn(&str) -> Option<String>) -> Vec<Attr> {
-    let Spec::RouteTable { default_route, subnets } = &r.spec else {
-        return vec![];
-    };
-    let target = match default_route {
-        None => Value::Null,
-        Some(a) => id_of(a).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()).into(),
-    };
-    let subnets: Vec<Value> = subnets
-        .iter()
-        .map(|s| id_of(s).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()).into())
-        .collect();
-    vec![
-        Attr::in_place("default_route", "network.nat", target, "ec2:ReplaceRoute")
-            .note("no gap in egress: the new target is ready before the route moves"),
-        Attr::in_place(
-            "subnets",
-            "network.azs",
-            Value::Array(subnets),
-            "ec2:AssociateRouteTable",
-        )
-        .compare(Compare::Unordered),
-        tags_attr(stack, "ec2:CreateTags"),
-    ]
+pub const PUBLIC: &str = "route-table.public";
+
+pub fn private_address(az: &str) -> Address {
+    format!("route-table.private.{az}")
 }
 
-fn to_live(rt: &RouteTable, address: String) -> Option<Live> {
-    let tags = tag_map(rt.tags());
-    let target = rt
+/// The private route tables: what nodes and pods need to reach the internet.
+pub fn private(stack: &Stack) -> Vec<Address> {
+    stack.network.azs.iter().map(|az| private_address(az)).collect()
+}
+
+pub struct RouteTable;
+
+/// Where `0.0.0.0/0` goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    InternetGateway(Ref<InternetGateway>),
+    NatGateway(Ref<NatGateway>),
+}
+
+impl Target {
+    fn address(&self) -> &Address {
+        match self {
+            Target::InternetGateway(r) => &r.address,
+            Target::NatGateway(r) => &r.address,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub vpc: Ref<Vpc>,
+    pub default_route: Option<Target>,
+    pub subnets: Vec<Ref<Subnet>>,
+}
+
+/// A default route as AWS reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Through an internet gateway (`igw-…`).
+    Gateway(String),
+    /// Through a NAT gateway (`nat-…`).
+    Nat(String),
+}
+
+impl Route {
+    fn target_id(&self) -> &str {
+        match self {
+            Route::Gateway(id) | Route::Nat(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub vpc_id: String,
+    pub default_route: Option<Route>,
+    /// Associated subnet id → association id.
+    pub associations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    DefaultRoute,
+    Subnets,
+    Tags,
+}
+
+fn to_found(rt: &SdkRouteTable, address: String) -> Option<Found<RouteTable>> {
+    let default_route = rt
         .routes()
         .iter()
         .find(|r| r.destination_cidr_block() == Some(DEFAULT_ROUTE))
-        .and_then(|r| r.nat_gateway_id().or(r.gateway_id()))
-        .map(Value::from)
-        .unwrap_or(Value::Null);
-    let mut associations = BTreeMap::new();
-    for a in rt.associations().iter().filter(|a| a.main() != Some(true)) {
-        if let (Some(subnet), Some(id)) = (a.subnet_id(), a.route_table_association_id()) {
-            associations.insert(subnet.to_string(), id.to_string());
-        }
-    }
-    let subnets: Vec<&String> = associations.keys().collect();
+        .and_then(|r| match (r.nat_gateway_id(), r.gateway_id()) {
+            (Some(nat), _) => Some(Route::Nat(nat.to_string())),
+            (None, Some(gw)) => Some(Route::Gateway(gw.to_string())),
+            (None, None) => None,
+        });
+    let associations = rt
+        .associations()
+        .iter()
+        .filter(|a| a.main() != Some(true))
+        .filter_map(|a| Some((a.subnet_id()?.to_string(), a.route_table_association_id()?.to_string())))
+        .collect();
+    let observed = Observed {
+        vpc_id: rt.vpc_id().unwrap_or_default().to_string(),
+        default_route,
+        associations,
+    };
     Some(
-        Live::new(
-            Kind::RouteTable,
-            address,
-            rt.route_table_id()?,
-            "available",
-            Readiness::Ready,
-        )
-        .attr("default_route", target)
-        .attr("subnets", json!(subnets))
-        .attr("tags", live_user_tags(&tags))
-        .detail("associations", json!(associations))
-        .with_tags(tags),
+        RouteTable::found(address, rt.route_table_id()?, "available", Readiness::Ready, observed)
+            .with_tags(tag_map(rt.tags())),
     )
 }
 
-pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
-    let out = aws
-        .ec2
-        .describe_route_tables()
-        .filters(stack_filter(stack))
-        .send()
-        .await
-        .aws("ec2:DescribeRouteTables")?;
-    Ok(out
-        .route_tables()
-        .iter()
-        .filter_map(|rt| to_live(rt, claimed_address(&tag_map(rt.tags()), stack)?))
-        .collect())
+impl ResourceKind for RouteTable {
+    const KIND: Kind = Kind::RouteTable;
+    const LEFTOVERS: Leftovers = Leftovers::BlockedBy;
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let s = &stack.meta.name;
+        let mut out = vec![New {
+            address: PUBLIC.into(),
+            name: format!("{s}-public"),
+            tags: tags::of(stack, PUBLIC, &format!("{s}-public")),
+            spec: Spec {
+                vpc: super::vpc::reference(),
+                default_route: Some(Target::InternetGateway(super::internet_gateway::reference())),
+                subnets: super::subnet::all(stack, Tier::Public),
+            },
+            after: vec![],
+        }];
+        for az in &stack.network.azs {
+            let address = private_address(az);
+            let name = format!("{s}-private-{az}");
+            out.push(New {
+                tags: tags::of(stack, &address, &name),
+                address,
+                name,
+                spec: Spec {
+                    vpc: super::vpc::reference(),
+                    default_route: super::nat_gateway::serving(stack, az).map(Target::NatGateway),
+                    subnets: vec![super::subnet::reference(Tier::Private, az)],
+                },
+                after: vec![],
+            });
+        }
+        out
+    }
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        let mut refs = vec![spec.vpc.address.clone()];
+        refs.extend(spec.default_route.iter().map(|t| t.address().clone()));
+        refs.extend(spec.subnets.iter().map(|s| s.address.clone()));
+        refs
+    }
+
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn Resolve) -> Vec<Attribute<Self>> {
+        let target = match &d.spec.default_route {
+            None => Value::Null,
+            Some(t) => refs.id_value(t.address()),
+        };
+        let subnets: Vec<Value> = d.spec.subnets.iter().map(|s| refs.id_value(&s.address)).collect();
+        vec![
+            Attribute::<Self>::new(Attr::DefaultRoute, "network.nat", target, |l| {
+                Value::from(l.observed.default_route.as_ref().map(|r| r.target_id().to_string()))
+            })
+            .in_place("ec2:ReplaceRoute")
+            .note("no gap in egress: the new target is ready before the route moves"),
+            Attribute::<Self>::new(Attr::Subnets, "network.azs", subnets, |l| {
+                Value::from(l.observed.associations.keys().cloned().collect::<Vec<_>>())
+            })
+            .in_place("ec2:AssociateRouteTable")
+            .unordered(),
+            tags::attribute(Attr::Tags, d, "ec2:CreateTags"),
+        ]
+    }
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        let mut ids = vec![o.vpc_id.clone()];
+        ids.extend(o.default_route.iter().map(|r| r.target_id().to_string()));
+        ids.extend(o.associations.keys().cloned());
+        ids
+    }
+
+    async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let out = cx
+            .aws
+            .ec2
+            .describe_route_tables()
+            .filters(stack_filter(cx.stack))
+            .send()
+            .await
+            .aws("ec2:DescribeRouteTables")?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .filter_map(|rt| to_found(rt, claimed_address(&tag_map(rt.tags()), cx.stack)?))
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let ec2 = &step.aws().ec2;
+        let vpc = inputs.id(&d.spec.vpc)?;
+        let created = create_or_find(step, d.address, "ec2:CreateRouteTable", finder::<Self>(step), || {
+            ec2.create_route_table()
+                .vpc_id(&vpc)
+                .tag_specifications(tag_spec(d.tags, ResourceType::RouteTable))
+                .customize()
+                .config_override(no_retry())
+                .send()
+        })
+        .await?;
+        let out = match created {
+            Created::New(out) => out,
+            Created::Found(found) => return Ok(found),
+        };
+        let rt = out
+            .route_table()
+            .ok_or_else(|| anyhow!("CreateRouteTable returned nothing"))?;
+        let mut live = to_found(rt, d.address.to_string()).ok_or_else(|| anyhow!("CreateRouteTable returned no id"))?;
+        if let Some(target) = &d.spec.default_route {
+            let route = resolve(target, inputs)?;
+            set_default_route(step, &live.id, None, &route).await?;
+            live.observed.default_route = Some(route);
+        }
+        for subnet in inputs.ids(&d.spec.subnets)? {
+            let id = associate(step, &live.id, &subnet).await?;
+            live.observed.associations.insert(subnet, id);
+        }
+        Ok(live)
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        inputs: &Inputs,
+    ) -> Result<Found<Self>> {
+        let mut live = current.clone();
+        for change in changes.iter() {
+            match change {
+                Attr::Tags => {
+                    sync_tags(step, &live.id, &live.tags, d.tags).await?;
+                    live.tags = d.tags.clone();
+                }
+                Attr::DefaultRoute => {
+                    let current = live.observed.default_route.clone();
+                    match &d.spec.default_route {
+                        Some(target) => {
+                            let route = resolve(target, inputs)?;
+                            set_default_route(step, &live.id, current.as_ref(), &route).await?;
+                            live.observed.default_route = Some(route);
+                        }
+                        None if current.is_some() => {
+                            delete_default_route(step, &live.id).await?;
+                            live.observed.default_route = None;
+                        }
+                        None => {}
+                    }
+                }
+                Attr::Subnets => {
+                    let want = inputs.ids(&d.spec.subnets)?;
+                    for subnet in &want {
+                        if !live.observed.associations.contains_key(subnet) {
+                            let id = associate(step, &live.id, subnet).await?;
+                            live.observed.associations.insert(subnet.clone(), id);
+                        }
+                    }
+                    let stale: Vec<String> = live
+                        .observed
+                        .associations
+                        .keys()
+                        .filter(|s| !want.contains(s))
+                        .cloned()
+                        .collect();
+                    for subnet in stale {
+                        if let Some(id) = live.observed.associations.remove(&subnet) {
+                            disassociate(step, &id).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        // Disassociate first: a table with associations cannot be deleted.
+        for id in live.observed.associations.values() {
+            disassociate(step, id).await?;
+        }
+        gone_ok(
+            step.aws()
+                .ec2
+                .delete_route_table()
+                .route_table_id(&live.id)
+                .send()
+                .await
+                .aws_on("ec2:DeleteRouteTable", &live.id),
+        )
+    }
 }
 
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::RouteTable { default_route, subnets } = &r.spec else {
-        bail!("internal error: {} is not a route table", r.address)
-    };
-    let ec2 = &step.aws().ec2;
-    let vpc = step.ctx.id_of(VPC)?;
-    let created = create_or_find(step, r, "ec2:CreateRouteTable", finder!(step, discover), || {
-        ec2.create_route_table()
-            .vpc_id(&vpc)
-            .tag_specifications(tag_spec(step, r, ResourceType::RouteTable, &[]))
-            .customize()
-            .config_override(no_retry())
-            .send()
+/// The route to a referenced target, with its id.
+fn resolve(target: &Target, inputs: &Inputs) -> Result<Route> {
+    Ok(match target {
+        Target::InternetGateway(r) => Route::Gateway(inputs.id(r)?),
+        Target::NatGateway(r) => Route::Nat(inputs.id(r)?),
     })
-    .await?;
-    let out = match created {
-        Created::New(out) => out,
-        Created::Found(live) => return Ok(live.detail("adopted", true)),
-    };
-    let rt = out
-        .route_table()
-        .ok_or_else(|| anyhow!("CreateRouteTable returned nothing"))?;
-    let mut live = to_live(rt, r.address.clone()).ok_or_else(|| anyhow!("CreateRouteTable returned no id"))?;
-    if let Some(target) = default_route {
-        let target = step.ctx.id_of(target)?;
-        set_default_route(step, &live.id, None, &target).await?;
-        live.attrs.insert("default_route".into(), target.into());
-    }
-    let mut associations = BTreeMap::new();
-    for s in subnets {
-        let subnet = step.ctx.id_of(s)?;
-        let id = associate(step, &live.id, &subnet).await?;
-        associations.insert(subnet, id);
-    }
-    live.attrs
-        .insert("subnets".into(), json!(associations.keys().collect::<Vec<_>>()));
-    live.details.insert("associations".into(), json!(associations));
-    Ok(live)
 }
 
 async fn associate(step: &Step<'_>, table: &str, subnet: &str) -> Result<String> {
@@ -144,24 +330,34 @@ async fn associate(step: &Step<'_>, table: &str, subnet: &str) -> Result<String>
         .subnet_id(subnet)
         .send()
         .await
-        .aws("ec2:AssociateRouteTable")?;
+        .aws_on("ec2:AssociateRouteTable", table)?;
     Ok(out.association_id().unwrap_or_default().to_string())
 }
 
-async fn set_default_route(step: &Step<'_>, table: &str, current: Option<&str>, target: &str) -> Result<()> {
+async fn disassociate(step: &Step<'_>, association: &str) -> Result<()> {
+    gone_ok(
+        step.aws()
+            .ec2
+            .disassociate_route_table()
+            .association_id(association)
+            .send()
+            .await
+            .aws_on("ec2:DisassociateRouteTable", association),
+    )
+}
+
+async fn set_default_route(step: &Step<'_>, table: &str, current: Option<&Route>, route: &Route) -> Result<()> {
     let ec2 = &step.aws().ec2;
-    let nat = target.starts_with("nat-");
     if current.is_none() {
         let create = ec2
             .create_route()
             .route_table_id(table)
             .destination_cidr_block(DEFAULT_ROUTE);
-        let create = if nat {
-            create.nat_gateway_id(target)
-        } else {
-            create.gateway_id(target)
+        let create = match route {
+            Route::Nat(id) => create.nat_gateway_id(id),
+            Route::Gateway(id) => create.gateway_id(id),
         };
-        match create.send().await.aws("ec2:CreateRoute") {
+        match create.send().await.aws_on("ec2:CreateRoute", table) {
             Ok(_) => return Ok(()),
             // Made by an earlier, interrupted run: point it where it belongs.
             Err(e) if has_code(&e, "RouteAlreadyExists") => {}
@@ -172,111 +368,26 @@ async fn set_default_route(step: &Step<'_>, table: &str, current: Option<&str>, 
         .replace_route()
         .route_table_id(table)
         .destination_cidr_block(DEFAULT_ROUTE);
-    let replace = if nat {
-        replace.nat_gateway_id(target)
-    } else {
-        replace.gateway_id(target)
+    let replace = match route {
+        Route::Nat(id) => replace.nat_gateway_id(id),
+        Route::Gateway(id) => replace.gateway_id(id),
     };
-    replace.send().await.aws("ec2:ReplaceRoute")?;
+    replace.send().await.aws_on("ec2:ReplaceRoute", table)?;
     Ok(())
 }
 
-pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    let Spec::RouteTable { default_route, subnets } = &r.spec else {
-        bail!("internal error: {} is not a route table", r.address)
-    };
-    let mut live = live.clone();
-    let ec2 = &step.aws().ec2;
-    for change in &action.changes {
-        match change.attribute.as_str() {
-            "tags" => sync_tags(step, &live.id, &live.tags).await?,
-            "default_route" => {
-                let current = live
-                    .attrs
-                    .get("default_route")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
-                match default_route {
-                    Some(target) => {
-                        let target = step.ctx.id_of(target)?;
-                        set_default_route(step, &live.id, current.as_deref(), &target).await?;
-                        live.attrs.insert("default_route".into(), target.into());
-                    }
-                    None if current.is_some() => {
-                        match ec2
-                            .delete_route()
-                            .route_table_id(&live.id)
-                            .destination_cidr_block(DEFAULT_ROUTE)
-                            .send()
-                            .await
-                            .aws("ec2:DeleteRoute")
-                        {
-                            Err(e) if is_not_found_error(&e) => {}
-                            other => {
-                                other?;
-                            }
-                        }
-                        live.attrs.insert("default_route".into(), Value::Null);
-                    }
-                    None => {}
-                }
-            }
-            "subnets" => {
-                let mut associations: BTreeMap<String, String> =
-                    serde_json::from_value(live.details.get("associations").cloned().unwrap_or(json!({})))
-                        .unwrap_or_default();
-                let mut want = Vec::new();
-                for s in subnets {
-                    want.push(step.ctx.id_of(s)?);
-                }
-                for subnet in &want {
-                    if !associations.contains_key(subnet) {
-                        let id = associate(step, &live.id, subnet).await?;
-                        associations.insert(subnet.clone(), id);
-                    }
-                }
-                let stale: Vec<String> = associations.keys().filter(|s| !want.contains(s)).cloned().collect();
-                for subnet in stale {
-                    if let Some(id) = associations.remove(&subnet) {
-                        disassociate(step, &id).await?;
-                    }
-                }
-                live.attrs
-                    .insert("subnets".into(), json!(associations.keys().collect::<Vec<_>>()));
-                live.details.insert("associations".into(), json!(associations));
-            }
-            _ => return Err(no_update(Kind::RouteTable, action)),
-        }
+async fn delete_default_route(step: &Step<'_>, table: &str) -> Result<()> {
+    let deleted = step
+        .aws()
+        .ec2
+        .delete_route()
+        .route_table_id(table)
+        .destination_cidr_block(DEFAULT_ROUTE)
+        .send()
+        .await
+        .aws_on("ec2:DeleteRoute", table);
+    match deleted {
+        Err(e) if is_not_found_error(&e) => Ok(()),
+        other => other.map(|_| ()),
     }
-    Ok(live)
-}
-
-async fn disassociate(step: &Step<'_>, association: &str) -> Result<()> {
-    super::gone_ok(
-        step.aws()
-            .ec2
-            .disassociate_route_table()
-            .association_id(association)
-            .send()
-            .await
-            .aws("ec2:DisassociateRouteTable"),
-    )
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    // Disassociate first: a table with associations cannot be deleted.
-    if let Some(Value::Object(associations)) = live.details.get("associations") {
-        for id in associations.values().filter_map(|v| v.as_str()) {
-            disassociate(step, id).await?;
-        }
-    }
-    super::gone_ok(
-        step.aws()
-            .ec2
-            .delete_route_table()
-            .route_table_id(&live.id)
-            .send()
-            .await
-            .aws("ec2:DeleteRouteTable"),
-    )
 }

@@ -1,118 +1,264 @@
-//! Public and private subnets, tagged for Kubernetes load balancer discovery.
+//! Public and private subnets, one of each per AZ, tagged for Kubernetes
+//! load balancer discovery. Their CIDRs are derived so that adding an AZ
+//! never changes an existing subnet.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use ipnet::Ipv4Net;
 
-use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
-use super::gone_ok;
-use super::{live_user_tags, no_update, tags_attr, Step};
+use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::tags::{self, claimed_address};
+use super::vpc::Vpc;
+use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
+use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
-use crate::aws::Aws;
 use crate::config::Stack;
-use crate::finder;
-use crate::graph::build::VPC;
-use crate::graph::{Kind, Resource, Spec, Tier};
+use crate::graph::Address;
 use crate::live::{Live, Readiness};
-use crate::plan::diff::Attr;
-use crate::plan::ResourceAction;
 
-pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
-    let Spec::Subnet { cidr, az, tier, index } = &r.spec else {
-        return vec![];
-    };
-    let way_out = "a subnet's CIDR and AZ cannot change; keep the existing value, or destroy the stack and apply again";
-    vec![
-        Attr::impossible(
-            "cidr",
-            format!("network.{}_subnets[{index}]", tier.as_str()),
-            cidr.to_string(),
-            way_out,
-        ),
-        Attr::impossible("az", "network.azs", az.clone(), way_out),
-        Attr::in_place(
-            "map_public_ip",
-            "network",
-            *tier == Tier::Public,
-            "ec2:ModifySubnetAttribute",
-        ),
-        tags_attr(stack, "ec2:CreateTags"),
-    ]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Public,
+    Private,
 }
 
-/// Kubernetes finds subnets for load balancers by these tags.
-fn role_tag(tier: Tier) -> (&'static str, &'static str) {
-    match tier {
-        Tier::Public => ("kubernetes.io/role/elb", "1"),
-        Tier::Private => ("kubernetes.io/role/internal-elb", "1"),
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Public => "public",
+            Tier::Private => "private",
+        }
+    }
+
+    /// Kubernetes finds subnets for load balancers by these tags.
+    fn role_tag(self) -> (&'static str, &'static str) {
+        match self {
+            Tier::Public => ("kubernetes.io/role/elb", "1"),
+            Tier::Private => ("kubernetes.io/role/internal-elb", "1"),
+        }
     }
 }
 
-pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
-    let out = aws
-        .ec2
-        .describe_subnets()
-        .filters(stack_filter(stack))
-        .send()
-        .await
-        .aws("ec2:DescribeSubnets")?;
-    Ok(out
-        .subnets()
-        .iter()
-        .filter_map(|s| {
-            let tags = tag_map(s.tags());
-            let address = claimed_address(&tags, stack)?;
-            let state = s.state().map(|s| s.as_str().to_string()).unwrap_or_default();
-            let readiness = if state == "pending" {
-                Readiness::Pending
-            } else {
-                Readiness::Ready
-            };
-            Some(
-                Live::new(Kind::Subnet, address, s.subnet_id()?, state, readiness)
-                    .attr("cidr", s.cidr_block().unwrap_or_default())
-                    .attr("az", s.availability_zone().unwrap_or_default())
-                    .attr("map_public_ip", s.map_public_ip_on_launch().unwrap_or(false))
-                    .attr("tags", live_user_tags(&tags))
-                    .detail("vpc", s.vpc_id().unwrap_or_default())
-                    .with_tags(tags),
-            )
-        })
-        .collect())
+pub fn address(tier: Tier, az: &str) -> Address {
+    format!("subnet.{}.{az}", tier.as_str())
 }
 
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::Subnet { cidr, az, tier, .. } = &r.spec else {
-        bail!("internal error: {} is not a subnet", r.address)
-    };
-    let ec2 = &step.aws().ec2;
-    let vpc = step.ctx.id_of(VPC)?;
-    let created = create_or_find(step, r, "ec2:CreateSubnet", finder!(step, discover), || {
-        ec2.create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr.to_string())
-            .availability_zone(az)
-            .tag_specifications(tag_spec(step, r, ResourceType::Subnet, &[role_tag(*tier)]))
-            .customize()
-            .config_override(no_retry())
+/// The subnet of `tier` in `az`.
+pub fn reference(tier: Tier, az: &str) -> Ref<Subnet> {
+    Ref::new(address(tier, az))
+}
+
+/// The stack's subnets of one tier, in AZ order.
+pub fn all(stack: &Stack, tier: Tier) -> Vec<Ref<Subnet>> {
+    stack.network.azs.iter().map(|az| reference(tier, az)).collect()
+}
+
+pub struct Subnet;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub vpc: Ref<Vpc>,
+    pub cidr: Ipv4Net,
+    pub az: String,
+    pub tier: Tier,
+    /// Index of the AZ in `network.azs`, for the stack-file path of its CIDR.
+    pub index: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub vpc_id: String,
+    pub cidr: String,
+    pub az: String,
+    pub map_public_ip: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Cidr,
+    Az,
+    MapPublicIp,
+    Tags,
+}
+
+impl ResourceKind for Subnet {
+    const KIND: Kind = Kind::Subnet;
+    const LEFTOVERS: Leftovers = Leftovers::BlockedBy;
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let n = &stack.network;
+        let mut out = Vec::new();
+        for (index, az) in n.azs.iter().enumerate() {
+            for (tier, cidr) in [
+                (Tier::Public, n.public_subnets[index]),
+                (Tier::Private, n.private_subnets[index]),
+            ] {
+                let address = address(tier, az);
+                let name = format!("{}-{}-{az}", stack.meta.name, tier.as_str());
+                let mut tags = tags::of(stack, &address, &name);
+                let (k, v) = tier.role_tag();
+                tags.insert(k.into(), v.into());
+                out.push(New {
+                    address,
+                    name,
+                    tags,
+                    spec: Spec {
+                        vpc: super::vpc::reference(),
+                        cidr,
+                        az: az.clone(),
+                        tier,
+                        index,
+                    },
+                    after: vec![],
+                });
+            }
+        }
+        out
+    }
+
+    fn references(spec: &Spec) -> Vec<Address> {
+        vec![spec.vpc.address.clone()]
+    }
+
+    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+        let s = d.spec;
+        let way_out =
+            "a subnet's CIDR and AZ cannot change; keep the existing value, or destroy the stack and apply again";
+        vec![
+            Attribute::<Self>::new(
+                Attr::Cidr,
+                format!("network.{}_subnets[{}]", s.tier.as_str(), s.index),
+                s.cidr.to_string(),
+                |l| l.observed.cidr.clone().into(),
+            )
+            .impossible(way_out),
+            Attribute::<Self>::new(Attr::Az, "network.azs", s.az.clone(), |l| l.observed.az.clone().into())
+                .impossible(way_out),
+            Attribute::<Self>::new(Attr::MapPublicIp, "network", s.tier == Tier::Public, |l| {
+                l.observed.map_public_ip.into()
+            })
+            .in_place("ec2:ModifySubnetAttribute"),
+            tags::attribute(Attr::Tags, d, "ec2:CreateTags"),
+        ]
+    }
+
+    fn points_at(o: &Observed) -> Vec<String> {
+        vec![o.vpc_id.clone()]
+    }
+
+    async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let out = cx
+            .aws
+            .ec2
+            .describe_subnets()
+            .filters(stack_filter(cx.stack))
             .send()
-    })
-    .await?;
-    let out = match created {
-        Created::New(out) => out,
-        Created::Found(live) => return Ok(live.detail("adopted", true)),
-    };
-    let subnet = out.subnet().ok_or_else(|| anyhow!("CreateSubnet returned nothing"))?;
-    let id = subnet.subnet_id().unwrap_or_default().to_string();
-    let public = *tier == Tier::Public;
-    set_public_ip(step, &id, public).await?;
-    let tags = tag_map(subnet.tags());
-    Ok(Live::new(Kind::Subnet, &r.address, id, "available", Readiness::Ready)
-        .attr("cidr", cidr.to_string())
-        .attr("az", az.as_str())
-        .attr("map_public_ip", public)
-        .attr("tags", live_user_tags(&tags))
-        .detail("vpc", vpc)
-        .with_tags(tags))
+            .await
+            .aws("ec2:DescribeSubnets")?;
+        Ok(out
+            .subnets()
+            .iter()
+            .filter_map(|s| {
+                let tags = tag_map(s.tags());
+                let address = claimed_address(&tags, cx.stack)?;
+                let state = s.state().map(|s| s.as_str().to_string()).unwrap_or_default();
+                let readiness = if state == "pending" {
+                    Readiness::Pending
+                } else {
+                    Readiness::Ready
+                };
+                let observed = Observed {
+                    vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+                    cidr: s.cidr_block().unwrap_or_default().to_string(),
+                    az: s.availability_zone().unwrap_or_default().to_string(),
+                    map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
+                };
+                Some(Self::found(address, s.subnet_id()?, state, readiness, observed).with_tags(tags))
+            })
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
+        let s = d.spec;
+        let ec2 = &step.aws().ec2;
+        let vpc = inputs.id(&s.vpc)?;
+        let created = create_or_find(step, d.address, "ec2:CreateSubnet", finder::<Self>(step), || {
+            ec2.create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(s.cidr.to_string())
+                .availability_zone(&s.az)
+                .tag_specifications(tag_spec(d.tags, ResourceType::Subnet))
+                .customize()
+                .config_override(no_retry())
+                .send()
+        })
+        .await?;
+        let out = match created {
+            Created::New(out) => out,
+            Created::Found(found) => return Ok(found),
+        };
+        let subnet = out.subnet().ok_or_else(|| anyhow!("CreateSubnet returned nothing"))?;
+        let id = subnet.subnet_id().unwrap_or_default().to_string();
+        let public = s.tier == Tier::Public;
+        set_public_ip(step, &id, public).await?;
+        let observed = Observed {
+            vpc_id: vpc,
+            cidr: s.cidr.to_string(),
+            az: s.az.clone(),
+            map_public_ip: public,
+        };
+        Ok(Self::found(d.address, id, "available", Readiness::Ready, observed).with_tags(tag_map(subnet.tags())))
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let mut live = current.clone();
+        for change in changes.iter() {
+            match change {
+                Attr::Tags => {
+                    sync_tags(step, &live.id, &live.tags, d.tags).await?;
+                    live.tags = d.tags.clone();
+                }
+                Attr::MapPublicIp => {
+                    let on = d.spec.tier == Tier::Public;
+                    set_public_ip(step, &live.id, on).await?;
+                    live.observed.map_public_ip = on;
+                }
+                Attr::Cidr | Attr::Az => anyhow::bail!("a subnet's CIDR and AZ cannot change in place"),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let ec2 = &step.aws().ec2;
+        let patience = std::time::Duration::from_secs(15 * 60);
+        retry_while(
+            step,
+            &["DependencyViolation"],
+            "waiting for network interfaces to leave",
+            patience,
+            || async {
+                gone_ok(
+                    ec2.delete_subnet()
+                        .subnet_id(&live.id)
+                        .send()
+                        .await
+                        .aws_on("ec2:DeleteSubnet", &live.id),
+                )
+            },
+        )
+        .await
+    }
 }
 
 async fn set_public_ip(step: &Step<'_>, id: &str, on: bool) -> Result<()> {
@@ -123,43 +269,6 @@ async fn set_public_ip(step: &Step<'_>, id: &str, on: bool) -> Result<()> {
         .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
         .send()
         .await
-        .aws("ec2:ModifySubnetAttribute")?;
+        .aws_on("ec2:ModifySubnetAttribute", id)?;
     Ok(())
-}
-
-pub async fn update(step: &Step<'_>, r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    let mut live = live.clone();
-    for change in &action.changes {
-        match change.attribute.as_str() {
-            "tags" => sync_tags(step, &live.id, &live.tags).await?,
-            "map_public_ip" => {
-                let on = matches!(r.spec, Spec::Subnet { tier: Tier::Public, .. });
-                set_public_ip(step, &live.id, on).await?;
-                live.attrs.insert("map_public_ip".into(), on.into());
-            }
-            _ => return Err(no_update(Kind::Subnet, action)),
-        }
-    }
-    Ok(live)
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let ec2 = &step.aws().ec2;
-    let patience = std::time::Duration::from_secs(15 * 60);
-    super::retry_while(
-        step,
-        &["DependencyViolation"],
-        "waiting for network interfaces to leave",
-        patience,
-        || async {
-            gone_ok(
-                ec2.delete_subnet()
-                    .subnet_id(&live.id)
-                    .send()
-                    .await
-                    .aws("ec2:DeleteSubnet"),
-            )
-        },
-    )
-    .await
 }

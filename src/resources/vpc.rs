@@ -1,94 +1,187 @@
 //! The VPC: created with DNS support and hostnames on, which EKS nodes and a
-//! private API endpoint need.
+//! private API endpoint need. While the stack sleeps it carries the
+//! sleeping mark.
 
-use anyhow::{anyhow, bail, Result};
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use anyhow::{anyhow, Result};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tag};
+use ipnet::Ipv4Net;
 
-use super::ec2::{claimed_address, create_or_find, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
-use super::gone_ok;
-use super::{live_user_tags, no_update, tags_attr, Step, TAG_SLEEPING};
+use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::tags::{self, claimed_address, TAG_SLEEPING};
+use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
+use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
 use crate::config::Stack;
-use crate::finder;
-use crate::graph::{Kind, Resource, Spec};
+use crate::graph::Address;
 use crate::live::{Live, Readiness};
-use crate::plan::diff::Attr;
-use crate::plan::ResourceAction;
 
-pub fn attrs(stack: &Stack, r: &Resource) -> Vec<Attr> {
-    let Spec::Vpc { cidr } = &r.spec else { return vec![] };
-    vec![
-        Attr::impossible(
-            "cidr",
-            "network.cidr",
-            cidr.to_string(),
-            "a VPC's CIDR block cannot change; to move the stack to a new range, `ekstack destroy` it and apply again",
-        ),
-        tags_attr(stack, "ec2:CreateTags"),
-    ]
+pub const ADDRESS: &str = "vpc";
+
+/// The stack's VPC, for the kinds that live in it.
+pub fn reference() -> Ref<Vpc> {
+    Ref::new(ADDRESS)
 }
 
-pub async fn discover(aws: &Aws, stack: &str) -> Result<Vec<Live>> {
-    let out = aws
-        .ec2
-        .describe_vpcs()
-        .filters(stack_filter(stack))
-        .send()
-        .await
-        .aws("ec2:DescribeVpcs")?;
-    Ok(out
-        .vpcs()
-        .iter()
-        .filter_map(|v| {
-            let tags = tag_map(v.tags());
-            let address = claimed_address(&tags, stack)?;
-            let state = v.state().map(|s| s.as_str().to_string()).unwrap_or_default();
-            let readiness = if state == "pending" {
-                Readiness::Pending
-            } else {
-                Readiness::Ready
-            };
-            let mut live = Live::new(Kind::Vpc, address, v.vpc_id()?, state, readiness)
-                .attr("cidr", v.cidr_block().unwrap_or_default())
-                .attr("tags", live_user_tags(&tags));
-            if let Some(since) = tags.get(TAG_SLEEPING) {
-                live = live.detail("sleeping_since", since.as_str());
-            }
-            Some(live.with_tags(tags))
-        })
-        .collect())
+pub struct Vpc;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub cidr: Ipv4Net,
 }
 
-pub async fn create(step: &Step<'_>, r: &Resource) -> Result<Live> {
-    let Spec::Vpc { cidr } = &r.spec else {
-        bail!("internal error: {} is not a VPC", r.address)
-    };
-    let ec2 = &step.aws().ec2;
-    let created = create_or_find(step, r, "ec2:CreateVpc", finder!(step, discover), || {
-        ec2.create_vpc()
-            .cidr_block(cidr.to_string())
-            .tag_specifications(tag_spec(step, r, ResourceType::Vpc, &[]))
-            .customize()
-            .config_override(no_retry())
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub cidr: String,
+    /// Since when the stack sleeps (`ekstack sleep`), if it does.
+    pub sleeping_since: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Attr {
+    Cidr,
+    Tags,
+}
+
+impl ResourceKind for Vpc {
+    const KIND: Kind = Kind::Vpc;
+    const LEFTOVERS: Leftovers = Leftovers::BlockedBy;
+    type Spec = Spec;
+    type Observed = Observed;
+    type Attr = Attr;
+
+    fn desired(stack: &Stack) -> Vec<New<Self>> {
+        let name = format!("{}-vpc", stack.meta.name);
+        vec![New {
+            address: ADDRESS.into(),
+            tags: tags::of(stack, ADDRESS, &name),
+            name,
+            spec: Spec {
+                cidr: stack.network.cidr,
+            },
+            after: vec![],
+        }]
+    }
+
+    fn references(_: &Spec) -> Vec<Address> {
+        vec![]
+    }
+
+    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+        vec![
+            Attribute::<Self>::new(Attr::Cidr, "network.cidr", d.spec.cidr.to_string(), |l| {
+                l.observed.cidr.clone().into()
+            })
+            .impossible(
+                "a VPC's CIDR block cannot change; to move the stack to a new range, `ekstack destroy` it and apply again",
+            ),
+            tags::attribute(Attr::Tags, d, "ec2:CreateTags"),
+        ]
+    }
+
+    fn points_at(_: &Observed) -> Vec<String> {
+        vec![]
+    }
+
+    async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
+        let out = cx
+            .aws
+            .ec2
+            .describe_vpcs()
+            .filters(stack_filter(cx.stack))
             .send()
-    })
-    .await?;
-    let out = match created {
-        Created::New(out) => out,
-        Created::Found(live) => {
-            enable_dns(step, &live.id).await?;
-            return Ok(live.detail("adopted", true));
+            .await
+            .aws("ec2:DescribeVpcs")?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .filter_map(|v| {
+                let tags = tag_map(v.tags());
+                let address = claimed_address(&tags, cx.stack)?;
+                let state = v.state().map(|s| s.as_str().to_string()).unwrap_or_default();
+                let readiness = if state == "pending" {
+                    Readiness::Pending
+                } else {
+                    Readiness::Ready
+                };
+                let observed = Observed {
+                    cidr: v.cidr_block().unwrap_or_default().to_string(),
+                    sleeping_since: tags.get(TAG_SLEEPING).cloned(),
+                };
+                Some(Self::found(address, v.vpc_id()?, state, readiness, observed).with_tags(tags))
+            })
+            .collect())
+    }
+
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, _: &Inputs) -> Result<Found<Self>> {
+        let ec2 = &step.aws().ec2;
+        let created = create_or_find(step, d.address, "ec2:CreateVpc", finder::<Self>(step), || {
+            ec2.create_vpc()
+                .cidr_block(d.spec.cidr.to_string())
+                .tag_specifications(tag_spec(d.tags, ResourceType::Vpc))
+                .customize()
+                .config_override(no_retry())
+                .send()
+        })
+        .await?;
+        let out = match created {
+            Created::New(out) => out,
+            Created::Found(found) => {
+                enable_dns(step, &found.id).await?;
+                return Ok(found);
+            }
+        };
+        let vpc = out.vpc().ok_or_else(|| anyhow!("CreateVpc returned no VPC"))?;
+        let id = vpc.vpc_id().unwrap_or_default().to_string();
+        enable_dns(step, &id).await?;
+        let observed = Observed {
+            cidr: d.spec.cidr.to_string(),
+            sleeping_since: None,
+        };
+        Ok(Self::found(d.address, id, "available", Readiness::Ready, observed).with_tags(tag_map(vpc.tags())))
+    }
+
+    async fn update(
+        step: &Step<'_>,
+        d: &Desired<'_, Self>,
+        current: &Found<Self>,
+        changes: &Changes<Self>,
+        _: &Inputs,
+    ) -> Result<Found<Self>> {
+        let mut live = current.clone();
+        for change in changes.iter() {
+            match change {
+                Attr::Tags => {
+                    sync_tags(step, &live.id, &live.tags, d.tags).await?;
+                    live.tags = d.tags.clone();
+                }
+                Attr::Cidr => anyhow::bail!("a VPC's CIDR block cannot change in place"),
+            }
         }
-    };
-    let vpc = out.vpc().ok_or_else(|| anyhow!("CreateVpc returned no VPC"))?;
-    let id = vpc.vpc_id().unwrap_or_default().to_string();
-    enable_dns(step, &id).await?;
-    let tags = tag_map(vpc.tags());
-    Ok(Live::new(Kind::Vpc, &r.address, id, "available", Readiness::Ready)
-        .attr("cidr", cidr.to_string())
-        .attr("tags", live_user_tags(&tags))
-        .with_tags(tags))
+        Ok(live)
+    }
+
+    async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        let ec2 = &step.aws().ec2;
+        let patience = std::time::Duration::from_secs(15 * 60);
+        retry_while(
+            step,
+            &["DependencyViolation"],
+            "waiting for what is left in the VPC to go",
+            patience,
+            || async {
+                gone_ok(
+                    ec2.delete_vpc()
+                        .vpc_id(&live.id)
+                        .send()
+                        .await
+                        .aws_on("ec2:DeleteVpc", &live.id),
+                )
+            },
+        )
+        .await
+    }
 }
 
 /// EKS nodes and a private API endpoint need DNS support and hostnames; the
@@ -103,24 +196,13 @@ async fn enable_dns(step: &Step<'_>, id: &str) -> Result<()> {
         if hostnames {
             call = call.enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build());
         }
-        call.send().await.aws("ec2:ModifyVpcAttribute")?;
+        call.send().await.aws_on("ec2:ModifyVpcAttribute", id)?;
     }
     Ok(())
 }
 
-pub async fn update(step: &Step<'_>, _r: &Resource, live: &Live, action: &ResourceAction) -> Result<Live> {
-    for change in &action.changes {
-        match change.attribute.as_str() {
-            "tags" => sync_tags(step, &live.id, &live.tags).await?,
-            _ => return Err(no_update(Kind::Vpc, action)),
-        }
-    }
-    Ok(live.clone())
-}
-
 /// Marks or unmarks the stack as sleeping, on its VPC.
 pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Result<()> {
-    use aws_sdk_ec2::types::Tag;
     match since {
         Some(since) => {
             aws.ec2
@@ -129,7 +211,7 @@ pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Resul
                 .tags(Tag::builder().key(TAG_SLEEPING).value(since).build())
                 .send()
                 .await
-                .aws("ec2:CreateTags")?;
+                .aws_on("ec2:CreateTags", vpc_id)?;
         }
         None => {
             aws.ec2
@@ -138,21 +220,8 @@ pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Resul
                 .tags(Tag::builder().key(TAG_SLEEPING).build())
                 .send()
                 .await
-                .aws("ec2:DeleteTags")?;
+                .aws_on("ec2:DeleteTags", vpc_id)?;
         }
     }
     Ok(())
-}
-
-pub async fn delete(step: &Step<'_>, live: &Live) -> Result<()> {
-    let ec2 = &step.aws().ec2;
-    let patience = std::time::Duration::from_secs(15 * 60);
-    super::retry_while(
-        step,
-        &["DependencyViolation"],
-        "waiting for what is left in the VPC to go",
-        patience,
-        || async { gone_ok(ec2.delete_vpc().vpc_id(&live.id).send().await.aws("ec2:DeleteVpc")) },
-    )
-    .await
 }

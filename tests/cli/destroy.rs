@@ -184,3 +184,84 @@ fn a_protected_database_stops_destroy_before_anything_is_deleted() {
     let (code, _, err) = p.destroy("prod");
     assert_eq!(code, 0, "{err}");
 }
+
+/// The destroy order comes from what live resources point at, as AWS
+/// reports it: checked on the steps ekstack would run for a stack that
+/// really exists in the emulator.
+#[test]
+fn destroy_order_follows_what_each_live_resource_points_at() {
+    use ekstack::ops::steps::{Work, SWEEP};
+    require_emulator();
+    let p = Project::from_sample("learning", "order");
+    p.apply_ok("mvp");
+    let stack = ekstack::config::load(p.path(), &ekstack::config::Overlay::Env("mvp".into()), None)
+        .unwrap()
+        .stack;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let nodes = rt.block_on(async {
+        let target = ekstack::aws::Target {
+            region: stack.meta.region.clone(),
+            profile: None,
+            endpoint_url: Some(endpoint()),
+            calls: std::sync::Arc::new(ekstack::aws::CallLog::new(None)),
+        };
+        let aws = ekstack::ops::connect(&target).await.unwrap();
+        let planned = ekstack::ops::destroy::plan_destroy(&aws, &stack, false).await.unwrap();
+        ekstack::ops::destroy::destroy_steps(&planned)
+    });
+    let key_of = |address: &str| {
+        nodes
+            .iter()
+            .find(|n| matches!(&n.work, Work::Delete { live } if live.address == address))
+            .unwrap_or_else(|| panic!("no delete step for {address}"))
+            .key
+            .clone()
+    };
+    let waits = |address: &str, on: &[&str]| {
+        let node = nodes.iter().find(|n| n.key == key_of(address)).unwrap();
+        for o in on {
+            let key = if *o == SWEEP { SWEEP.to_string() } else { key_of(o) };
+            assert!(node.deps.contains(&key), "{address} must wait for {o}: {:?}", node.deps);
+        }
+    };
+    let (a, c) = ("ap-northeast-1a", "ap-northeast-1c");
+    waits(
+        "vpc",
+        &[
+            "internet-gateway",
+            &format!("subnet.public.{a}"),
+            &format!("subnet.private.{c}"),
+            "route-table.public",
+            "security-group.database",
+            SWEEP,
+        ],
+    );
+    waits(
+        &format!("subnet.public.{a}"),
+        &[&format!("nat-gateway.{a}"), "route-table.public", SWEEP],
+    );
+    waits(
+        &format!("subnet.private.{a}"),
+        &[
+            "eks-cluster",
+            "eks-nodegroup.general",
+            "eks-fargate-profile.apps",
+            "db-subnet-group",
+            &format!("route-table.private.{a}"),
+        ],
+    );
+    waits(&format!("eip.nat.{a}"), &[&format!("nat-gateway.{a}")]);
+    waits("internet-gateway", &[&format!("nat-gateway.{a}"), "route-table.public"]);
+    waits(&format!("nat-gateway.{a}"), &[&format!("route-table.private.{c}")]);
+    waits("eks-cluster", &["eks-nodegroup.general", "eks-fargate-profile.apps"]);
+    waits("iam-role.cluster", &["eks-cluster"]);
+    waits("iam-role.node", &["eks-nodegroup.general"]);
+    waits("iam-role.fargate", &["eks-fargate-profile.apps"]);
+    waits("db-subnet-group", &["db-instance"]);
+    waits("security-group.database", &["db-instance"]);
+    let sweep = nodes.iter().find(|n| n.key == SWEEP).unwrap();
+    for k in ["eks-cluster", "eks-nodegroup.general", "eks-fargate-profile.apps"] {
+        assert!(sweep.deps.contains(&key_of(k)), "the sweep waits for {k}");
+    }
+    assert_eq!(p.destroy("mvp").0, 0);
+}

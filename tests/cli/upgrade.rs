@@ -2,7 +2,6 @@
 //! groups. moto does not implement UpdateClusterVersion (it answers with an
 //! HTML 404), so these drive the real step code against aws-smithy-mocks.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
@@ -14,10 +13,9 @@ use aws_sdk_eks::types::{
 };
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};
 use ekstack::config::{load, Overlay};
-use ekstack::graph::{self, Kind};
+use ekstack::graph;
 use ekstack::live::{Live, Readiness};
-use ekstack::plan::{Action, Change, ResourceAction};
-use ekstack::resources::{Ctx, RunOptions, Step};
+use ekstack::resources::{eks_cluster, eks_nodegroup, Ctx, Inputs, Kind, ResourceKind, RunOptions, Step};
 
 use crate::support::repo;
 
@@ -31,6 +29,7 @@ fn nodegroup(version: &str, status: NodegroupStatus) -> DescribeNodegroupOutput 
     DescribeNodegroupOutput::builder()
         .nodegroup(
             Nodegroup::builder()
+                .cluster_name("up")
                 .nodegroup_name("general")
                 .version(version)
                 .status(status)
@@ -54,7 +53,7 @@ fn context(interceptor: MockResponseInterceptor) -> Ctx {
             aws_credential_types::Credentials::new("a", "b", None, None, "test"),
         ))
         .build();
-    let mut aws = ekstack::aws::Aws::from_sdk_config(sdk, false);
+    let mut aws = ekstack::aws::Aws::from_sdk_config(sdk, Arc::new(ekstack::aws::CallLog::new(None)));
     let conf = aws_sdk_eks::Config::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("ap-northeast-1"))
@@ -63,29 +62,73 @@ fn context(interceptor: MockResponseInterceptor) -> Ctx {
         .interceptor(interceptor)
         .build();
     aws.eks = aws_sdk_eks::Client::from_conf(conf);
-    let mut stack = load(&repo().join("stacks/learning.toml"), &Overlay::Env("mvp".into()), None)
-        .unwrap()
-        .stack;
-    stack.meta.name = "up".into();
     let options = RunOptions {
         poll_scale: 0.001,
         ..RunOptions::default()
     };
-    Ctx::new(aws, stack, options, HashMap::new(), Arc::new(|_: &str, _: &str| {}))
+    Ctx::new(aws, "up", options, Arc::new(|_: &str, _: &str| {}))
 }
 
-fn version_change(address: &str, kind: Kind, from: &str, to: &str) -> ResourceAction {
-    let mut a = ResourceAction::new(address, kind, Action::Update, "up");
-    a.changes.push(Change {
-        path: "eks.version".into(),
-        before: from.into(),
-        after: to.into(),
-        forces_replacement: false,
-        attribute: "version".into(),
-        via: None,
-        note: None,
-    });
-    a
+fn stack() -> ekstack::config::Stack {
+    let mut stack = load(&repo().join("stacks/learning.toml"), &Overlay::Env("mvp".into()), None)
+        .unwrap()
+        .stack;
+    stack.meta.name = "up".into();
+    stack
+}
+
+fn live_cluster(version: &str) -> Live {
+    eks_cluster::EksCluster::found(
+        "eks-cluster",
+        "up",
+        "ACTIVE",
+        Readiness::Ready,
+        eks_cluster::Observed {
+            version: version.into(),
+            subnets: vec![],
+            endpoint: None,
+            public_access_cidrs: vec![],
+            logging: vec![],
+            endpoint_url: String::new(),
+            certificate_authority: String::new(),
+            role_arn: String::new(),
+            cluster_security_group: None,
+            vpc_id: None,
+        },
+    )
+    .erase()
+}
+
+fn live_nodegroup(version: &str) -> Live {
+    eks_nodegroup::EksNodegroup::found(
+        "eks-nodegroup.general",
+        "general",
+        "ACTIVE",
+        Readiness::Ready,
+        eks_nodegroup::Observed {
+            cluster: "up".into(),
+            instance_types: vec!["t3.medium".into()],
+            capacity: "ON_DEMAND".into(),
+            disk_gib: 20,
+            ami_type: "AL2023_x86_64_STANDARD".into(),
+            subnets: vec![],
+            min: 1,
+            desired: 1,
+            max: 2,
+            labels: Default::default(),
+            version: version.into(),
+            node_role: String::new(),
+            health: None,
+        },
+    )
+    .erase()
+}
+
+fn version_of(live: &Live) -> String {
+    match live.kind {
+        Kind::EksCluster => live.typed::<eks_cluster::EksCluster>().unwrap().observed.version,
+        _ => live.typed::<eks_nodegroup::EksNodegroup>().unwrap().observed.version,
+    }
 }
 
 #[tokio::test]
@@ -118,22 +161,26 @@ async fn cluster_upgrades_one_minor_version_at_a_time() {
         interceptor = interceptor.with_rule(rule);
     }
     let ctx = context(interceptor);
-    let g = graph::build(&ctx.stack);
+    let g = graph::build(&stack()).unwrap();
     let resource = g.get("eks-cluster").unwrap().clone();
-    let live = Live::new(Kind::EksCluster, "eks-cluster", "up", "ACTIVE", Readiness::Ready).attr("version", "1.31");
     let step = Step {
         ctx: &ctx,
         node: "eks-cluster",
     };
-    let done = ekstack::resources::update(
-        &step,
-        &resource,
-        &live,
-        &version_change("eks-cluster", Kind::EksCluster, "1.31", "1.33"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(done.attrs["version"], "1.33");
+    // As the executor does: the update, then the wait until usable.
+    let ops = Kind::EksCluster.ops();
+    let updated = ops
+        .update(
+            &step,
+            &resource,
+            &live_cluster("1.31"),
+            &["version"],
+            &Inputs::default(),
+        )
+        .await
+        .unwrap();
+    let done = ops.wait_ready(&step, &updated).await.unwrap();
+    assert_eq!(version_of(&done), "1.33");
     assert!(
         calls.iter().all(|r| r.num_calls() == 1),
         "every call made exactly once, in order"
@@ -159,30 +206,26 @@ async fn node_groups_follow_the_control_plane() {
         interceptor = interceptor.with_rule(rule);
     }
     let ctx = context(interceptor);
-    let g = graph::build(&ctx.stack);
+    let g = graph::build(&stack()).unwrap();
     let resource = g.get("eks-nodegroup.general").unwrap().clone();
-    // The node group waits for the cluster in the graph, so its version moves after the control plane's.
-    assert!(resource.deps.iter().any(|d| d == "eks-cluster"));
-    let live = Live::new(
-        Kind::EksNodegroup,
-        "eks-nodegroup.general",
-        "general",
-        "ACTIVE",
-        Readiness::Ready,
-    )
-    .attr("version", "1.32");
+    // The node group references the cluster, so its version moves after the control plane's.
+    assert!(resource.deps().any(|d| d == "eks-cluster"));
     let step = Step {
         ctx: &ctx,
         node: "eks-nodegroup.general",
     };
-    let done = ekstack::resources::update(
-        &step,
-        &resource,
-        &live,
-        &version_change("eks-nodegroup.general", Kind::EksNodegroup, "1.32", "1.33"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(done.attrs["version"], "1.33");
+    let ops = Kind::EksNodegroup.ops();
+    let updated = ops
+        .update(
+            &step,
+            &resource,
+            &live_nodegroup("1.32"),
+            &["version"],
+            &Inputs::default(),
+        )
+        .await
+        .unwrap();
+    let done = ops.wait_ready(&step, &updated).await.unwrap();
+    assert_eq!(version_of(&done), "1.33");
     assert!(calls.iter().all(|r| r.num_calls() == 1));
 }

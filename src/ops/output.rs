@@ -1,0 +1,63 @@
+//! `output`: what an application and its operator need to reach the stack:
+//! endpoints, names and the database secret's ARN, never the password.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::aws::Target;
+use crate::config::Stack;
+use crate::resources::discover::discover;
+use crate::resources::{db_cluster, db_instance, eks_cluster, vpc};
+
+/// What an application and its operator need to reach the stack.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outputs {
+    pub vpc_id: Option<String>,
+    pub cluster_name: Option<String>,
+    pub cluster_endpoint: Option<String>,
+    pub db_endpoint: Option<String>,
+    pub db_port: Option<i64>,
+    pub db_name: Option<String>,
+    pub db_username: Option<String>,
+    /// The Secrets Manager secret RDS manages; never the password itself.
+    pub db_secret_arn: Option<String>,
+    pub kubeconfig_context: Option<String>,
+    pub region: String,
+}
+
+/// The kubeconfig context ekstack writes for a stack's cluster.
+pub fn context_name(stack: &Stack) -> String {
+    format!("{}.{}.ekstack", stack.meta.name, stack.meta.region)
+}
+
+/// `ekstack output`.
+pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
+    let aws = super::connect(target).await?;
+    let live = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
+    let mut out = Outputs {
+        region: stack.meta.region.clone(),
+        ..Default::default()
+    };
+    out.vpc_id = live.get(vpc::ADDRESS).map(|l| l.id.clone());
+    if let Some(c) = live.find::<eks_cluster::EksCluster>(eks_cluster::ADDRESS) {
+        out.cluster_name = Some(c.id.clone());
+        out.cluster_endpoint = Some(c.observed.endpoint_url.clone()).filter(|e| !e.is_empty());
+        out.kubeconfig_context = Some(context_name(stack));
+    }
+    if let Some(db) = live.find::<db_instance::DbInstance>(db_instance::ADDRESS) {
+        let o = db.observed;
+        out.db_endpoint = o.endpoint;
+        out.db_port = o.port.map(i64::from);
+        out.db_secret_arn = o.secret_arn;
+        out.db_name = Some(o.db_name);
+        out.db_username = Some(o.username);
+    } else if let Some(db) = live.find::<db_cluster::DbCluster>(db_cluster::ADDRESS) {
+        let o = db.observed;
+        out.db_endpoint = o.endpoint;
+        out.db_port = o.port.map(i64::from);
+        out.db_secret_arn = o.secret_arn;
+        out.db_name = Some(o.db_name);
+        out.db_username = Some(o.username);
+    }
+    Ok(out)
+}

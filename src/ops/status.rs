@@ -1,0 +1,83 @@
+//! `status`: every live resource of the stack, its state, whether it drifted
+//! from the file, and what it all costs now.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::plan::{is_asleep, plan_against};
+use crate::aws::Target;
+use crate::config::Stack;
+use crate::cost::{self, Estimate, PriceTable};
+use crate::graph;
+use crate::plan::Action;
+use crate::resources::discover::discover;
+use crate::resources::Kind;
+
+/// One live resource as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusLine {
+    pub address: String,
+    pub kind: Kind,
+    pub id: String,
+    pub state: String,
+    /// Differs from the file (an update, replacement or deletion is planned).
+    pub drift: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub stack: String,
+    pub env: Option<String>,
+    pub region: String,
+    pub resources: Vec<StatusLine>,
+    /// Addresses in the file with nothing live yet.
+    pub missing: Vec<String>,
+    pub sleeping: bool,
+    pub cost: Estimate,
+}
+
+/// `ekstack status`.
+pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Result<Status> {
+    let aws = super::connect(target).await?;
+    let live = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
+    // A sleeping stack is compared with its sleeping form: the NAT it lacks
+    // and the nodes at zero are what sleep means, not drift.
+    let compared = if is_asleep(&live) {
+        stack.sleeping()
+    } else {
+        stack.clone()
+    };
+    let planned = plan_against(&compared, graph::build(&compared)?, live, false)?;
+    let mut resources: Vec<StatusLine> = planned
+        .live
+        .ours()
+        .map(|l| StatusLine {
+            address: l.address.clone(),
+            kind: l.kind,
+            id: l.id.clone(),
+            state: l.state.clone(),
+            drift: planned
+                .plan
+                .actions
+                .iter()
+                .any(|a| a.address == l.address && a.action != Action::NoOp && a.action != Action::Create),
+        })
+        .collect();
+    resources.sort_by(|a, b| (a.kind, &a.address).cmp(&(b.kind, &b.address)));
+    let missing = planned
+        .plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::Create)
+        .map(|a| a.address.clone())
+        .collect();
+    Ok(Status {
+        stack: stack.meta.name.clone(),
+        env: stack.meta.env.clone(),
+        region: stack.meta.region.clone(),
+        resources,
+        missing,
+        sleeping: planned.plan.sleeping,
+        cost: cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices),
+    })
+}

@@ -1,0 +1,72 @@
+//! `status` as a table: every live resource, its state and drift, then what
+//! the stack costs now.
+
+use std::fmt::Write as _;
+
+use super::Style;
+use crate::ops::status::Status;
+
+pub fn human(status: &Status, style: Style) -> String {
+    let mut out = String::new();
+    let env = status.env.as_deref().map(|e| format!(", env {e}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Stack \"{}\"{env} in {}{}",
+        status.stack,
+        status.region,
+        if status.sleeping { " — asleep" } else { "" }
+    );
+    if status.resources.is_empty() {
+        let _ = writeln!(out, "Nothing is live. `ekstack apply` creates it.");
+    } else {
+        let width = |f: &dyn Fn(&crate::ops::status::StatusLine) -> usize, min: usize| {
+            status.resources.iter().map(f).max().unwrap_or(0).max(min)
+        };
+        let w_addr = width(&|r| r.address.len(), 7);
+        let w_kind = width(&|r| r.kind.as_str().len(), 4);
+        let w_id = width(&|r| r.id.len(), 2);
+        let _ = writeln!(
+            out,
+            "\n  {:<w_addr$}  {:<w_kind$}  {:<w_id$}  STATE",
+            "ADDRESS", "KIND", "ID"
+        );
+        for r in &status.resources {
+            let drift = if r.drift {
+                style.yellow("  ~ differs from the file")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<w_addr$}  {:<w_kind$}  {:<w_id$}  {}{drift}",
+                r.address,
+                r.kind.as_str(),
+                r.id,
+                r.state
+            );
+        }
+    }
+    if !status.missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} in the file but not live: {}",
+            status.missing.len(),
+            status.missing.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nCost now: ${:.3}/hour, ${:.2}/month{}",
+        status.cost.hourly_usd,
+        status.cost.monthly_usd,
+        if status.cost.complete {
+            String::new()
+        } else {
+            format!(" (plus unknown: {})", status.cost.unknown.join(", "))
+        }
+    );
+    if !status.cost.lines.is_empty() {
+        out.push_str(&super::cost::lines(&status.cost));
+    }
+    out
+}

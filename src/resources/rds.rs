@@ -1,0 +1,181 @@
+//! What the RDS kinds share: tags, engine versions and their guards, the
+//! running state that `sleep` changes, final snapshots and data-loss texts.
+
+use std::future::Future;
+
+use anyhow::Result;
+use aws_sdk_rds::types::Tag;
+
+use super::{Policy, Step};
+use crate::aws::errors::AwsResultExt;
+use crate::live::{Readiness, Record, Tags};
+use crate::plan::{Value, Verdict};
+
+pub fn rds_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub fn tag_map(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+/// Brings the user tags of an RDS resource to the desired ones.
+pub async fn sync_tags(step: &Step<'_>, arn: Option<&str>, live: &Tags, desired: &Tags) -> Result<()> {
+    let arn = arn.ok_or_else(|| anyhow::anyhow!("the resource has no ARN to tag"))?;
+    let (stale, set) = super::tags::changes(live, desired);
+    let rds = &step.aws().rds;
+    if !stale.is_empty() {
+        rds.remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(stale))
+            .send()
+            .await
+            .aws_on("rds:RemoveTagsFromResource", arn)?;
+    }
+    if !set.is_empty() {
+        rds.add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(rds_tags(&set)))
+            .send()
+            .await
+            .aws_on("rds:AddTagsToResource", arn)?;
+    }
+    Ok(())
+}
+
+/// "16.4" → "16"; MySQL "8.0.39" → "8.0".
+pub fn major(v: &str) -> &str {
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.first().is_some_and(|p| p.parse::<u32>().is_ok_and(|n| n >= 10)) {
+        parts[0]
+    } else {
+        let end = v.match_indices('.').nth(1).map(|(i, _)| i).unwrap_or(v.len());
+        &v[..end]
+    }
+}
+
+fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// Engines go up, never down; a major upgrade is said to be one.
+pub fn engine_version_guard(before: &Value, after: &Value) -> Verdict {
+    let (Some(b), Some(a)) = (before.as_str(), after.as_str()) else {
+        return Verdict::Allowed;
+    };
+    if version_key(major(a)) < version_key(major(b)) {
+        return Verdict::Impossible(format!(
+            "RDS cannot downgrade an engine ({b} → {a}); keep database.version = \"{}\", or restore a dump into a new database",
+            major(b)
+        ));
+    }
+    if major(a) != major(b) {
+        Verdict::AllowedWithNote(format!(
+            "major upgrade {} → {} (AllowMajorVersionUpgrade): outage of 10-30 min, not reversible; take a snapshot and test first",
+            major(b),
+            major(a)
+        ))
+    } else {
+        Verdict::AllowedWithNote("minor upgrade: brief outage while the engine restarts".into())
+    }
+}
+
+pub fn running_guard(_before: &Value, after: &Value) -> Verdict {
+    if after.as_bool() == Some(false) {
+        Verdict::AllowedWithNote(
+            "stopped to save cost; storage still bills, and AWS starts a stopped database again after 7 days".into(),
+        )
+    } else {
+        Verdict::AllowedWithNote("started again (it was stopped by `ekstack sleep`): a few minutes".into())
+    }
+}
+
+/// What deleting the database loses, given the snapshot policy and whether
+/// AWS protects it.
+pub fn data_loss(name: &str, protected: bool, policy: &Policy) -> String {
+    let mut text = format!("every row in database {name}");
+    if policy.final_snapshot {
+        text.push_str(" (a final snapshot is taken first, from which it can be restored)");
+    } else {
+        text.push_str(" (NO final snapshot: final_snapshot = false or --skip-final-snapshot)");
+    }
+    if protected {
+        text.push_str("; deletion protection is on, so AWS will refuse until it is turned off");
+    }
+    text
+}
+
+/// Why AWS refuses to delete a protected database, and the way out.
+pub fn protected(id: &str) -> super::Blocker {
+    super::Blocker {
+        reason: format!("database {id} has deletion protection on"),
+        way_out: "set `database.deletion_protection = false` (in the stack file or the environment) and run `ekstack apply` to turn the protection off".into(),
+    }
+}
+
+/// A unique, dated snapshot name, so a second destroy never collides.
+pub fn final_snapshot_name(id: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_else(|_| "now".into());
+    format!("{id}-final-{stamp}")
+}
+
+/// The running state comes first: `ekstack sleep` only stops a database
+/// (`true` returned: nothing else to do), and a stopped database cannot be
+/// modified, so it is started before anything else changes. Shared by
+/// instances and Aurora clusters, which differ only in the calls.
+pub async fn settle_running<O, StopFut, StartFut, WaitFut>(
+    step: &Step<'_>,
+    live: &Record<O>,
+    want_running: bool,
+    running_changes: bool,
+    stop: impl FnOnce() -> StopFut,
+    start: impl FnOnce() -> StartFut,
+    wait_ready: impl FnOnce() -> WaitFut,
+) -> Result<(Option<Record<O>>, bool)>
+where
+    StopFut: Future<Output = Result<Record<O>>>,
+    StartFut: Future<Output = Result<()>>,
+    WaitFut: Future<Output = Result<Record<O>>>,
+{
+    if !want_running {
+        if live.readiness == Readiness::Stopped {
+            return Ok((None, true));
+        }
+        step.status("stopping");
+        return Ok((Some(stop().await?), true));
+    }
+    if running_changes || live.readiness == Readiness::Stopped {
+        step.status("starting");
+        start().await?;
+        return Ok((Some(wait_ready().await?), false));
+    }
+    Ok((None, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn majors() {
+        assert_eq!(major("16.4"), "16");
+        assert_eq!(major("16"), "16");
+        assert_eq!(major("8.0.39"), "8.0");
+        assert!(matches!(
+            engine_version_guard(&"16.4".into(), &"15".into()),
+            Verdict::Impossible(_)
+        ));
+        assert!(
+            matches!(engine_version_guard(&"15.7".into(), &"16".into()), Verdict::AllowedWithNote(n) if n.contains("major"))
+        );
+    }
+}
