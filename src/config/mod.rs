@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{ConfigError, Diagnostic};
 pub use model::*;
 use raw::{Merge, RawFile};
-use source::{with_current_file, FileId, Location, Sources, TableIndex};
+use source::{FileId, Location, Sources, TableIndex};
 
 /// Which overlay to apply on top of the stack file.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -177,46 +177,29 @@ fn read(sources: &mut Sources, path: &Path, what: &str) -> Result<FileId, Config
 
 fn parse(sources: &Sources, file: FileId) -> Result<RawFile, ConfigError> {
     let text = &sources.get(file).text;
-    let unknown = keys::unknown_keys(text, file);
-    if !unknown.is_empty() {
-        return Err(ConfigError {
+    keys::deserialize(text, file).map_err(|rejected| {
+        let diagnostics = match rejected {
+            keys::Rejected::Unknown(unknown) => unknown,
+            keys::Rejected::Invalid(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let key = key_at(text, span.start);
+                let (message, help) = explain_serde_error(e.message(), &key);
+                let mut d = Diagnostic::new(key, message, Some(Location { file, span }));
+                d.help = help;
+                vec![d]
+            }
+        };
+        ConfigError {
             sources: sources.clone(),
-            diagnostics: unknown,
-        });
-    }
-    with_current_file(file, || toml::from_str::<RawFile>(text)).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let key = key_at(text, span.start);
-        let (message, help) = explain_serde_error(e.message(), &key);
-        let mut d = Diagnostic::new(key, message, Some(Location { file, span }));
-        d.help = help;
-        ConfigError::single(sources.clone(), d)
+            diagnostics,
+        }
     })
 }
 
-/// Turns toml/serde's wording into ours, adding "did you mean" for unknown keys.
+/// Turns toml/serde's wording into ours. (Unknown keys never get here: `keys`
+/// reports them all first.)
 fn explain_serde_error(message: &str, key: &str) -> (String, Option<String>) {
     let message = message.trim();
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once('`') {
-            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            let help =
-                diagnostic::did_you_mean(field, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"));
-            let table = key
-                .rsplit_once('.')
-                .map(|(t, _)| format!("[{t}]"))
-                .unwrap_or_else(|| "the top level".into());
-            let msg = format!(
-                "unknown key `{field}` in {table}; expected one of {}",
-                candidates
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            return (msg, help);
-        }
-    }
     // `version = 1.33` is a number to TOML; versions are strings.
     let number = message.starts_with("invalid type: floating point") || message.starts_with("invalid type: integer");
     if number && message.ends_with("expected a string") {

@@ -1,11 +1,16 @@
 //! Stage two of configuration: the resolved stack, with defaults filled in,
 //! CIDRs derived and every rule checked. Everything downstream (the desired
 //! graph, plan, cost) reads only this model, never the raw TOML.
+//!
+//! The enumerated settings spell themselves once, through strum: parsing,
+//! `as_str`, the list of accepted values in error messages and the serialised
+//! form (`serde(into)`) all come from `serialize_all = "kebab-case"`.
 
 use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
 use serde::Serialize;
+use strum::{EnumString, IntoStaticStr, VariantNames};
 
 /// A stack after merging the overlay, filling defaults and validating.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,8 +37,9 @@ pub struct StackMeta {
     pub asleep: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[serde(into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
 pub enum NatMode {
     None,
     Single,
@@ -41,19 +47,12 @@ pub enum NatMode {
 }
 
 impl NatMode {
-    pub const NAMES: [&'static str; 3] = ["none", "single", "per-az"];
-
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "none" => Some(NatMode::None),
-            "single" => Some(NatMode::Single),
-            "per-az" => Some(NatMode::PerAz),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        self.into()
     }
 }
 
@@ -67,8 +66,9 @@ pub struct Network {
     pub private_subnets: Vec<Ipv4Net>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[serde(into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
 pub enum EndpointAccess {
     Public,
     Private,
@@ -76,19 +76,12 @@ pub enum EndpointAccess {
 }
 
 impl EndpointAccess {
-    pub const NAMES: [&'static str; 3] = ["public", "private", "public-and-private"];
-
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "public" => Some(EndpointAccess::Public),
-            "private" => Some(EndpointAccess::Private),
-            "public-and-private" => Some(EndpointAccess::PublicAndPrivate),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        self.into()
     }
 
     pub fn public(self) -> bool {
@@ -125,26 +118,21 @@ pub struct Eks {
     pub fargate: BTreeMap<String, FargateProfile>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[serde(into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Capacity {
     OnDemand,
     Spot,
 }
 
 impl Capacity {
-    pub const NAMES: [&'static str; 2] = ["on-demand", "spot"];
-
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "on-demand" => Some(Capacity::OnDemand),
-            "spot" => Some(Capacity::Spot),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        self.into()
     }
 
     /// The EKS API value (`ON_DEMAND` / `SPOT`).
@@ -214,8 +202,9 @@ pub struct FargateProfile {
     pub labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[serde(into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Engine {
     Postgres,
     Mysql,
@@ -224,21 +213,13 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const NAMES: [&'static str; 4] = ["postgres", "mysql", "aurora-postgresql", "aurora-mysql"];
-
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "postgres" => Some(Engine::Postgres),
-            "mysql" => Some(Engine::Mysql),
-            "aurora-postgresql" => Some(Engine::AuroraPostgresql),
-            "aurora-mysql" => Some(Engine::AuroraMysql),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     /// The RDS API engine name, which is also the name in the file.
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        self.into()
     }
 
     pub fn is_aurora(self) -> bool {

@@ -3,7 +3,11 @@
 //! Every field is optional and every value is located, so that an overlay can
 //! be merged over a stack file key by key and every later error can point at
 //! its source (tables are located separately, by `source::TableIndex`). Nothing
-//! here checks a rule beyond types and unknown keys; see `resolve` for that.
+//! here checks a rule beyond types; unknown keys are found by `keys`, which
+//! deserialises these types through `serde_ignored`, and rules are `resolve`'s.
+//! The structs therefore accept unknown fields as far as serde is concerned
+//! (serde would stop at the first one); `schemars(deny_unknown_fields)` still
+//! tells editors that the schema is closed.
 //! Enumerated strings are kept as strings so that a wrong value gets a
 //! "must be one of …, did you mean …" message rather than serde's generic one;
 //! the `schemars(with)` attributes still give editors the list of values.
@@ -19,7 +23,7 @@ type L<T> = Located<T>;
 
 /// A stack file or an environment overlay.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 #[schemars(title = "ekstack stack file or environment overlay")]
 pub struct RawFile {
     /// Identity of the stack. Required in a stack file, optional in an overlay.
@@ -33,7 +37,7 @@ pub struct RawFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawStack {
     /// `[a-z][a-z0-9-]{0,19}`; prefixes every resource name.
     pub name: Option<L<String>>,
@@ -44,7 +48,7 @@ pub struct RawStack {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawNetwork {
     /// VPC CIDR block, /16 to /28. Default `10.0.0.0/16`.
     pub cidr: Option<L<String>>,
@@ -61,7 +65,7 @@ pub struct RawNetwork {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawEks {
     /// Kubernetes version, e.g. "1.33".
     pub version: Option<L<String>>,
@@ -80,7 +84,7 @@ pub struct RawEks {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawNodegroup {
     /// EC2 instance types, all of one CPU architecture. Default `["t3.medium"]`.
     pub instance_types: Option<L<Vec<L<String>>>>,
@@ -100,7 +104,7 @@ pub struct RawNodegroup {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawFargate {
     /// Namespaces whose pods run on Fargate (1 to 5).
     pub namespaces: Option<L<Vec<L<String>>>>,
@@ -109,7 +113,7 @@ pub struct RawFargate {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawDatabase {
     /// Default `postgres`.
     #[schemars(with = "Option<EngineSchema>")]
@@ -141,7 +145,7 @@ pub struct RawDatabase {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawServerless {
     /// Minimum Aurora capacity units, 0 to 256 in steps of 0.5.
     pub min_acu: Option<L<f64>>,

@@ -518,3 +518,124 @@ fn every_unknown_key_is_reported_at_once() {
     assert!(errs[2].contains("s.toml:8:1: eks.nodegroups.a.desird"));
     assert!(errs[3].contains("databse"));
 }
+
+#[test]
+fn a_broken_value_in_every_section_is_reported_together_in_order() {
+    let errs = errors(
+        "[stack]\nname = \"Shop\"\nregion = \"us-east-1\"\ntags = { \"aws:x\" = \"1\" }\n\
+         [network]\ncidr = \"10.0.0.1/16\"\n\
+         [eks]\nversion = \"1.12\"\n\
+         [eks.nodegroups.g]\nmin = 5\nmax = 4\n\
+         [eks.fargate.f]\nnamespaces = [\"App\", \"b\", \"b\"]\n\
+         [database]\nbackup_retention_days = 99\nusername = \"rdsadmin\"\n",
+    );
+    let wanted = [
+        "s.toml:2:8: stack.name:",
+        "s.toml:4:20: stack.tags.aws:x:",
+        "s.toml:6:8: network.cidr:",
+        "s.toml:8:11: eks.version:",
+        "s.toml:10:7: eks.nodegroups.g.min:",
+        "s.toml:13:15: eks.fargate.f.namespaces[0]:",
+        "s.toml:13:27: eks.fargate.f.namespaces[2]: \"b\" is listed twice",
+        "s.toml:15:25: database.backup_retention_days:",
+        "s.toml:16:12: database.username:",
+    ];
+    assert_eq!(errs.len(), wanted.len(), "{errs:#?}");
+    for (err, wanted) in errs.iter().zip(wanted) {
+        assert!(err.contains(wanted), "wanted {wanted:?}, got {err:?}");
+    }
+}
+
+#[test]
+fn rules_that_do_not_stop_the_others_still_let_them_report() {
+    // Too few AZs does not keep the egress rule from reading the network, and
+    // a bad tag does not keep the network from knowing the region.
+    let errs = errors(
+        "[stack]\nname = \"t\"\nregion = \"us-east-1\"\ntags = { Name = \"x\" }\n\
+         [network]\nazs = 1\nnat = \"none\"\n\
+         [eks.nodegroups.g]\n",
+    );
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert!(errs[0].contains("s.toml:4:17: stack.tags.Name"), "{errs:#?}");
+    assert!(
+        errs[1].contains("s.toml:6:7: network.azs: EKS and RDS need"),
+        "{errs:#?}"
+    );
+    assert!(
+        errs[2].contains("s.toml:7:7: network.nat: \"none\" leaves"),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn keys_of_maps_are_the_users_own_not_unknown() {
+    let s = ok(&format!(
+        "{BASE}tags = {{ natt = \"1\", \"team/x\" = \"y\" }}\n\
+         [eks.nodegroups.natt]\nlabels = {{ desird = \"2\", \"example.com/role\" = \"web\" }}\n\
+         [eks.fargate.desird]\nnamespaces = [\"app\"]\nlabels = {{ tier = \"web\" }}\n"
+    ));
+    let eks = s.eks.unwrap();
+    assert_eq!(s.meta.tags["natt"], "1");
+    assert_eq!(eks.nodegroups["natt"].labels["desird"], "2");
+    assert_eq!(eks.fargate["desird"].labels["tier"], "web");
+    // A struct key under a user-named table is still checked.
+    let errs = errors(&format!(
+        "{BASE}[eks.fargate.desird]\nnamespaces = [\"app\"]\nlabel = {{}}\n"
+    ));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains("s.toml:6:1: eks.fargate.desird.label: unknown key `label` in [eks.fargate.desird]; expected one of `labels`, `namespaces`"),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_found_past_a_value_of_the_wrong_type() {
+    let text = format!(
+        "{BASE}[network]\ncidr = 16\nnatt = \"single\"\n[eks.nodegroups.g]\ndesired = \"2\"\ninstance_types = [\"t3.medium\", 3]\ndesird = 2\n[databse]\n"
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert!(errs[0].contains("s.toml:6:1: network.natt: unknown key"), "{errs:#?}");
+    assert!(errs[1].contains("s.toml:10:1: eks.nodegroups.g.desird"), "{errs:#?}");
+    assert!(
+        errs[2].contains("s.toml:11:2: databse: unknown key `databse` in the top level"),
+        "{errs:#?}"
+    );
+    // With the unknown keys fixed, the type error is what is left.
+    let errs = errors(
+        &text
+            .replace("natt", "nat")
+            .replace("desird", "min")
+            .replace("databse", "database"),
+    );
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].contains("s.toml:5:8: network.cidr: invalid type"), "{errs:#?}");
+}
+
+#[test]
+fn enum_names_parse_print_and_serialise_alike() {
+    use strum::VariantNames;
+    fn check<T: VariantNames + serde::Serialize>(
+        parse: impl Fn(&str) -> Option<T>,
+        as_str: impl Fn(&T) -> &'static str,
+    ) {
+        for name in T::VARIANTS {
+            let value = parse(name).unwrap_or_else(|| panic!("{name} parses"));
+            assert_eq!(as_str(&value), *name);
+            assert_eq!(serde_json::to_value(&value).unwrap(), serde_json::json!(name));
+        }
+    }
+    check(NatMode::parse, |v| v.as_str());
+    check(EndpointAccess::parse, |v| v.as_str());
+    check(Capacity::parse, |v| v.as_str());
+    check(Engine::parse, |v| v.as_str());
+    assert_eq!(NatMode::VARIANTS, ["none", "single", "per-az"]);
+    assert_eq!(EndpointAccess::VARIANTS, ["public", "private", "public-and-private"]);
+    assert_eq!(Capacity::VARIANTS, ["on-demand", "spot"]);
+    assert_eq!(
+        Engine::VARIANTS,
+        ["postgres", "mysql", "aurora-postgresql", "aurora-mysql"]
+    );
+    assert_eq!(NatMode::parse("per_az"), None);
+}

@@ -1,0 +1,238 @@
+//! The `[database]` table: one RDS instance (single-AZ or Multi-AZ) or an
+//! Aurora cluster, with `[database.serverless]` for Aurora Serverless v2.
+//! The engine decides which keys apply, so it is resolved first and the rest
+//! is checked against it.
+
+use super::checks::{check_db_word, is_db_class, version_has_prefix};
+use super::{loc, All, Reported, Resolver};
+use crate::config::model::{Database, Engine, Serverless};
+use crate::config::raw::{RawDatabase, RawServerless};
+use crate::config::regions;
+use crate::config::source::Located;
+
+const RESERVED_DB_USERNAMES: &[&str] = &[
+    "rdsadmin",
+    "rdsrepladmin",
+    "rds_superuser",
+    "rds_replication",
+    "rds_password",
+];
+const RESERVED_DB_NAMES: &[&str] = &[
+    "postgres",
+    "template0",
+    "template1",
+    "rdsadmin",
+    "mysql",
+    "sys",
+    "information_schema",
+    "performance_schema",
+];
+
+impl Resolver {
+    pub(super) fn database(&mut self, d: &RawDatabase) -> Result<Database, Reported> {
+        // Every other rule depends on the engine: nothing more is checked without one.
+        let engine = match &d.engine {
+            None => Engine::Postgres,
+            Some(e) => self.variant("database.engine", e)?,
+        };
+        let aurora = engine.is_aurora();
+
+        let version = match &d.version {
+            None => Ok(match engine {
+                Engine::Postgres | Engine::AuroraPostgresql => "16".to_string(),
+                Engine::Mysql | Engine::AuroraMysql => "8.0".to_string(),
+            }),
+            Some(v) => {
+                let majors = regions::engine_majors(engine);
+                if majors.iter().any(|m| version_has_prefix(&v.value, m)) {
+                    Ok(v.value.clone())
+                } else {
+                    Err(self.error(
+                        "database.version",
+                        format!(
+                            "\"{}\" is not a {} version RDS offers (majors: {})",
+                            v.value,
+                            engine.as_str(),
+                            majors.join(", ")
+                        ),
+                        loc(v),
+                    ))
+                }
+            }
+        };
+
+        // The class as written: the serverless rule below reads it even when
+        // it breaks a rule of its own.
+        let serverless_section = d.serverless.as_ref();
+        let (class, class_fits) = match &d.class {
+            None if serverless_section.is_some() => ("db.serverless".to_string(), Ok(())),
+            None if aurora => ("db.t4g.medium".to_string(), Ok(())),
+            None => ("db.t4g.micro".to_string(), Ok(())),
+            Some(c) => (c.value.clone(), self.class(c, aurora)),
+        };
+
+        let serverless = match serverless_section {
+            Some(_) if class != "db.serverless" => Err(self.error(
+                "database.serverless",
+                format!("applies only with class = \"db.serverless\" (class is \"{class}\")"),
+                self.table("database.serverless"),
+            )),
+            Some(s) => self.serverless(s).map(Some),
+            None if class == "db.serverless" => Ok(Some(Serverless {
+                min_acu: 0.5,
+                max_acu: 4.0,
+            })),
+            None => Ok(None),
+        };
+
+        let storage_gib = match (&d.storage_gib, aurora) {
+            (Some(s), true) => Err(self.error(
+                "database.storage_gib",
+                "does not apply to Aurora, whose storage grows by itself",
+                loc(s),
+            )),
+            (None, true) => Ok(None),
+            (None, false) => Ok(Some(20)),
+            (Some(s), false) => self.int_in("database.storage_gib", s, 20, 65536).map(Some),
+        };
+        let multi_az = match (&d.multi_az, aurora) {
+            (Some(m), true) => Err(self.error("database.multi_az", "does not apply to Aurora; its storage is always replicated across AZs, and `instances = 2` or more adds a standby reader", loc(m))),
+            (Some(m), false) => Ok(m.value),
+            (None, _) => Ok(false),
+        };
+        let instances = match (&d.instances, aurora) {
+            (Some(i), false) => Err(self.error(
+                "database.instances",
+                format!(
+                    "applies only to Aurora; for {} use multi_az = true for a standby",
+                    engine.as_str()
+                ),
+                loc(i),
+            )),
+            (Some(i), true) => self.int_in("database.instances", i, 1, 16),
+            (None, _) => Ok(1),
+        };
+        let backup_retention_days = match &d.backup_retention_days {
+            None => Ok(7),
+            Some(b) => {
+                let min = if aurora { 1 } else { 0 };
+                self.int_in("database.backup_retention_days", b, min, 35)
+            }
+        };
+        let username = match &d.username {
+            None => Ok("app".to_string()),
+            Some(u) => {
+                let max = if engine.is_postgres() { 63 } else { 16 };
+                self.db_word("database.username", u, max, RESERVED_DB_USERNAMES, "RDS")
+            }
+        };
+        let db_name = match &d.db_name {
+            None => Ok("app".to_string()),
+            Some(n) => {
+                let max = if engine.is_postgres() { 63 } else { 64 };
+                self.db_word("database.db_name", n, max, RESERVED_DB_NAMES, "the database engine")
+            }
+        };
+        let (version, (), serverless, storage_gib, multi_az, instances, backup_retention_days, username, db_name) = (
+            version,
+            class_fits,
+            serverless,
+            storage_gib,
+            multi_az,
+            instances,
+            backup_retention_days,
+            username,
+            db_name,
+        )
+            .all()?;
+        Ok(Database {
+            engine,
+            version,
+            class,
+            storage_gib,
+            multi_az,
+            instances,
+            backup_retention_days,
+            deletion_protection: d.deletion_protection.as_ref().map(|v| v.value).unwrap_or(false),
+            final_snapshot: d.final_snapshot.as_ref().map(|v| v.value).unwrap_or(true),
+            performance_insights: d.performance_insights.as_ref().map(|v| v.value).unwrap_or(false),
+            username,
+            db_name,
+            serverless,
+        })
+    }
+
+    /// An instance class the engine offers.
+    fn class(&mut self, c: &Located<String>, aurora: bool) -> Result<(), Reported> {
+        if c.value == "db.serverless" {
+            self.require(
+                aurora,
+                "database.class",
+                "\"db.serverless\" is Aurora Serverless v2; it needs engine \"aurora-postgresql\" or \"aurora-mysql\"",
+                loc(c),
+            )
+        } else if !is_db_class(&c.value) {
+            Err(self.error(
+                "database.class",
+                format!("\"{}\" is not an RDS instance class like \"db.t4g.micro\"", c.value),
+                loc(c),
+            ))
+        } else if aurora && (c.value.ends_with(".micro") || c.value.ends_with(".small")) {
+            Err(self.error("database.class", format!("Aurora does not offer \"{}\"; the smallest classes are db.t3.medium and db.t4g.medium, or use \"db.serverless\"", c.value), loc(c)))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A user or database name: a word of the engine's, not one it reserves.
+    fn db_word(
+        &mut self,
+        key: &str,
+        word: &Located<String>,
+        max: usize,
+        reserved: &[&str],
+        reserved_by: &str,
+    ) -> Result<String, Reported> {
+        if let Err(rule) = check_db_word(&word.value, max) {
+            Err(self.error(key, rule, loc(word)))
+        } else if reserved.contains(&word.value.to_ascii_lowercase().as_str()) {
+            Err(self.error(
+                key,
+                format!("\"{}\" is reserved by {reserved_by}", word.value),
+                loc(word),
+            ))
+        } else {
+            Ok(word.value.clone())
+        }
+    }
+
+    fn serverless(&mut self, s: &RawServerless) -> Result<Serverless, Reported> {
+        let table_at = self.table("database.serverless");
+        let min_acu = self.acu("database.serverless.min_acu", s.min_acu.as_ref(), 0.5, 0.0);
+        let max_acu = self.acu("database.serverless.max_acu", s.max_acu.as_ref(), 4.0, 1.0);
+        let (min_acu, max_acu) = (min_acu, max_acu).all()?;
+        let ordered = self.require(
+            min_acu <= max_acu,
+            "database.serverless.min_acu",
+            format!("min_acu ({min_acu}) must not exceed max_acu ({max_acu})"),
+            s.min_acu.as_ref().map(|l| l.at()).or(table_at),
+        );
+        ordered.map(|()| Serverless { min_acu, max_acu })
+    }
+
+    /// Aurora capacity units: `min` to 256 in steps of 0.5.
+    fn acu(&mut self, key: &str, value: Option<&Located<f64>>, default: f64, min: f64) -> Result<f64, Reported> {
+        let Some(v) = value else {
+            return Ok(default);
+        };
+        if !(min..=256.0).contains(&v.value) || (v.value * 2.0).fract() != 0.0 {
+            Err(self.error(
+                key,
+                format!("must be between {min} and 256 in steps of 0.5, not {}", v.value),
+                loc(v),
+            ))
+        } else {
+            Ok(v.value)
+        }
+    }
+}
