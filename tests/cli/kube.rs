@@ -162,7 +162,7 @@ fn output_matches_what_aws_reports_and_never_prints_the_password() {
     assert_eq!(code, 0, "{yaml}{err}");
     everything.push_str(&yaml);
     everything.push_str(&err);
-    let cm: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{e}:\n{yaml}"));
+    let cm: yaml_serde::Value = yaml_serde::from_str(&yaml).unwrap_or_else(|e| panic!("{e}:\n{yaml}"));
     assert_eq!(cm["apiVersion"].as_str(), Some("v1"), "{yaml}");
     assert_eq!(cm["kind"].as_str(), Some("ConfigMap"), "{yaml}");
     assert_eq!(cm["data"]["DB_HOST"].as_str(), Some(db_host), "{yaml}");
@@ -223,8 +223,8 @@ fn kubeconfig_merges_a_context_and_keeps_the_others() {
     assert_eq!(code, 0, "{out}{err}");
 
     let text = std::fs::read_to_string(&file).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
-    let named = |list: &str, n: &str| -> serde_yaml::Value {
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    let named = |list: &str, n: &str| -> yaml_serde::Value {
         doc[list]
             .as_sequence()
             .unwrap_or_else(|| panic!("no {list}:\n{text}"))
@@ -330,7 +330,7 @@ fn kubeconfig_merges_a_context_and_keeps_the_others() {
     // Merging again replaces our entries instead of adding copies.
     let (code, out, err) = p.run(&["kubeconfig", "--env", "mvp", "--kubeconfig", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    let again: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let again: yaml_serde::Value = yaml_serde::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     for list in ["clusters", "users", "contexts"] {
         assert_eq!(
             again[list].as_sequence().unwrap().len(),
