@@ -1,6 +1,6 @@
 # ekstack — two commands on a fresh machine:
 #   make demo   apply the learning stack on the moto emulator, promote, destroy
-#   make test   every test (starts the emulator itself)
+#   make test   every test (starts the emulator, installs kubectl if missing)
 
 MOTO_PORT ?= 5055
 export MOTO_PORT
@@ -10,7 +10,7 @@ EMULATOR := http://127.0.0.1:$(MOTO_PORT)
 DEMO_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN= AWS_PROFILE= \
             AWS_ENDPOINT_URL=$(EMULATOR) EKSTACK_TEST_ENDPOINT=$(EMULATOR)
 
-.PHONY: demo test emulator emulator-stop lint build bench schema
+.PHONY: demo test emulator emulator-stop kubectl lint build bench schema
 
 # Every target, so `make demo` and `make test` share one compiled SDK (the
 # test targets' features apply to the whole build).
@@ -23,7 +23,11 @@ emulator:
 emulator-stop:
 	./scripts/emulator.sh stop
 
-test: emulator
+# The kubeconfig tests have kubectl read what ekstack writes; they fail without it.
+kubectl:
+	./scripts/ensure-kubectl.sh
+
+test: emulator kubectl
 	$(DEMO_ENV) cargo test --all-targets
 
 demo: build emulator

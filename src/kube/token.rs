@@ -15,6 +15,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
 use aws_sigv4::sign::v4;
 use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// The prefix aws-iam-authenticator uses to recognise a v1 EKS token.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
@@ -132,23 +133,15 @@ fn rfc3339_seconds(at: SystemTime) -> String {
     at.format(&format).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
-/// RFC 3986 percent-encoding of everything but unreserved characters: the
-/// signature and session token contain `/`, `+` and `=`, which must survive the
-/// trip through the URL unchanged for STS to recompute the same signature.
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`) is
+/// percent-encoded, as SigV4 and botocore do: the signature and session token
+/// contain `/`, `+` and `=`, which must survive the trip through the URL
+/// unchanged for STS to recompute the same signature.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes a query name or value (upper-case hex digits, as botocore).
 fn percent_encode(s: &str) -> Cow<'_, str> {
-    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
-    if s.bytes().all(unreserved) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if unreserved(b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Cow::Owned(out)
+    utf8_percent_encode(s, NOT_UNRESERVED).into()
 }
 
 #[cfg(test)]
@@ -173,20 +166,10 @@ mod tests {
     }
 
     fn percent_decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(hex, 16).unwrap());
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).unwrap()
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .unwrap()
+            .into_owned()
     }
 
     /// Decodes a token the way the EKS authenticator does, returning the URL's
@@ -309,6 +292,14 @@ mod tests {
     #[test]
     fn percent_encoding_keeps_only_unreserved() {
         assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert!(matches!(percent_encode("AKID/20260101"), Cow::Owned(_)));
+        assert!(matches!(percent_encode("plain"), Cow::Borrowed("plain")));
         assert_eq!(percent_encode("a/b+c=d"), "a%2Fb%2Bc%3Dd");
+        assert_eq!(percent_encode("host;x-k8s-aws-id"), "host%3Bx-k8s-aws-id");
+        assert_eq!(
+            percent_encode(" !*'()%:@&$,?#[]"),
+            "%20%21%2A%27%28%29%25%3A%40%26%24%2C%3F%23%5B%5D"
+        );
+        assert_eq!(percent_encode("é"), "%C3%A9");
     }
 }

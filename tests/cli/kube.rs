@@ -7,16 +7,6 @@ use base64::Engine as _;
 
 use crate::support::*;
 
-/// What moto puts in the secret RDS manages; no command may ever print it.
-const MOTO_PASSWORD: &str = "P@55w0rd!";
-
-fn assert_no_password(text: &str) {
-    assert!(
-        !text.contains(MOTO_PASSWORD),
-        "the database password was printed:\n{text}"
-    );
-}
-
 /// The EKS cluster as an independent client sees it.
 fn cluster(aws: &Independent, name: &str) -> aws_sdk_eks::types::Cluster {
     aws.block_on(aws.eks.describe_cluster().name(name).send())
@@ -101,19 +91,53 @@ fn check_exec_credential(stdout: &str) -> String {
     url
 }
 
+/// Every command a user runs, verbose, with AWS credentials and a database
+/// password that exist only in this test: none may print any of them. The
+/// outputs are also checked against an independent client's view.
 #[test]
-fn output_matches_what_aws_reports_and_never_prints_the_password() {
+fn output_matches_what_aws_reports_and_no_command_prints_a_secret() {
     require_emulator();
     let p = Project::from_sample("learning", "out");
-    p.apply_ok("mvp");
-    let aws = Independent::new("ap-northeast-1");
+    let secrets = Sentinels::new();
+    let env = secrets.env();
+    let run = |what: &str, args: &[&str]| -> (i32, String, String) {
+        let mut args = args.to_vec();
+        args.push("-v");
+        let (code, out, err) = p.run_env(&args, &env);
+        secrets.assert_absent(what, &format!("{out}{err}"));
+        (code, out, err)
+    };
     let name = &p.name;
-    let mut everything = String::new();
 
-    let (code, out, err) = p.run(&["output", "--env", "mvp", "--json"]);
+    let (code, out, err) = run("plan", &["plan", "--env", "mvp"]);
     assert_eq!(code, 0, "{out}{err}");
-    everything.push_str(&out);
-    everything.push_str(&err);
+    assert!(err.contains("aws ec2:DescribeVpcs"), "-v logs each call:\n{err}");
+    let (code, out, err) = run("apply", &["apply", "--env", "mvp", "--yes", "--poll-scale", "0.01"]);
+    assert_eq!(code, 0, "apply failed\nstdout:\n{out}\nstderr:\n{err}");
+
+    // The password RDS manages becomes ours, so a command that read the
+    // secret (and printed it) would show it.
+    let aws = Independent::new("ap-northeast-1");
+    let db = aws.db_instance(&format!("{name}-db")).expect("the database exists");
+    let secret = db
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .expect("RDS-managed secret");
+    let secret_string = serde_json::json!({ "username": "app", "password": secrets.db_password }).to_string();
+    aws.put_secret_string(secret, &secret_string);
+    assert_eq!(
+        aws.secret_string(secret),
+        secret_string,
+        "the sentinel password is in place"
+    );
+
+    let (code, out, err) = run("plan after apply", &["plan", "--env", "mvp"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run("status", &["status", "--env", "mvp"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, out, err) = run("output --json", &["output", "--env", "mvp", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
     let o: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}:\n{out}"));
 
     let vpcs = aws.vpcs(name);
@@ -126,13 +150,8 @@ fn output_matches_what_aws_reports_and_never_prints_the_password() {
     let endpoint = c.endpoint().expect("moto gives the cluster an endpoint");
     assert_eq!(o["cluster_endpoint"], endpoint);
 
-    let db = aws.db_instance(&format!("{name}-db")).expect("the database exists");
     let db_host = db.endpoint().and_then(|e| e.address()).expect("endpoint address");
     let db_port = db.endpoint().and_then(|e| e.port()).expect("endpoint port");
-    let secret = db
-        .master_user_secret()
-        .and_then(|s| s.secret_arn())
-        .expect("RDS-managed secret");
     assert_eq!(o["db_endpoint"], db_host);
     assert_eq!(o["db_port"].as_i64(), Some(db_port as i64));
     assert_eq!(o["db_secret_arn"], secret);
@@ -140,10 +159,8 @@ fn output_matches_what_aws_reports_and_never_prints_the_password() {
     assert_eq!(o["kubeconfig_context"], format!("{name}.ap-northeast-1.ekstack"));
 
     // Text: a psql line that reads the password from Secrets Manager.
-    let (code, text, err) = p.run(&["output", "--env", "mvp"]);
+    let (code, text, err) = run("output", &["output", "--env", "mvp"]);
     assert_eq!(code, 0, "{text}{err}");
-    everything.push_str(&text);
-    everything.push_str(&err);
     for value in [vpcs[0].vpc_id().unwrap(), endpoint, db_host, secret] {
         assert!(text.contains(value), "text output lacks {value}:\n{text}");
     }
@@ -158,11 +175,9 @@ fn output_matches_what_aws_reports_and_never_prints_the_password() {
     assert!(psql.contains("dbname=app"), "{psql}");
 
     // --k8s: a ConfigMap for the app.
-    let (code, yaml, err) = p.run(&["output", "--env", "mvp", "--k8s"]);
+    let (code, yaml, err) = run("output --k8s", &["output", "--env", "mvp", "--k8s"]);
     assert_eq!(code, 0, "{yaml}{err}");
-    everything.push_str(&yaml);
-    everything.push_str(&err);
-    let cm: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{e}:\n{yaml}"));
+    let cm: yaml_serde::Value = yaml_serde::from_str(&yaml).unwrap_or_else(|e| panic!("{e}:\n{yaml}"));
     assert_eq!(cm["apiVersion"].as_str(), Some("v1"), "{yaml}");
     assert_eq!(cm["kind"].as_str(), Some("ConfigMap"), "{yaml}");
     assert_eq!(cm["data"]["DB_HOST"].as_str(), Some(db_host), "{yaml}");
@@ -184,10 +199,55 @@ fn output_matches_what_aws_reports_and_never_prints_the_password() {
         "no password in the ConfigMap: {data_keys:?}"
     );
 
-    assert_no_password(&everything);
-    let (code, out, err) = p.destroy("mvp");
+    // The kubeconfig holds an exec user, never a credential.
+    let file = p.dir.path().join("kubeconfig");
+    let (code, out, err) = run(
+        "kubeconfig",
+        &["kubeconfig", "--env", "mvp", "--kubeconfig", file.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{out}{err}");
-    assert_no_password(&format!("{out}{err}"));
+    secrets.assert_absent("the kubeconfig file", &std::fs::read_to_string(&file).unwrap());
+
+    // The token is a presigned URL: it must carry the session token (STS
+    // needs it, as in `aws eks get-token`), but only base64-encoded inside the
+    // token, and never the secret key, which only signs.
+    let mut c = ekstack();
+    c.args(["token", "--cluster", name, "--region", "ap-northeast-1", "-v"])
+        .envs(env);
+    let (code, out, err) = crate::support::run(c);
+    secrets.assert_absent("token", &format!("{out}{err}"));
+    assert_eq!(code, 0, "{out}{err}");
+    let url = check_exec_credential(&out);
+    assert_eq!(param(&query(&url), "X-Amz-Security-Token"), secrets.session_token);
+    assert!(!url.contains(&secrets.secret_access_key), "{url}");
+
+    // A failing command: moto does not implement UpdateClusterVersion and
+    // answers with an HTML page. The error is one line that says so, with no
+    // dump of the SDK's response (and so no headers, which carry the signature).
+    p.write_stack(
+        &std::fs::read_to_string(repo().join("stacks/learning.toml"))
+            .unwrap()
+            .replace("version = \"1.33\"", "version = \"1.34\""),
+    );
+    let (code, out, err) = run(
+        "a failed apply",
+        &["apply", "--env", "mvp", "--yes", "--poll-scale", "0.01"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("eks:UpdateClusterVersion") && l.contains("failed"))
+        .unwrap_or_else(|| panic!("no eks:UpdateClusterVersion error:\n{err}"));
+    assert!(
+        line.contains("the answer did not come from the EKS API (HTTP 404, text/html); check --endpoint-url"),
+        "{line}"
+    );
+    for dump in ["ServiceError", "Unhandled", "headers", "Authorization", "<html"] {
+        assert!(!err.contains(dump), "no SDK dump ({dump}):\n{err}");
+    }
+
+    let (code, out, err) = run("destroy", &["destroy", "--env", "mvp", "--yes", "--poll-scale", "0.01"]);
+    assert_eq!(code, 0, "{out}{err}");
 }
 
 #[test]
@@ -223,8 +283,8 @@ fn kubeconfig_merges_a_context_and_keeps_the_others() {
     assert_eq!(code, 0, "{out}{err}");
 
     let text = std::fs::read_to_string(&file).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
-    let named = |list: &str, n: &str| -> serde_yaml::Value {
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    let named = |list: &str, n: &str| -> yaml_serde::Value {
         doc[list]
             .as_sequence()
             .unwrap_or_else(|| panic!("no {list}:\n{text}"))
@@ -302,35 +362,36 @@ fn kubeconfig_merges_a_context_and_keeps_the_others() {
         check_exec_credential(&out);
     }
 
-    // kubectl reads the merged file, when it is installed.
-    let kubectl = std::process::Command::new("kubectl")
+    // kubectl itself reads the merged file. A missing kubectl fails the test
+    // rather than skipping the check: `make test` installs it.
+    let o = match std::process::Command::new("kubectl")
         .args(["config", "view", "--kubeconfig"])
         .arg(&file)
         .args(["-o", "json"])
-        .output();
-    match kubectl {
+        .env_remove("KUBECONFIG")
+        .output()
+    {
+        Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("kubectl is not on PATH; skipping the kubectl check");
+            panic!("kubectl is not on PATH; `make test` installs it (scripts/ensure-kubectl.sh)")
         }
         Err(e) => panic!("running kubectl: {e}"),
-        Ok(o) => {
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let view: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-            let contexts: BTreeSet<&str> = view["contexts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["name"].as_str().unwrap())
-                .collect();
-            assert_eq!(contexts, BTreeSet::from(["other", context.as_str()]), "{view}");
-            assert_eq!(view["current-context"], context.as_str());
-        }
-    }
+    };
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let view: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let contexts: BTreeSet<&str> = view["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(contexts, BTreeSet::from(["other", context.as_str()]), "{view}");
+    assert_eq!(view["current-context"], context.as_str());
 
     // Merging again replaces our entries instead of adding copies.
     let (code, out, err) = p.run(&["kubeconfig", "--env", "mvp", "--kubeconfig", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    let again: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let again: yaml_serde::Value = yaml_serde::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     for list in ["clusters", "users", "contexts"] {
         assert_eq!(
             again[list].as_sequence().unwrap().len(),

@@ -104,6 +104,13 @@ impl Project {
         run(self.cmd(args))
     }
 
+    /// Runs with extra environment variables (they override the defaults).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+        let mut c = self.cmd(args);
+        c.envs(env.iter().copied());
+        run(c)
+    }
+
     /// Runs with call statistics written to a file; returns them too.
     pub fn run_counted(&self, args: &[&str]) -> (i32, String, String, serde_json::Value) {
         let stats = self.dir.path().join(format!("calls-{}.json", unique_name("c")));
@@ -170,6 +177,47 @@ pub fn run(mut c: Command) -> (i32, String, String) {
     )
 }
 
+/// Secrets unique to one test, for asserting that no output ever contains
+/// them: AWS credentials the binary really loads and uses, and a database
+/// password really stored in the secret RDS manages. Letters and digits only,
+/// so a secret printed JSON-escaped or percent-encoded still matches.
+pub struct Sentinels {
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub db_password: String,
+}
+
+impl Sentinels {
+    pub fn new() -> Sentinels {
+        let tag = || unique_name("").to_ascii_uppercase();
+        Sentinels {
+            secret_access_key: format!("SENTINELSECRETKEY{}{}", tag(), tag()),
+            session_token: format!("SENTINELSESSIONTOKEN{}{}", tag(), tag()),
+            db_password: format!("SENTINELDBPASSWORD{}{}", tag(), tag()),
+        }
+    }
+
+    /// The credential variables that make the binary sign with these secrets
+    /// (moto accepts any).
+    pub fn env(&self) -> [(&str, &str); 2] {
+        [
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.as_str()),
+            ("AWS_SESSION_TOKEN", self.session_token.as_str()),
+        ]
+    }
+
+    /// Panics naming the secret and the command when `text` contains one.
+    pub fn assert_absent(&self, what: &str, text: &str) {
+        for (name, secret) in [
+            ("AWS secret access key", &self.secret_access_key),
+            ("AWS session token", &self.session_token),
+            ("database password", &self.db_password),
+        ] {
+            assert!(!text.contains(secret.as_str()), "{what} printed the {name}:\n{text}");
+        }
+    }
+}
+
 /// An AWS client of our own, to check what ekstack did without trusting it.
 pub struct Independent {
     pub ec2: aws_sdk_ec2::Client,
@@ -178,6 +226,7 @@ pub struct Independent {
     pub iam: aws_sdk_iam::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub rt: tokio::runtime::Runtime,
+    pub region: String,
 }
 
 impl Independent {
@@ -202,11 +251,87 @@ impl Independent {
             iam: aws_sdk_iam::Client::new(&sdk),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             rt,
+            region: region.to_string(),
         }
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
+    }
+
+    /// Secrets Manager PutSecretValue. A signed request of our own rather
+    /// than the SDK's client: one more SDK crate costs minutes on every build
+    /// for two calls in one test.
+    pub fn put_secret_string(&self, secret_id: &str, value: &str) {
+        let body = serde_json::json!({ "SecretId": secret_id, "SecretString": value });
+        let answer = self.secrets_manager("PutSecretValue", &body);
+        assert!(answer["VersionId"].is_string(), "PutSecretValue answered {answer}");
+    }
+
+    /// Secrets Manager GetSecretValue's `SecretString`.
+    pub fn secret_string(&self, secret_id: &str) -> String {
+        let answer = self.secrets_manager("GetSecretValue", &serde_json::json!({ "SecretId": secret_id }));
+        answer["SecretString"]
+            .as_str()
+            .unwrap_or_else(|| panic!("GetSecretValue answered {answer}"))
+            .to_string()
+    }
+
+    /// One Secrets Manager call (AWS JSON 1.1), SigV4-signed with the test
+    /// credentials, to the emulator.
+    fn secrets_manager(&self, action: &str, body: &serde_json::Value) -> serde_json::Value {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        use http_body_util::BodyExt as _;
+
+        let url = format!("{}/", endpoint().trim_end_matches('/'));
+        let uri: hyper::Uri = url.parse().unwrap();
+        let host = uri.authority().unwrap().to_string();
+        let body = body.to_string();
+        let target = format!("secretsmanager.{action}");
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+
+        let identity = aws_credential_types::Credentials::new("testing", "testing", None, None, "tests").into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("secretsmanager")
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            url.as_str(),
+            headers.iter().copied(),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+
+        let mut request = hyper::Request::builder().method("POST").uri(uri);
+        for (name, value) in headers.iter().copied().chain(instructions.headers()) {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let (status, answer) = self.block_on(async {
+            let response = client.request(request).await.expect("Secrets Manager request");
+            let status = response.status();
+            (status, response.into_body().collect().await.unwrap().to_bytes())
+        });
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        assert!(
+            status.is_success(),
+            "secretsmanager:{action} answered HTTP {status}: {answer}"
+        );
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("secretsmanager:{action}: {e}: {answer}"))
     }
 
     pub fn stack_filter(stack: &str) -> aws_sdk_ec2::types::Filter {
