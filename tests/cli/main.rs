@@ -13,5 +13,6 @@ mod faults;
 mod kube;
 mod plan;
 mod promotion;
+mod structure;
 mod upgrade;
 mod validate;
