@@ -27,8 +27,9 @@ emulator-stop:
 kubectl:
 	./scripts/ensure-kubectl.sh
 
+# Tests see a fixed day, so Kubernetes support dates and prices do not move under them.
 test: emulator kubectl
-	$(DEMO_ENV) cargo test --all-targets
+	$(DEMO_ENV) EKSTACK_TODAY=2026-12-01 cargo test --all-targets
 
 demo: build emulator
 	$(DEMO_ENV) ./scripts/demo.sh

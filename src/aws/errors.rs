@@ -107,6 +107,11 @@ pub fn has_code(err: &anyhow::Error, code: &str) -> bool {
     })
 }
 
+/// The AWS error anywhere in the chain, if there is one.
+pub fn aws_error(err: &anyhow::Error) -> Option<&AwsError> {
+    err.chain().find_map(|e| e.downcast_ref::<AwsError>())
+}
+
 /// Whether an error anywhere in the chain says "not found".
 pub fn is_not_found_error(err: &anyhow::Error) -> bool {
     err.chain()

@@ -37,6 +37,8 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
     pub calls: Arc<CallLog>,
 }
 
@@ -111,6 +113,16 @@ impl Aws {
             ),
             elb: aws_sdk_elasticloadbalancing::Client::from_conf(
                 aws_sdk_elasticloadbalancing::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            quotas: aws_sdk_servicequotas::Client::from_conf(
+                aws_sdk_servicequotas::config::Builder::from(&sdk)
                     .interceptor(interceptor)
                     .build(),
             ),

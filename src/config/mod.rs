@@ -254,6 +254,14 @@ pub fn key_at(text: &str, offset: usize) -> String {
 /// The resolved stack as TOML, with a header saying what it is.
 pub fn render_toml(stack: &Stack) -> anyhow::Result<String> {
     let mut value = toml::Value::try_from(stack)?;
+    // A count of AZs stays a count: plan picks the AZs from what the
+    // account sees.
+    if let (Some(count), Some(network)) = (
+        stack.network.az_count,
+        value.get_mut("network").and_then(|v| v.as_table_mut()),
+    ) {
+        network.insert("azs".into(), toml::Value::Integer(count as i64));
+    }
     // Leave out what the engine does not take, so the output is itself a
     // valid stack file.
     if let (Some(db), Some(table)) = (

@@ -35,6 +35,10 @@ pub struct StackMeta {
     /// The sleeping form of the stack (`ekstack sleep`), never from a file.
     #[serde(skip)]
     pub asleep: bool,
+    /// The AWS account the credentials belong to, learnt at plan time;
+    /// `None` in `validate`, which runs without credentials.
+    #[serde(skip)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
@@ -61,6 +65,11 @@ pub struct Network {
     pub cidr: Ipv4Net,
     /// Resolved AZ names, in order; subnet `i` of each tier lives in `azs[i]`.
     pub azs: Vec<String>,
+    /// `Some(n)` when the file asks for a number of AZs (or says nothing:
+    /// two) rather than naming them; plan then picks them from what the
+    /// account sees (`azs` holds the static table's guess until then).
+    #[serde(skip)]
+    pub az_count: Option<usize>,
     pub nat: NatMode,
     pub public_subnets: Vec<Ipv4Net>,
     pub private_subnets: Vec<Ipv4Net>,
@@ -180,6 +189,28 @@ impl Arch {
     }
 }
 
+/// The EKS managed node group AMI type for an instance type: the
+/// accelerated Amazon Linux 2023 AMIs for GPU (NVIDIA) and Inferentia or
+/// Trainium (Neuron) families ("Use EKS-optimized accelerated AMIs for GPU
+/// instances"), otherwise the standard one of its architecture.
+pub fn ami_type_of(instance_type: &str) -> &'static str {
+    let family = instance_type.split('.').next().unwrap_or("");
+    let generation_follows = |prefix: &str| {
+        family
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let arch = Arch::of_instance_type(instance_type);
+    let nvidia = generation_follows("p") || generation_follows("g") || generation_follows("gr");
+    let neuron = generation_follows("inf") || generation_follows("trn");
+    match (nvidia, neuron, arch) {
+        (true, _, Arch::Arm64) => "AL2023_ARM_64_NVIDIA",
+        (true, _, Arch::X86_64) => "AL2023_x86_64_NVIDIA",
+        (_, true, _) => "AL2023_x86_64_NEURON",
+        (_, _, arch) => arch.ami_type(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Nodegroup {
     pub instance_types: Vec<String>,
@@ -193,6 +224,16 @@ pub struct Nodegroup {
     pub arch: Arch,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+impl Nodegroup {
+    /// The one AMI type of the group (validation keeps its types to one).
+    pub fn ami_type(&self) -> &'static str {
+        self.instance_types
+            .first()
+            .map(|t| ami_type_of(t))
+            .unwrap_or_else(|| self.arch.ami_type())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

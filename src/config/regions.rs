@@ -37,8 +37,116 @@ pub fn availability_zones(region: &str) -> Option<Vec<String>> {
         .map(|(r, letters)| letters.iter().map(|l| format!("{r}{l}")).collect())
 }
 
-/// Kubernetes versions EKS offers (standard and extended support).
-pub const KUBERNETES_VERSIONS: &[&str] = &["1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35"];
+/// One Kubernetes minor version on EKS and its support calendar ("Understand
+/// the Kubernetes version lifecycle on EKS",
+/// https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html):
+/// 14 months of standard support, then 12 of extended support, billed at
+/// the extended-support rate for the control plane.
+#[derive(Debug, Clone, Copy)]
+pub struct KubernetesVersion {
+    pub version: &'static str,
+    pub end_of_standard: time::Date,
+    pub end_of_extended: time::Date,
+}
+
+/// The calendar, oldest first. 1.35's dates come from endoflife.date until
+/// AWS's page lists them.
+pub const KUBERNETES_CALENDAR: &[KubernetesVersion] = &[
+    k(
+        "1.29",
+        time::macros::date!(2025 - 03 - 23),
+        time::macros::date!(2026 - 03 - 23),
+    ),
+    k(
+        "1.30",
+        time::macros::date!(2025 - 07 - 23),
+        time::macros::date!(2026 - 07 - 23),
+    ),
+    k(
+        "1.31",
+        time::macros::date!(2025 - 11 - 26),
+        time::macros::date!(2026 - 11 - 26),
+    ),
+    k(
+        "1.32",
+        time::macros::date!(2026 - 03 - 23),
+        time::macros::date!(2027 - 03 - 23),
+    ),
+    k(
+        "1.33",
+        time::macros::date!(2026 - 07 - 29),
+        time::macros::date!(2027 - 07 - 29),
+    ),
+    k(
+        "1.34",
+        time::macros::date!(2026 - 12 - 02),
+        time::macros::date!(2027 - 12 - 02),
+    ),
+    k(
+        "1.35",
+        time::macros::date!(2027 - 03 - 27),
+        time::macros::date!(2028 - 03 - 27),
+    ),
+];
+
+const fn k(version: &'static str, end_of_standard: time::Date, end_of_extended: time::Date) -> KubernetesVersion {
+    KubernetesVersion {
+        version,
+        end_of_standard,
+        end_of_extended,
+    }
+}
+
+/// Today (UTC), or the date `EKSTACK_TODAY` gives (YYYY-MM-DD), so tests and
+/// snapshots do not change with the calendar.
+pub fn today() -> time::Date {
+    std::env::var("EKSTACK_TODAY")
+        .ok()
+        .and_then(|d| time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")).ok())
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date())
+}
+
+/// How EKS supports a version on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Standard,
+    /// Extended support, until the date: the control plane bills more.
+    Extended(time::Date),
+    /// Past extended support: EKS no longer runs it.
+    Ended(time::Date),
+}
+
+/// How EKS supports `version` on `day`; `None` for a version not in the calendar.
+pub fn support(version: &str, day: time::Date) -> Option<Support> {
+    let v = KUBERNETES_CALENDAR.iter().find(|v| v.version == version)?;
+    Some(if day <= v.end_of_standard {
+        Support::Standard
+    } else if day <= v.end_of_extended {
+        Support::Extended(v.end_of_extended)
+    } else {
+        Support::Ended(v.end_of_extended)
+    })
+}
+
+/// The versions EKS runs on `day`, oldest first.
+pub fn kubernetes_versions(day: time::Date) -> Vec<&'static str> {
+    KUBERNETES_CALENDAR
+        .iter()
+        .filter(|v| day <= v.end_of_extended)
+        .map(|v| v.version)
+        .collect()
+}
+
+/// The newest version in standard support on `day`: the default.
+pub fn default_kubernetes_version(day: time::Date) -> &'static str {
+    KUBERNETES_CALENDAR
+        .iter()
+        .rev()
+        .find(|v| day <= v.end_of_standard)
+        .or(KUBERNETES_CALENDAR.last())
+        .map(|v| v.version)
+        .unwrap_or("1.35")
+}
 
 /// Major versions RDS offers per engine; a full version must start with one.
 pub fn engine_majors(engine: super::model::Engine) -> &'static [&'static str] {

@@ -38,7 +38,10 @@ pub const AURORA_ASSUMED_GIB: u32 = 10;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Billable {
-    EksControlPlane,
+    /// `extended`: on a Kubernetes version in extended support.
+    EksControlPlane {
+        extended: bool,
+    },
     /// Per hour; data processing is excluded because traffic is unknown.
     NatGateway,
     /// An Elastic IP / public IPv4 address.
@@ -209,10 +212,17 @@ impl Pricer<'_> {
     fn price(&self, billable: &Billable) -> Priced {
         let mut notes = Vec::new();
         let (description, hourly) = match billable {
-            Billable::EksControlPlane => (
+            Billable::EksControlPlane { extended: false } => (
                 "EKS control plane".to_string(),
                 self.lookup(Section::Eks, item::EKS_CLUSTER_HOUR, &mut notes),
             ),
+            Billable::EksControlPlane { extended: true } => {
+                notes.push("Kubernetes version in extended support: 6x the standard rate until upgraded".to_string());
+                (
+                    "EKS control plane (extended support)".to_string(),
+                    self.lookup(Section::Eks, item::EKS_EXTENDED_CLUSTER_HOUR, &mut notes),
+                )
+            }
             Billable::NatGateway => {
                 let hourly = self.lookup(Section::Vpc, item::NAT_GATEWAY_HOUR, &mut notes);
                 let per_gb = self.prices.get(self.region, Section::Vpc, item::NAT_GATEWAY_GB);

@@ -77,7 +77,7 @@ impl Section {
     /// sections keyed by instance type or class, which are open-ended.
     pub fn fixed_items(self) -> Option<&'static [&'static str]> {
         match self {
-            Section::Eks => Some(&[item::EKS_CLUSTER_HOUR]),
+            Section::Eks => Some(&[item::EKS_CLUSTER_HOUR, item::EKS_EXTENDED_CLUSTER_HOUR]),
             Section::Vpc => Some(&[item::NAT_GATEWAY_HOUR, item::NAT_GATEWAY_GB, item::PUBLIC_IPV4_HOUR]),
             Section::Ebs => Some(&[item::GP3_GB_MONTH, item::SNAPSHOT_GB_MONTH]),
             Section::Fargate => Some(&[item::FARGATE_VCPU_HOUR, item::FARGATE_GB_HOUR]),
@@ -108,6 +108,8 @@ impl Section {
 /// Item names of the fixed sections, shared by the estimator and validation.
 pub mod item {
     pub const EKS_CLUSTER_HOUR: &str = "cluster_hour";
+    /// A control plane on a Kubernetes version in extended support.
+    pub const EKS_EXTENDED_CLUSTER_HOUR: &str = "extended_support_cluster_hour";
     pub const NAT_GATEWAY_HOUR: &str = "nat_gateway_hour";
     pub const NAT_GATEWAY_GB: &str = "nat_gateway_gb";
     pub const PUBLIC_IPV4_HOUR: &str = "public_ipv4_hour";

@@ -26,7 +26,7 @@ azs = 2
 nat = "{nat}"
 
 [eks]
-version = "1.33"
+version = "1.35"
 
 [eks.nodegroups.general]
 instance_types = ["t3.medium"]
@@ -299,7 +299,7 @@ fn sleep_cuts_the_hourly_cost_by_more_than_40_percent() {
     }
     // The same with hand-built sleep-like inputs.
     let awake = vec![
-        ("eks-cluster".to_string(), Billable::EksControlPlane),
+        ("eks-cluster".to_string(), Billable::EksControlPlane { extended: false }),
         ("nat-gateway.x".to_string(), Billable::NatGateway),
         ("eip.nat.x".to_string(), Billable::PublicIpv4),
         (
@@ -332,7 +332,7 @@ fn sleep_cuts_the_hourly_cost_by_more_than_40_percent() {
         ),
     ];
     let asleep = vec![
-        ("eks-cluster".to_string(), Billable::EksControlPlane),
+        ("eks-cluster".to_string(), Billable::EksControlPlane { extended: false }),
         (
             "eks-nodegroup.general".to_string(),
             Billable::Ec2 {
@@ -375,7 +375,7 @@ fn sleep_cuts_the_hourly_cost_by_more_than_40_percent() {
 #[test]
 fn unknown_prices_are_listed_and_never_counted_as_zero() {
     let t = PriceTable::builtin();
-    let known = vec![("eks-cluster".to_string(), Billable::EksControlPlane)];
+    let known = vec![("eks-cluster".to_string(), Billable::EksControlPlane { extended: false })];
     let mut items = known.clone();
     items.push((
         "eks-nodegroup.gpu".to_string(),
@@ -480,7 +480,7 @@ fn every_billable_is_at_an_address_of_the_graph_and_of_the_kind_that_bills_it() 
                 .get(address)
                 .unwrap_or_else(|| panic!("{address} bills {billable:?} but is not in the graph"));
             let expected_kind = match billable {
-                Billable::EksControlPlane => Kind::EksCluster,
+                Billable::EksControlPlane { .. } => Kind::EksCluster,
                 Billable::NatGateway => Kind::NatGateway,
                 Billable::PublicIpv4 => Kind::Eip,
                 Billable::Ec2 { .. } | Billable::EbsGp3 { .. } => Kind::EksNodegroup,

@@ -49,6 +49,22 @@ pub async fn destroy(target: &Target, stack: &Stack, options: &ApplyOptions, ui:
         bail!("destroy cancelled; nothing was deleted");
     }
     let ran = run_steps(&aws, stack, destroy_steps(&planned), options, ui).await?;
+    // "Complete" only when a fresh look finds nothing of the stack left:
+    // a delete AWS accepted is not yet a resource gone.
+    let after = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
+    let left: Vec<String> = after
+        .ours()
+        .map(|l| format!("{} {} ({}, {})", l.kind, l.id, l.address, l.state))
+        .collect();
+    if !left.is_empty() {
+        bail!(
+            "destroy did not finish: {} resource(s) of stack \"{}\" still exist:\n  {}\nThey keep billing. Run `{}` again; if they stay, delete them in the console.",
+            left.len(),
+            stack.meta.name,
+            left.join("\n  "),
+            options.resume
+        );
+    }
     Ok(Destroyed {
         plan: planned.plan,
         ran: Some(ran),

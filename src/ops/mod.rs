@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod facts;
 pub mod kubeconfig;
 pub mod output;
 pub mod plan;

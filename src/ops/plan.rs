@@ -21,6 +21,15 @@ pub struct Planned {
     pub live: LiveState,
 }
 
+/// The stack with what only AWS knows filled in (its AZs), against the live
+/// state it was read with.
+pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack> {
+    let (zones, account) = tokio::try_join!(super::facts::zones(aws), super::facts::account(aws))?;
+    let mut stack = super::facts::place_azs(stack, &zones, live)?;
+    stack.meta.account = Some(account);
+    Ok(stack)
+}
+
 /// Whether deleting the database takes a final snapshot: unless the file
 /// says `final_snapshot = false` or the command `--skip-final-snapshot`.
 pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
@@ -39,9 +48,10 @@ pub async fn plan(target: &Target, stack: &Stack, prices: &PriceTable) -> Result
 
 /// Reads live state and diffs the stack against it. Makes no mutating call.
 pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> Result<Planned> {
-    let graph = graph::build(stack)?;
     let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
-    plan_against(stack, graph, live, skip_final_snapshot)
+    let stack = placed(aws, stack, &live).await?;
+    let graph = graph::build(&stack)?;
+    plan_against(&stack, graph, live, skip_final_snapshot)
 }
 
 /// Adds what the stack will cost after apply and costs now.
@@ -55,6 +65,7 @@ pub fn with_cost(mut planned: Planned, stack: &Stack, prices: &PriceTable) -> Pl
 /// The diff itself, for a graph and live state already in hand.
 pub fn plan_against(stack: &Stack, graph: Graph, mut live: LiveState, skip_final_snapshot: bool) -> Result<Planned> {
     let (actions, mut warnings) = diff(&graph, &live, &policy(stack, skip_final_snapshot))?;
+    warnings.extend(graph.resources.iter().flat_map(|r| r.kind.ops().advice(r)));
     mark_duplicates(&mut live);
     for f in live.foreign() {
         warnings.push(format!(

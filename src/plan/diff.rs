@@ -23,6 +23,9 @@ pub enum Verdict {
     AllowedWithNote(String),
     /// AWS cannot do it; why and the way out.
     Impossible(String),
+    /// Not a change to make: the live value stays, for this reason (shown
+    /// to the reviewer).
+    Keep(String),
 }
 
 /// One resource's desired attributes against its live ones.
@@ -32,6 +35,8 @@ pub struct Comparison {
     pub impossible: Vec<Impossible>,
     /// Why the resource must be replaced; empty when it need not be.
     pub replace_because: Vec<String>,
+    /// What a reviewer should know that is not a change.
+    pub notes: Vec<String>,
 }
 
 /// Compares one desired resource of kind `K` with its live record (`None`:
@@ -82,6 +87,10 @@ pub fn compare<K: ResourceKind>(d: &Desired<'_, K>, live: Option<&Found<K>>, ref
                 continue;
             }
             Some(Verdict::AllowedWithNote(n)) => extra_note = Some(n),
+            Some(Verdict::Keep(why)) => {
+                out.notes.push(format!("{}: {why}", attr.path));
+                continue;
+            }
             _ => {}
         }
         match &attr.change {
@@ -173,6 +182,7 @@ pub fn diff(graph: &Graph, live: &LiveState, policy: &Policy) -> Result<(Vec<Res
                 }
                 let c = ops.compare(resource, Some(l), &primaries)?;
                 action.impossible = c.impossible;
+                action.notes = c.notes;
                 action.changes = c.changes;
                 if !c.replace_because.is_empty() {
                     action.action = Action::Replace;

@@ -110,6 +110,9 @@ pub struct ResourceAction {
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub impossible: Vec<Impossible>,
+    /// What a reviewer should know about this resource that is not a change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ResourceAction {
@@ -126,6 +129,7 @@ impl ResourceAction {
             pending: None,
             reasons: Vec::new(),
             impossible: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

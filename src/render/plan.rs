@@ -6,10 +6,15 @@ use super::Style;
 use crate::plan::{Action, Plan, ResourceAction, Value};
 
 /// The JSON form of DESIGN §4: actions that do something, and the summary.
+/// A no-op stays when it has something to say (a state waited out, a change
+/// that cannot be made, a note), as the human plan shows it too.
 pub fn json(plan: &Plan) -> serde_json::Result<serde_json::Value> {
     let mut v = serde_json::to_value(plan)?;
     if let Some(actions) = v.get_mut("actions").and_then(|a| a.as_array_mut()) {
-        actions.retain(|a| a.get("action").and_then(|x| x.as_str()) != Some("no-op") || a.get("pending").is_some());
+        actions.retain(|a| {
+            a.get("action").and_then(|x| x.as_str()) != Some("no-op")
+                || ["pending", "impossible", "notes"].iter().any(|k| a.get(k).is_some())
+        });
     }
     Ok(v)
 }
@@ -97,6 +102,17 @@ pub fn human(plan: &Plan, style: Style) -> String {
             write_action(&mut out, a, style);
         }
     }
+    // What a reviewer should know about resources that otherwise stay as they are.
+    let noted: Vec<&ResourceAction> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::NoOp && a.pending.is_none() && a.impossible.is_empty() && !a.notes.is_empty())
+        .collect();
+    for a in noted {
+        for n in &a.notes {
+            let _ = writeln!(out, "{} {}: {n}", style.dim("Note:"), a.address);
+        }
+    }
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.yellow("Warning:"));
     }
@@ -181,6 +197,9 @@ fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
     for r in &a.reasons {
         let _ = writeln!(out, "        {}", style.dim(&format!("({r})")));
     }
+    for n in &a.notes {
+        let _ = writeln!(out, "        {}", style.dim(&format!("note: {n}")));
+    }
     for i in &a.impossible {
         let _ = writeln!(
             out,
@@ -241,6 +260,7 @@ mod tests {
                 backup_retention_days: 7,
                 deletion_protection: false,
                 performance_insights: None,
+                auto_minor_version_upgrade: true,
                 username: "app".into(),
                 db_name: "app".into(),
                 publicly_accessible: false,

@@ -325,6 +325,10 @@ impl ResourceKind for DbCluster {
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let aws = step.aws();
+        // A stopped (sleeping) cluster cannot be deleted until it is started.
+        if live.readiness == Readiness::Stopped {
+            start_and_wait(step, &live.id).await?;
+        }
         let snapshot = step.ctx.options.final_snapshot;
         let name = final_snapshot_name(&live.id);
         let mut call = aws.rds.delete_db_cluster().db_cluster_identifier(&live.id);
@@ -474,4 +478,39 @@ async fn stop(step: &Step<'_>, live: &Found<DbCluster>) -> Result<Found<DbCluste
         }
     }
     wait_for(step, live, Readiness::Stopped).await
+}
+
+/// Starts a stopped cluster and waits until it is available; one already
+/// starting (another step asked first) is waited for too.
+pub async fn start_and_wait(step: &Step<'_>, id: &str) -> Result<()> {
+    step.status(&format!(
+        "starting Aurora cluster {id} first (AWS refuses changes to a stopped cluster)"
+    ));
+    let started = step
+        .aws()
+        .rds
+        .start_db_cluster()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+        .aws_on("rds:StartDBCluster", id);
+    match started {
+        Err(e) if has_code(&e, "InvalidDBClusterStateFault") => {}
+        other => {
+            other?;
+        }
+    }
+    poll(
+        step,
+        &format!("Aurora cluster {id} to start"),
+        DbCluster::READY_TIMEOUT,
+        || async {
+            match describe(step.aws(), id).await? {
+                Some(c) if c.status() == Some("available") => Ok(Polled::Ready(())),
+                Some(c) => Ok(Polled::Pending(c.status().unwrap_or_default().to_string())),
+                None => bail!("Aurora cluster {id} disappeared"),
+            }
+        },
+    )
+    .await
 }

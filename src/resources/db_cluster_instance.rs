@@ -48,6 +48,8 @@ pub struct Observed {
     pub class: String,
     /// moto leaves it out of its answers.
     pub performance_insights: Option<bool>,
+    /// Whether AWS applies minor engine versions itself.
+    pub auto_minor_version_upgrade: bool,
     pub az: Option<String>,
     pub subnet_group: Option<String>,
 }
@@ -58,6 +60,7 @@ pub enum Attr {
     Engine,
     Class,
     PerformanceInsights,
+    AutoMinorVersionUpgrade,
     Tags,
 }
 
@@ -118,6 +121,14 @@ impl ResourceKind for DbClusterInstance {
             .may_be_unreported("moto leaves PerformanceInsightsEnabled out of DescribeDBInstances")
             .in_place("rds:ModifyDBInstance")
             .note("no downtime"),
+            Attribute::<Self>::new(
+                Attr::AutoMinorVersionUpgrade,
+                "database.version",
+                !rds::pinned(&db.version),
+                |l| l.observed.auto_minor_version_upgrade.into(),
+            )
+            .in_place("rds:ModifyDBInstance")
+            .note("a pinned minor version (16.4) is kept; a major only (16) lets AWS apply minor versions"),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ]
     }
@@ -176,6 +187,7 @@ impl ResourceKind for DbClusterInstance {
             .db_instance_class(&db.class)
             .publicly_accessible(false)
             .enable_performance_insights(db.performance_insights)
+            .auto_minor_version_upgrade(!rds::pinned(&db.version))
             .set_tags(Some(rds_tags(d.tags)))
             .send()
             .await
@@ -230,6 +242,10 @@ impl ResourceKind for DbClusterInstance {
                     any = true;
                     call.enable_performance_insights(db.performance_insights)
                 }
+                Attr::AutoMinorVersionUpgrade => {
+                    any = true;
+                    call.auto_minor_version_upgrade(!rds::pinned(&db.version))
+                }
                 Attr::Tags => call,
                 Attr::Engine => bail!("an Aurora instance's engine cannot change in place"),
             };
@@ -249,19 +265,26 @@ impl ResourceKind for DbClusterInstance {
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         // Members of a cluster take no snapshot of their own: the cluster's covers them.
-        match step
-            .aws()
-            .rds
-            .delete_db_instance()
-            .db_instance_identifier(&live.id)
-            .send()
-            .await
-            .aws_on("rds:DeleteDBInstance", &live.id)
-        {
+        let send = || async {
+            step.aws()
+                .rds
+                .delete_db_instance()
+                .db_instance_identifier(&live.id)
+                .send()
+                .await
+                .aws_on("rds:DeleteDBInstance", &live.id)
+        };
+        let mut deleted = send().await;
+        // A stopped (sleeping) cluster refuses to lose instances until it
+        // is started again.
+        if matches!(&deleted, Err(e) if has_code(e, "InvalidDBClusterStateFault")) {
+            super::db_cluster::start_and_wait(step, &live.observed.cluster).await?;
+            deleted = send().await;
+        }
+        match deleted {
             Err(e) if is_not_found_error(&e) => return Ok(()),
             // Already on its way out (a re-run of a destroy): just wait for it.
             Err(_) if live.readiness == Readiness::Deleting => {}
-            Err(e) if has_code(&e, "InvalidDBInstanceState") => {}
             other => {
                 other?;
             }
@@ -303,6 +326,7 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbClusterInstance>> 
         engine: d.engine().unwrap_or_default().to_string(),
         class: d.db_instance_class().unwrap_or_default().to_string(),
         performance_insights: d.performance_insights_enabled(),
+        auto_minor_version_upgrade: d.auto_minor_version_upgrade().unwrap_or(false),
         az: d.availability_zone().map(str::to_string),
         subnet_group: d
             .db_subnet_group()

@@ -46,6 +46,8 @@ pub struct Observed {
     pub deletion_protection: bool,
     /// moto leaves it out of its answers.
     pub performance_insights: Option<bool>,
+    /// Whether AWS applies minor engine versions itself.
+    pub auto_minor_version_upgrade: bool,
     pub username: String,
     pub db_name: String,
     pub publicly_accessible: bool,
@@ -70,6 +72,7 @@ pub enum Attr {
     BackupRetentionDays,
     DeletionProtection,
     PerformanceInsights,
+    AutoMinorVersionUpgrade,
     Username,
     DbName,
     PubliclyAccessible,
@@ -171,6 +174,14 @@ impl ResourceKind for DbInstance {
             .may_be_unreported("moto leaves PerformanceInsightsEnabled out of DescribeDBInstances")
             .in_place(modify)
             .note("no downtime"),
+            Attribute::<Self>::new(
+                Attr::AutoMinorVersionUpgrade,
+                "database.version",
+                !rds::pinned(&db.version),
+                |l| l.observed.auto_minor_version_upgrade.into(),
+            )
+            .in_place(modify)
+            .note("a pinned minor version (16.4) is kept; a major only (16) lets AWS apply minor versions"),
             Attribute::<Self>::new(Attr::Username, "database.username", db.username.clone(), |l| {
                 l.observed.username.clone().into()
             })
@@ -268,6 +279,7 @@ impl ResourceKind for DbInstance {
             .backup_retention_period(db.backup_retention_days)
             .deletion_protection(db.deletion_protection)
             .enable_performance_insights(db.performance_insights)
+            .auto_minor_version_upgrade(!rds::pinned(&db.version))
             .master_username(&db.username)
             .manage_master_user_password(true)
             .db_name(&db.db_name)
@@ -339,6 +351,7 @@ impl ResourceKind for DbInstance {
                 Attr::BackupRetentionDays => call.backup_retention_period(db.backup_retention_days),
                 Attr::DeletionProtection => call.deletion_protection(db.deletion_protection),
                 Attr::PerformanceInsights => call.enable_performance_insights(db.performance_insights),
+                Attr::AutoMinorVersionUpgrade => call.auto_minor_version_upgrade(!rds::pinned(&db.version)),
                 Attr::PubliclyAccessible => call.publicly_accessible(false),
                 Attr::Running | Attr::Tags => call,
                 Attr::Engine | Attr::Username | Attr::DbName => {
@@ -411,6 +424,12 @@ fn storage_guard(before: &Value, after: &Value) -> crate::plan::Verdict {
         (Some(b), Some(a)) if a < b => Verdict::Impossible(format!(
             "RDS storage can only grow ({b} GiB → {a} GiB); keep database.storage_gib = {b}, or move the data to a new, smaller database with a dump"
         )),
+        // "When you increase the allocated storage, it must be by at least 10 percent."
+        (Some(b), Some(a)) if a > b && a * 10 < b * 11 => Verdict::Impossible(format!(
+            "RDS grows storage by at least 10% at a time: from {b} GiB the smallest step is {} GiB; set database.storage_gib = {} or more",
+            (b * 11 + 9) / 10,
+            (b * 11 + 9) / 10
+        )),
         (Some(b), Some(a)) if a > b => Verdict::AllowedWithNote(format!(
             "storage grows {b} → {a} GiB with no downtime; the next storage change is possible after 6 hours"
         )),
@@ -480,6 +499,7 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbInstance>> {
         backup_retention_days: d.backup_retention_period().unwrap_or(0),
         deletion_protection: d.deletion_protection().unwrap_or(false),
         performance_insights: d.performance_insights_enabled(),
+        auto_minor_version_upgrade: d.auto_minor_version_upgrade().unwrap_or(false),
         username: d.master_username().unwrap_or_default().to_string(),
         db_name: d.db_name().unwrap_or_default().to_string(),
         publicly_accessible: d.publicly_accessible().unwrap_or(false),

@@ -162,3 +162,52 @@ const THROTTLING: &[&str] = &[
     "ThrottlingException",
     "RequestThrottled",
 ];
+
+/// How long EC2 may take to see an id it has just given out.
+const VISIBILITY: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Sends a call that names an id EC2 gave out moments ago, again while EC2
+/// still answers that the id does not exist, for at most two minutes. EC2 is
+/// eventually consistent: "a resource might not be available for subsequent
+/// API calls right after it is created" (Eventual consistency in the Amazon
+/// EC2 API, docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+pub async fn once_visible<T, F, Fut>(step: &Step<'_>, what: &str, call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let waiting = format!("waiting for EC2 to see {what}");
+    super::retry_when(step, crate::aws::errors::is_not_found_error, &waiting, VISIBILITY, call).await
+}
+
+/// Deletes an EC2 resource. A "not found" answer means gone only once the
+/// stack's own listing agrees: right after a create, EC2 answers "not found"
+/// for an id that exists. Until the listing stops showing it, the delete is
+/// sent again, for at most two minutes.
+pub async fn delete_confirmed<K, T, F, Fut>(step: &Step<'_>, id: &str, mut delete: F) -> Result<()>
+where
+    K: ResourceKind,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_secs(2);
+    loop {
+        match delete().await {
+            Ok(_) => return Ok(()),
+            Err(e) if crate::aws::errors::is_not_found_error(&e) => {
+                let listed = (finder::<K>(step).list)().await?.iter().any(|l| l.id == id);
+                if !listed {
+                    return Ok(());
+                }
+                if started.elapsed() >= VISIBILITY.mul_f64(step.ctx.options.scale()) {
+                    return Err(e.context(format!("{id} is still listed although EC2 says it does not exist")));
+                }
+                step.status("EC2 does not see it yet; deleting again");
+                step.ctx.pause(delay).await;
+                delay = delay.mul_f64(1.5).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -4,9 +4,11 @@
 use anyhow::Result;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created,
+};
 use super::tags::{self, claimed_address};
-use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
+use super::{retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
 use crate::config::Stack;
@@ -149,21 +151,21 @@ impl ResourceKind for Eip {
         let ec2 = &step.aws().ec2;
         // A deleted NAT gateway frees its address only after a while.
         let patience = std::time::Duration::from_secs(5 * 60);
-        retry_while(
-            step,
-            &["InvalidIPAddress.InUse"],
-            "waiting for the address to be freed",
-            patience,
-            || async {
-                gone_ok(
+        delete_confirmed::<Self, _, _, _>(step, &live.id, || {
+            retry_while(
+                step,
+                &["InvalidIPAddress.InUse"],
+                "waiting for the address to be freed",
+                patience,
+                || async {
                     ec2.release_address()
                         .allocation_id(&live.id)
                         .send()
                         .await
-                        .aws_on("ec2:ReleaseAddress", &live.id),
-                )
-            },
-        )
+                        .aws_on("ec2:ReleaseAddress", &live.id)
+                },
+            )
+        })
         .await
     }
 }

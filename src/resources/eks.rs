@@ -51,3 +51,104 @@ pub async fn sync_tags(step: &Step<'_>, arn: Option<&str>, live: &Tags, desired:
     }
     Ok(())
 }
+
+/// Whether EKS refused a create because a role it names is not usable yet.
+/// IAM is eventually consistent ("Changes that I make are not always
+/// immediately visible", IAM troubleshooting guide): for seconds after
+/// CreateRole or AttachRolePolicy, EKS answers InvalidParameterException
+/// with "Role with arn: … could not be assumed …", "The provided role
+/// doesn't have the Amazon EKS Managed Policies associated with it …" or
+/// "Misconfigured PodExecutionRole Trust Policy …".
+pub fn role_not_propagated(e: &anyhow::Error) -> bool {
+    let Some(aws) = crate::aws::errors::aws_error(e) else {
+        return false;
+    };
+    let message = aws.message.to_ascii_lowercase();
+    aws.code.as_deref() == Some("InvalidParameterException")
+        && ["role", "polic", "assume", "trust"].iter().any(|w| message.contains(w))
+}
+
+/// How long a fresh role may take to reach EKS (the terraform provider
+/// waits two minutes too).
+const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Sends an EKS create that names a role again while EKS does not see the
+/// role (or its policies) yet, for at most two minutes.
+pub async fn once_role_propagated<T, F, Fut>(step: &Step<'_>, call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    super::retry_when(
+        step,
+        role_not_propagated,
+        "waiting for the IAM role to reach EKS",
+        PROPAGATION,
+        call,
+    )
+    .await
+}
+
+/// Follows an EKS update by its id until it has succeeded; a failed or
+/// cancelled update is an error that carries the update's own errors. A
+/// resource back to ACTIVE is not proof: the update may still be running,
+/// or may have failed.
+pub async fn wait_update(
+    step: &Step<'_>,
+    cluster: &str,
+    nodegroup: Option<&str>,
+    update: Option<aws_sdk_eks::types::Update>,
+    timeout: std::time::Duration,
+) -> Result<()> {
+    use aws_sdk_eks::types::UpdateStatus;
+    let Some(id) = update.as_ref().and_then(|u| u.id()).map(str::to_string) else {
+        anyhow::bail!("EKS answered an update of {cluster} without an update id");
+    };
+    let kind = update
+        .as_ref()
+        .and_then(|u| u.r#type())
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_else(|| "update".into());
+    super::poll(step, &format!("{kind} {id} of {cluster}"), timeout, || async {
+        let out = step
+            .aws()
+            .eks
+            .describe_update()
+            .name(cluster)
+            .update_id(&id)
+            .set_nodegroup_name(nodegroup.map(str::to_string))
+            .send()
+            .await
+            .aws_on("eks:DescribeUpdate", &id)?;
+        let Some(u) = out.update else {
+            anyhow::bail!("eks:DescribeUpdate for {id} answered no update");
+        };
+        match u.status() {
+            Some(UpdateStatus::Successful) => Ok(super::Polled::Ready(())),
+            Some(UpdateStatus::Failed) | Some(UpdateStatus::Cancelled) => {
+                let errors: Vec<String> = u
+                    .errors()
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.error_code().map(|c| c.as_str()).unwrap_or("error"),
+                            e.error_message().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                anyhow::bail!(
+                    "{kind} {id} of {cluster} is {}: {}",
+                    u.status().map(|s| s.as_str()).unwrap_or_default(),
+                    if errors.is_empty() {
+                        "no reason given".to_string()
+                    } else {
+                        errors.join("; ")
+                    }
+                )
+            }
+            _ => Ok(super::Polled::Pending(format!("{kind} in progress"))),
+        }
+    })
+    .await
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::{Cluster, LogSetup, LogType, Logging, VpcConfigRequest};
 
-use super::eks::{request_token, sync_tags, tag_map};
+use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update};
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack};
@@ -15,7 +15,7 @@ use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Input
 use super::{Kind, Ref, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::{EndpointAccess, Stack, LOG_TYPES};
+use crate::config::{regions, EndpointAccess, Stack, LOG_TYPES};
 use crate::cost::Billable;
 use crate::graph::Address;
 use crate::live::{Live, LiveState, Origin, Readiness};
@@ -114,7 +114,8 @@ impl ResourceKind for EksCluster {
                 Value::from(&l.observed.subnets)
             })
             .in_place("eks:UpdateClusterConfig")
-            .unordered(),
+            .unordered()
+            .guard(subnets_guard),
             Attribute::<Self>::new(Attr::Endpoint, "eks.endpoint", s.endpoint.as_str(), |l| {
                 Value::from(l.observed.endpoint.map(|e| e.as_str()))
             })
@@ -158,12 +159,28 @@ impl ResourceKind for EksCluster {
         ))
     }
 
-    fn billables(_: &Desired<'_, Self>) -> Vec<Billable> {
-        vec![Billable::EksControlPlane]
+    fn billables(d: &Desired<'_, Self>) -> Vec<Billable> {
+        vec![Billable::EksControlPlane {
+            extended: extended_support(&d.spec.version),
+        }]
     }
 
-    fn live_billables(_: &Found<Self>, _: &LiveState) -> Vec<Billable> {
-        vec![Billable::EksControlPlane]
+    fn live_billables(l: &Found<Self>, _: &LiveState) -> Vec<Billable> {
+        vec![Billable::EksControlPlane {
+            extended: extended_support(&l.observed.version),
+        }]
+    }
+
+    /// A version in extended support bills six times the standard rate.
+    fn advice(d: &Desired<'_, Self>) -> Vec<String> {
+        match regions::support(&d.spec.version, regions::today()) {
+            Some(regions::Support::Extended(until)) => vec![format!(
+                "eks.version {} is in extended support until {until}: the control plane bills the extended-support rate ($0.60/hour, not $0.10); upgrade to {} to leave it",
+                d.spec.version,
+                regions::default_kubernetes_version(regions::today())
+            )],
+            _ => vec![],
+        }
     }
 
     async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
@@ -179,13 +196,9 @@ impl ResourceKind for EksCluster {
         let role_arn = inputs.arn(&s.role)?;
         let subnet_ids = inputs.ids(&s.subnets)?;
         let token = request_token(&[d.name, &role_arn, &subnet_ids.join(",")]);
-        // A role made seconds ago may not be assumable yet (IAM is eventually
-        // consistent); EKS says so with InvalidParameterException. Retry a while.
-        let mut attempt = 0;
-        let cluster = loop {
-            attempt += 1;
-            let result = step
-                .aws()
+        // A role made seconds ago may not reach EKS yet.
+        let result = once_role_propagated(step, || async {
+            step.aws()
                 .eks
                 .create_cluster()
                 .name(d.name)
@@ -197,26 +210,14 @@ impl ResourceKind for EksCluster {
                 .client_request_token(&token)
                 .send()
                 .await
-                .aws_on("eks:CreateCluster", d.name);
-            match result {
-                Ok(out) => break out.cluster,
-                Err(e) if has_code(&e, "ResourceInUseException") => {
-                    // Made by an interrupted run (or a lost response): adopt it if it is ours.
-                    let existing = describe(step.aws(), d.name)
-                        .await?
-                        .ok_or_else(|| anyhow!("cluster {} vanished", d.name))?;
-                    break Some(existing);
-                }
-                Err(e)
-                    if has_code(&e, "InvalidParameterException")
-                        && format!("{e:#}").contains("role")
-                        && attempt < 12 =>
-                {
-                    step.status("waiting for the IAM role to propagate");
-                    step.ctx.pause(Duration::from_secs(10)).await;
-                }
-                Err(e) => return Err(e),
-            }
+                .aws_on("eks:CreateCluster", d.name)
+        })
+        .await;
+        let cluster = match result {
+            Ok(out) => out.cluster,
+            // Made by an interrupted run (or a lost response): adopt it if it is ours.
+            Err(e) if has_code(&e, "ResourceInUseException") => describe(step.aws(), d.name).await?,
+            Err(e) => return Err(e),
         };
         let cluster = cluster.ok_or_else(|| anyhow!("CreateCluster returned no cluster"))?;
         let found = to_found(&cluster, &step.ctx.stack)
@@ -259,40 +260,76 @@ impl ResourceKind for EksCluster {
     ) -> Result<Found<Self>> {
         let s = d.spec;
         let aws = step.aws();
+        let name = current.id.clone();
         let mut live = current.clone();
-        // EKS runs one update at a time: each waits for the cluster to settle.
+        // EKS runs one update at a time, one kind per UpdateClusterConfig
+        // call; each is followed by its id until it has succeeded.
         if changes.has(Attr::Version) {
-            for hop in upgrade_hops(&live.observed.version, &s.version) {
-                step.status(&format!("upgrading to {hop}"));
-                aws.eks
+            let hops = upgrade_hops(&live.observed.version, &s.version);
+            for (i, hop) in hops.iter().enumerate() {
+                step.status(&format!("upgrading the control plane to {hop}"));
+                let out = aws
+                    .eks
                     .update_cluster_version()
-                    .name(&live.id)
-                    .version(&hop)
+                    .name(&name)
+                    .version(hop)
                     .send()
                     .await
-                    .aws_on("eks:UpdateClusterVersion", &live.id)?;
-                live = Self::wait_ready(step, &live).await?;
+                    .aws_on("eks:UpdateClusterVersion", &name)?;
+                wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+                // EKS upgrades the control plane only once every managed node
+                // group is at its version: bring them along before the next
+                // hop. After the last one, the node groups' own steps follow.
+                if i + 1 < hops.len() {
+                    nodegroups_to(step, &name, hop).await?;
+                }
             }
         }
-        if changes.any(&[Attr::Subnets, Attr::Endpoint, Attr::PublicAccessCidrs]) {
-            let subnet_ids = inputs.ids(&s.subnets)?;
-            aws.eks
+        if changes.any(&[Attr::Endpoint, Attr::PublicAccessCidrs]) {
+            let mut vpc = VpcConfigRequest::builder()
+                .endpoint_public_access(s.endpoint.public())
+                .endpoint_private_access(s.endpoint.private());
+            if s.endpoint.public() {
+                vpc = vpc.set_public_access_cidrs(Some(s.public_access_cidrs.clone()));
+            }
+            step.status("changing endpoint access");
+            let out = aws
+                .eks
                 .update_cluster_config()
-                .name(&live.id)
-                .resources_vpc_config(vpc_config(s, subnet_ids))
+                .name(&name)
+                .resources_vpc_config(vpc.build())
                 .send()
                 .await
-                .aws_on("eks:UpdateClusterConfig", &live.id)?;
-            live = Self::wait_ready(step, &live).await?;
+                .aws_on("eks:UpdateClusterConfig", &name)?;
+            wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+        }
+        if changes.has(Attr::Subnets) {
+            if let Some(subnets) = subnets_in_cluster_azs(s, &live.observed.subnets, inputs)? {
+                step.status("changing subnets");
+                let out = aws
+                    .eks
+                    .update_cluster_config()
+                    .name(&name)
+                    .resources_vpc_config(VpcConfigRequest::builder().set_subnet_ids(Some(subnets)).build())
+                    .send()
+                    .await
+                    .aws_on("eks:UpdateClusterConfig", &name)?;
+                wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+            }
         }
         if changes.has(Attr::Logging) {
-            aws.eks
+            step.status("changing control plane logging");
+            let out = aws
+                .eks
                 .update_cluster_config()
-                .name(&live.id)
+                .name(&name)
                 .logging(logging(&s.logging))
                 .send()
                 .await
-                .aws_on("eks:UpdateClusterConfig", &live.id)?;
+                .aws_on("eks:UpdateClusterConfig", &name)?;
+            wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+        }
+        if !changes.is_empty() && changes.iter().any(|c| c != Attr::Tags) {
             live = Self::wait_ready(step, &live).await?;
         }
         if changes.has(Attr::Tags) {
@@ -336,6 +373,13 @@ impl ResourceKind for EksCluster {
     }
 }
 
+fn extended_support(version: &str) -> bool {
+    matches!(
+        regions::support(version, regions::today()),
+        Some(regions::Support::Extended(_))
+    )
+}
+
 fn minor(v: &str) -> Option<u32> {
     v.split('.').nth(1)?.parse().ok()
 }
@@ -345,6 +389,28 @@ pub fn upgrade_hops(from: &str, to: &str) -> Vec<String> {
     match (minor(from), minor(to)) {
         (Some(a), Some(b)) if b > a => (a + 1..=b).map(|m| format!("1.{m}")).collect(),
         _ => vec![to.to_string()],
+    }
+}
+
+/// A control plane stays in the AZs it was created in: subnets of a new AZ
+/// are for node groups, Fargate and the database, not for it.
+fn subnets_guard(before: &Value, after: &Value) -> Verdict {
+    let ids = |v: &Value| -> Vec<String> {
+        match v {
+            Value::List(items) => items.iter().map(|i| i.to_string()).collect(),
+            _ => vec![],
+        }
+    };
+    let (have, want) = (ids(before), ids(after));
+    let only_added = have.iter().all(|h| want.contains(h));
+    if only_added {
+        Verdict::Keep(
+            "the control plane stays in the AZs it was created in (EKS cannot move it); the new AZ's subnets serve node groups, Fargate profiles and the database".into(),
+        )
+    } else {
+        Verdict::AllowedWithNote(
+            "the control plane leaves the removed AZ's subnets; it is never moved into a new AZ".into(),
+        )
     }
 }
 
@@ -458,6 +524,77 @@ fn logging(enabled: &[String]) -> Logging {
         b = b.cluster_logging(setup(off, false));
     }
     b.build()
+}
+
+/// The desired subnets the control plane may use: those in the AZs it
+/// already runs in. "All subnets that you add must be in the same set of
+/// AZs as originally provided when you created the cluster" (EKS network
+/// requirements), so a new AZ serves nodes, Fargate and the database, not
+/// the control plane. `None` when that is what the cluster has.
+fn subnets_in_cluster_azs(s: &Spec, current: &[String], inputs: &Inputs) -> Result<Option<Vec<String>>> {
+    let desired: Vec<Found<Subnet>> = s.subnets.iter().map(|r| inputs.get(r)).collect::<Result<_>>()?;
+    let azs: std::collections::BTreeSet<&str> = desired
+        .iter()
+        .filter(|sn| current.contains(&sn.id))
+        .map(|sn| sn.observed.az.as_str())
+        .collect();
+    let mut keep: Vec<String> = desired
+        .iter()
+        .filter(|sn| azs.is_empty() || azs.contains(sn.observed.az.as_str()))
+        .map(|sn| sn.id.clone())
+        .collect();
+    keep.sort();
+    let mut have = current.to_vec();
+    have.sort();
+    Ok((keep != have).then_some(keep))
+}
+
+/// Brings every managed node group of the cluster to `version`, for the
+/// next control-plane hop.
+async fn nodegroups_to(step: &Step<'_>, cluster: &str, version: &str) -> Result<()> {
+    let eks = &step.aws().eks;
+    let mut names = Vec::new();
+    let mut pages = eks.list_nodegroups().cluster_name(cluster).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        names.extend(page.aws_on("eks:ListNodegroups", cluster)?.nodegroups().iter().cloned());
+    }
+    for ng in names {
+        let described = eks
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(&ng)
+            .send()
+            .await
+            .aws_on("eks:DescribeNodegroup", &ng)?;
+        let at = described
+            .nodegroup()
+            .and_then(|n| n.version())
+            .unwrap_or_default()
+            .to_string();
+        if minor(&at) >= minor(version) {
+            continue;
+        }
+        step.status(&format!(
+            "rolling node group {ng} to {version} before the next control-plane hop"
+        ));
+        let out = eks
+            .update_nodegroup_version()
+            .cluster_name(cluster)
+            .nodegroup_name(&ng)
+            .version(version)
+            .send()
+            .await
+            .aws_on("eks:UpdateNodegroupVersion", &ng)?;
+        wait_update(
+            step,
+            cluster,
+            Some(&ng),
+            out.update,
+            std::time::Duration::from_secs(30 * 60),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

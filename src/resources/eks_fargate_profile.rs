@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::{FargateProfile as SdkFargateProfile, FargateProfileSelector};
 
-use super::eks::{request_token, sync_tags, tag_map};
+use super::eks::{once_role_propagated, request_token, sync_tags, tag_map};
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
@@ -191,19 +191,22 @@ impl ResourceKind for EksFargateProfile {
             "waiting for another Fargate profile to settle",
             patience,
             || async {
-                let result = aws
-                    .eks
-                    .create_fargate_profile()
-                    .cluster_name(&cluster)
-                    .fargate_profile_name(d.name)
-                    .pod_execution_role_arn(&role_arn)
-                    .set_subnets(Some(subnet_ids.clone()))
-                    .set_selectors(Some(selectors.clone()))
-                    .set_tags(Some(d.tags.clone().into_iter().collect()))
-                    .client_request_token(&token)
-                    .send()
-                    .await
-                    .aws_on("eks:CreateFargateProfile", d.name);
+                // A role made seconds ago may not reach EKS yet.
+                let result = once_role_propagated(step, || async {
+                    aws.eks
+                        .create_fargate_profile()
+                        .cluster_name(&cluster)
+                        .fargate_profile_name(d.name)
+                        .pod_execution_role_arn(&role_arn)
+                        .set_subnets(Some(subnet_ids.clone()))
+                        .set_selectors(Some(selectors.clone()))
+                        .set_tags(Some(d.tags.clone().into_iter().collect()))
+                        .client_request_token(&token)
+                        .send()
+                        .await
+                        .aws_on("eks:CreateFargateProfile", d.name)
+                })
+                .await;
                 match result {
                     Ok(out) => Ok(out.fargate_profile),
                     // Ours already exists (made by an interrupted run): adopt it.

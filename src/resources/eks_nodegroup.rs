@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::UpdateLabelsPayload;
 use aws_sdk_eks::types::{AmiTypes, CapacityTypes, Nodegroup as SdkNodegroup, NodegroupScalingConfig};
 
-use super::eks::{request_token, sync_tags, tag_map};
+use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update};
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
@@ -22,7 +22,7 @@ use crate::config::{Capacity, Nodegroup, Stack};
 use crate::cost::Billable;
 use crate::graph::Address;
 use crate::live::{Live, LiveState, Origin, Readiness};
-use crate::plan::{ReplaceOrder, Value};
+use crate::plan::{ReplaceOrder, Value, Verdict};
 
 pub fn address(key: &str) -> Address {
     format!("eks-nodegroup.{key}")
@@ -141,7 +141,7 @@ impl ResourceKind for EksNodegroup {
             .replace(NEW_GROUP),
             Attribute::<Self>::new(Attr::DiskGib, p("disk_gib"), g.disk_gib, |l| l.observed.disk_gib.into())
                 .replace(NEW_GROUP),
-            Attribute::<Self>::new(Attr::AmiType, p("instance_types"), g.arch.ami_type(), |l| {
+            Attribute::<Self>::new(Attr::AmiType, p("instance_types"), g.ami_type(), |l| {
                 l.observed.ami_type.clone().into()
             })
             .replace(NEW_GROUP),
@@ -164,7 +164,8 @@ impl ResourceKind for EksNodegroup {
                 l.observed.version.clone().into()
             })
             .in_place("eks:UpdateNodegroupVersion")
-            .note("nodes are replaced in a rolling update, pods rescheduled"),
+            .note("nodes are replaced in a rolling update, pods rescheduled")
+            .guard(version_guard),
             tags::attribute(Attr::Tags, d, "eks:TagResource"),
         ]
     }
@@ -244,27 +245,30 @@ impl ResourceKind for EksNodegroup {
         let mut tags = d.tags.clone();
         tags.insert("Name".into(), d.name.to_string());
         let token = request_token(&[&cluster, d.name, &role_arn, &subnet_ids.join(",")]);
-        let result = step
-            .aws()
-            .eks
-            .create_nodegroup()
-            .cluster_name(&cluster)
-            .nodegroup_name(d.name)
-            .node_role(&role_arn)
-            .set_subnets(Some(subnet_ids))
-            // Always sent: moto shares one mutable default between groups created without it.
-            .scaling_config(scaling(g.min, g.desired, g.max))
-            .set_instance_types(Some(g.instance_types.clone()))
-            .capacity_type(CapacityTypes::from(g.capacity.aws()))
-            .ami_type(AmiTypes::from(g.arch.ami_type()))
-            .disk_size(g.disk_gib)
-            .version(&s.version)
-            .set_labels(Some(g.labels.clone().into_iter().collect()))
-            .set_tags(Some(tags.into_iter().collect()))
-            .client_request_token(token)
-            .send()
-            .await
-            .aws_on("eks:CreateNodegroup", d.name);
+        // A role made seconds ago may not reach EKS yet.
+        let result = once_role_propagated(step, || async {
+            step.aws()
+                .eks
+                .create_nodegroup()
+                .cluster_name(&cluster)
+                .nodegroup_name(d.name)
+                .node_role(&role_arn)
+                .set_subnets(Some(subnet_ids.clone()))
+                // Always sent: moto shares one mutable default between groups created without it.
+                .scaling_config(scaling(g.min, g.desired, g.max))
+                .set_instance_types(Some(g.instance_types.clone()))
+                .capacity_type(CapacityTypes::from(g.capacity.aws()))
+                .ami_type(AmiTypes::from(g.ami_type()))
+                .disk_size(g.disk_gib)
+                .version(&s.version)
+                .set_labels(Some(g.labels.clone().into_iter().collect()))
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .client_request_token(&token)
+                .send()
+                .await
+                .aws_on("eks:CreateNodegroup", d.name)
+        })
+        .await;
         let group = match result {
             Ok(out) => out.nodegroup,
             Err(e) if has_code(&e, "ResourceInUseException") => describe(step.aws(), &cluster, d.name).await?,
@@ -347,18 +351,35 @@ impl ResourceKind for EksNodegroup {
                 }
                 call = call.labels(labels.build());
             }
-            call.send().await.aws_on("eks:UpdateNodegroupConfig", &live.id)?;
+            let out = call.send().await.aws_on("eks:UpdateNodegroupConfig", &live.id)?;
+            wait_update(
+                step,
+                &live.observed.cluster,
+                Some(&live.id),
+                out.update,
+                Self::READY_TIMEOUT,
+            )
+            .await?;
             live = Self::wait_ready(step, &live).await?;
         }
         if changes.has(Attr::Version) {
             step.status(&format!("rolling nodes to {}", s.version));
-            eks.update_nodegroup_version()
+            let out = eks
+                .update_nodegroup_version()
                 .cluster_name(&live.observed.cluster)
                 .nodegroup_name(&live.id)
                 .version(&s.version)
                 .send()
                 .await
                 .aws_on("eks:UpdateNodegroupVersion", &live.id)?;
+            wait_update(
+                step,
+                &live.observed.cluster,
+                Some(&live.id),
+                out.update,
+                Self::READY_TIMEOUT,
+            )
+            .await?;
             live = Self::wait_ready(step, &live).await?;
         }
         if changes.has(Attr::Tags) {
@@ -501,4 +522,16 @@ fn scaling(min: i32, desired: i32, max: i32) -> NodegroupScalingConfig {
         .desired_size(desired)
         .max_size(max)
         .build()
+}
+
+/// Nodes can be rolled forward only: UpdateNodegroupVersion refuses a
+/// version older than the group's, as the control plane does.
+fn version_guard(before: &Value, after: &Value) -> Verdict {
+    let minor = |v: &Value| v.as_str().and_then(|v| v.split('.').nth(1)?.parse::<u32>().ok());
+    match (minor(before), minor(after)) {
+        (Some(b), Some(a)) if a < b => Verdict::Impossible(format!(
+            "EKS cannot downgrade node groups; keep eks.version = {before}, or make a new group and move the workloads"
+        )),
+        _ => Verdict::Allowed,
+    }
 }

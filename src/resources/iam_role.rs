@@ -48,6 +48,11 @@ pub struct IamRole;
 pub struct Spec {
     /// The service that assumes the role, e.g. `eks.amazonaws.com`.
     pub service: String,
+    /// Only on behalf of resources matching this ARN (`aws:SourceArn`), so
+    /// another account's cluster cannot have the service assume the role
+    /// (the confused-deputy guard). `None` when the account is not known
+    /// (`validate`).
+    pub source_arn: Option<String>,
     /// ARNs of the AWS managed policies attached.
     pub policies: Vec<String>,
 }
@@ -55,6 +60,7 @@ pub struct Spec {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub service: String,
+    pub source_arn: Option<String>,
     /// Sorted.
     pub policies: Vec<String>,
 }
@@ -63,6 +69,7 @@ pub struct Observed {
 #[strum(serialize_all = "snake_case")]
 pub enum Attr {
     Service,
+    SourceArn,
     Policies,
     Tags,
 }
@@ -75,16 +82,33 @@ impl ResourceKind for IamRole {
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = &stack.eks else { return vec![] };
-        let mut roles = vec![(cluster(), "cluster", "eks.amazonaws.com", CLUSTER_POLICIES)];
+        let mut roles = vec![(cluster(), "cluster", "eks.amazonaws.com", CLUSTER_POLICIES, None)];
         if !eks.nodegroups.is_empty() {
-            roles.push((node(), "node", "ec2.amazonaws.com", NODE_POLICIES));
+            roles.push((node(), "node", "ec2.amazonaws.com", NODE_POLICIES, None));
         }
         if !eks.fargate.is_empty() {
-            roles.push((fargate(), "fargate", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES));
+            // "Amazon EKS Pod execution IAM role": the trust policy names the
+            // cluster's Fargate profiles as the only source.
+            // https://docs.aws.amazon.com/eks/latest/userguide/pod-execution-role.html
+            let source = stack.meta.account.as_ref().map(|account| {
+                format!(
+                    "arn:{}:eks:{}:{account}:fargateprofile/{}/*",
+                    partition(&stack.meta.region),
+                    stack.meta.region,
+                    stack.meta.name
+                )
+            });
+            roles.push((
+                fargate(),
+                "fargate",
+                "eks-fargate-pods.amazonaws.com",
+                FARGATE_POLICIES,
+                source,
+            ));
         }
         roles
             .into_iter()
-            .map(|(r, purpose, service, policies)| {
+            .map(|(r, purpose, service, policies, source_arn)| {
                 let name = role_name(&stack.meta.name, &stack.meta.region, purpose);
                 New {
                     tags: tags::of(stack, &r.address, &name),
@@ -92,6 +116,7 @@ impl ResourceKind for IamRole {
                     name,
                     spec: Spec {
                         service: service.into(),
+                        source_arn,
                         policies: policies.iter().map(|p| p.to_string()).collect(),
                     },
                     after: vec![],
@@ -105,7 +130,7 @@ impl ResourceKind for IamRole {
     }
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
-        vec![
+        let mut rows = vec![
             Attribute::<Self>::new(Attr::Service, "eks", d.spec.service.clone(), |l| {
                 l.observed.service.clone().into()
             })
@@ -116,7 +141,17 @@ impl ResourceKind for IamRole {
             .in_place("iam:AttachRolePolicy")
             .unordered(),
             tags::attribute(Attr::Tags, d, "iam:TagRole"),
-        ]
+        ];
+        // Only roles whose trust names a source compare one.
+        if let Some(source) = &d.spec.source_arn {
+            rows.push(
+                Attribute::<Self>::new(Attr::SourceArn, "eks", source.clone(), |l| {
+                    l.observed.source_arn.clone().into()
+                })
+                .in_place("iam:UpdateAssumeRolePolicy"),
+            );
+        }
+        rows
     }
 
     fn points_at(_: &Observed) -> Vec<String> {
@@ -146,7 +181,7 @@ impl ResourceKind for IamRole {
         let created = iam
             .create_role()
             .role_name(d.name)
-            .assume_role_policy_document(trust_policy(&d.spec.service))
+            .assume_role_policy_document(trust_policy(&d.spec))
             .description(format!("ekstack stack {}: {}", step.ctx.stack, d.address))
             .set_tags(Some(iam_tags(d.tags)?))
             .send()
@@ -186,6 +221,7 @@ impl ResourceKind for IamRole {
         policies.sort();
         let observed = Observed {
             service: d.spec.service.clone(),
+            source_arn: d.spec.source_arn.clone(),
             policies,
         };
         Ok(Self::found(d.address, d.name, "available", Readiness::Ready, observed)
@@ -204,14 +240,19 @@ impl ResourceKind for IamRole {
         let mut live = current.clone();
         for change in changes.iter() {
             match change {
-                Attr::Service => {
+                // One document holds both: it is written once for either.
+                Attr::Service | Attr::SourceArn => {
+                    if live.observed.service == d.spec.service && live.observed.source_arn == d.spec.source_arn {
+                        continue;
+                    }
                     iam.update_assume_role_policy()
                         .role_name(&live.id)
-                        .policy_document(trust_policy(&d.spec.service))
+                        .policy_document(trust_policy(&d.spec))
                         .send()
                         .await
                         .aws_on("iam:UpdateAssumeRolePolicy", &live.id)?;
                     live.observed.service = d.spec.service.clone();
+                    live.observed.source_arn = d.spec.source_arn.clone();
                 }
                 Attr::Policies => {
                     let have = attached_policies(step.aws(), &live.id).await?;
@@ -301,11 +342,10 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<Iam
     let Some(address) = tags.get(TAG_ADDRESS).cloned() else {
         return Ok(None);
     };
+    let trust = role.assume_role_policy_document().and_then(read_trust);
     let observed = Observed {
-        service: role
-            .assume_role_policy_document()
-            .and_then(trusted_service)
-            .unwrap_or_default(),
+        service: trust.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+        source_arn: trust.and_then(|t| t.1),
         policies: attached_policies(aws, name).await?,
     };
     Ok(Some(
@@ -315,30 +355,46 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<Iam
     ))
 }
 
-fn trust_policy(service: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
-    })
-    .to_string()
+fn trust_policy(spec: &Spec) -> String {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": {"Service": spec.service},
+        "Action": "sts:AssumeRole"
+    });
+    if let Some(source) = &spec.source_arn {
+        statement["Condition"] = json!({"ArnLike": {"aws:SourceArn": source}});
+    }
+    json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
 }
 
-/// The service a trust policy lets assume the role. AWS returns the document
-/// URL-encoded.
-fn trusted_service(document: &str) -> Option<String> {
+/// The partition of a region's ARNs.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The service a trust policy lets assume the role, and the source ARN it
+/// is limited to. AWS returns the document URL-encoded.
+fn read_trust(document: &str) -> Option<(String, Option<String>)> {
     let decoded = percent_encoding::percent_decode_str(document).decode_utf8().ok()?;
     let v: serde_json::Value = serde_json::from_str(&decoded).ok()?;
-    let principal = v
-        .get("Statement")?
-        .as_array()?
-        .first()?
-        .get("Principal")?
-        .get("Service")?;
-    match principal {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Array(a) => a.first()?.as_str().map(str::to_string),
-        _ => None,
-    }
+    let statement = v.get("Statement")?.as_array()?.first()?;
+    let service = match statement.get("Principal")?.get("Service")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a.first()?.as_str()?.to_string(),
+        _ => return None,
+    };
+    let condition = statement.get("Condition");
+    let source = ["ArnLike", "ArnEquals", "StringLike", "StringEquals"]
+        .iter()
+        .find_map(|op| condition?.get(op)?.get("aws:SourceArn")?.as_str())
+        .map(str::to_string);
+    Some((service, source))
 }
 
 async fn attached_policies(aws: &Aws, name: &str) -> Result<Vec<String>> {
@@ -379,13 +435,30 @@ async fn detach(step: &Step<'_>, role: &str, policy: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn reads_url_encoded_trust_policy() {
         let doc = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22eks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
-        assert_eq!(super::trusted_service(doc).as_deref(), Some("eks.amazonaws.com"));
+        assert_eq!(read_trust(doc), Some(("eks.amazonaws.com".into(), None)));
+    }
+
+    #[test]
+    fn the_fargate_trust_is_limited_to_the_clusters_profiles() {
+        let spec = Spec {
+            service: "eks-fargate-pods.amazonaws.com".into(),
+            source_arn: Some("arn:aws:eks:us-east-1:111122223333:fargateprofile/shop/*".into()),
+            policies: vec![],
+        };
+        let doc = trust_policy(&spec);
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
         assert_eq!(
-            super::trusted_service(&super::trust_policy("ec2.amazonaws.com")).as_deref(),
-            Some("ec2.amazonaws.com")
+            v["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws:eks:us-east-1:111122223333:fargateprofile/shop/*"
         );
+        assert_eq!(read_trust(&doc), Some((spec.service.clone(), spec.source_arn.clone())));
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("eu-west-1"), "aws");
     }
 }

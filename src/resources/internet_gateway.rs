@@ -4,12 +4,15 @@
 use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::ResourceType;
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, once_visible, stack_filter, sync_tags, tag_map, tag_spec,
+    Created,
+};
 use super::tags::{self, claimed_address};
 use super::vpc::Vpc;
-use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
+use super::{retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
 use super::{Kind, Resolve, ResourceKind, Step};
-use crate::aws::errors::{has_code, AwsResultExt};
+use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::config::Stack;
 use crate::graph::Address;
 use crate::live::{Live, Readiness};
@@ -193,32 +196,39 @@ impl ResourceKind for InternetGateway {
             )
             .await;
             match detached {
-                Err(e) if has_code(&e, "Gateway.NotAttached") => {}
-                other => gone_ok(other)?,
+                // Not attached, or not seen yet: the delete below finds out which.
+                Err(e) if has_code(&e, "Gateway.NotAttached") || is_not_found_error(&e) => {}
+                other => {
+                    other?;
+                }
             }
         }
-        gone_ok(
+        delete_confirmed::<Self, _, _, _>(step, &live.id, || async {
             ec2.delete_internet_gateway()
                 .internet_gateway_id(&live.id)
                 .send()
                 .await
-                .aws_on("ec2:DeleteInternetGateway", &live.id),
-        )
+                .aws_on("ec2:DeleteInternetGateway", &live.id)
+        })
+        .await
     }
 }
 
 /// Attaches the gateway; a retry whose first answer was lost finds it
 /// attached already.
 async fn attach(step: &Step<'_>, igw: &str, vpc: &str) -> Result<()> {
-    let attached = step
-        .aws()
-        .ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(igw)
-        .vpc_id(vpc)
-        .send()
-        .await;
-    match attached.aws_on("ec2:AttachInternetGateway", igw) {
+    let attached = once_visible(step, igw, || async {
+        step.aws()
+            .ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(igw)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .aws_on("ec2:AttachInternetGateway", igw)
+    })
+    .await;
+    match attached {
         Err(e) if has_code(&e, "Resource.AlreadyAssociated") => Ok(()),
         other => other.map(|_| ()),
     }

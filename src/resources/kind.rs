@@ -90,6 +90,12 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
         None
     }
 
+    /// What a reviewer should hear about this desired resource (a
+    /// Kubernetes version in extended support), as plan warnings.
+    fn advice(_d: &Desired<'_, Self>) -> Vec<String> {
+        Vec::new()
+    }
+
     /// What the resource bills once applied.
     fn billables(_d: &Desired<'_, Self>) -> Vec<Billable> {
         Vec::new()
@@ -578,6 +584,24 @@ pub async fn retry_while<T, F, Fut>(
     codes: &[&str],
     waiting_for: &str,
     patience: Duration,
+    attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let matches = |e: &anyhow::Error| codes.iter().any(|c| crate::aws::errors::has_code(e, c));
+    retry_when(step, matches, waiting_for, patience, attempt).await
+}
+
+/// Repeats `attempt` while its error is one `passing` says will pass (AWS
+/// is still settling something), backing off from 2 s to 10 s (scaled in
+/// tests), for at most `patience`; then the last error stands.
+pub async fn retry_when<T, F, Fut>(
+    step: &Step<'_>,
+    passing: impl Fn(&anyhow::Error) -> bool,
+    waiting_for: &str,
+    patience: Duration,
     mut attempt: F,
 ) -> Result<T>
 where
@@ -585,11 +609,13 @@ where
     Fut: Future<Output = Result<T>>,
 {
     let started = std::time::Instant::now();
+    let mut delay = Duration::from_secs(2);
     loop {
         match attempt().await {
-            Err(e) if codes.iter().any(|c| crate::aws::errors::has_code(&e, c)) && started.elapsed() < patience => {
+            Err(e) if passing(&e) && started.elapsed() < patience.mul_f64(step.ctx.options.scale()) => {
                 step.status(waiting_for);
-                step.ctx.pause(Duration::from_secs(10)).await;
+                step.ctx.pause(delay).await;
+                delay = delay.mul_f64(1.5).min(Duration::from_secs(10));
             }
             other => return other,
         }

@@ -32,8 +32,8 @@ pub mod vpc;
 use std::sync::{Arc, Mutex};
 
 pub use kind::{
-    existing, gone_ok, ours, poll, retry_while, Attribute, Blocker, Changes, Compare, Desired, Discovery, Found, Guard,
-    Inputs, Leftovers, New, OnChange, Policy, Polled, Ref, Resolve, ResourceKind,
+    existing, gone_ok, ours, poll, retry_when, retry_while, Attribute, Blocker, Changes, Compare, Desired, Discovery,
+    Found, Guard, Inputs, Leftovers, New, OnChange, Policy, Polled, Ref, Resolve, ResourceKind,
 };
 pub use registry::{Kind, KindOps};
 pub use tags::{TAG_ADDRESS, TAG_STACK};

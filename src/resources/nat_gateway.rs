@@ -7,14 +7,16 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_ec2::types::{Filter, NatGateway as SdkNatGateway, ResourceType};
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created,
+};
 use super::eip::Eip;
 use super::internet_gateway;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, claimed_address};
 use super::{poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref, Resolve};
 use super::{Kind, ResourceKind, Step};
-use crate::aws::errors::{is_not_found_error, AwsResultExt};
+use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
 use crate::config::{NatMode, Stack};
 use crate::cost::Billable;
@@ -249,20 +251,19 @@ impl ResourceKind for NatGateway {
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let aws = step.aws();
-        match aws
-            .ec2
-            .delete_nat_gateway()
-            .nat_gateway_id(&live.id)
-            .send()
-            .await
-            .aws_on("ec2:DeleteNatGateway", &live.id)
-        {
-            Err(e) if is_not_found_error(&e) => return Ok(()),
+        let deleted = delete_confirmed::<Self, _, _, _>(step, &live.id, || async {
+            aws.ec2
+                .delete_nat_gateway()
+                .nat_gateway_id(&live.id)
+                .send()
+                .await
+                .aws_on("ec2:DeleteNatGateway", &live.id)
+        })
+        .await;
+        match deleted {
             // Already on its way out (a re-run of a destroy): just wait for it.
             Err(_) if live.readiness == Readiness::Deleting => {}
-            other => {
-                other?;
-            }
+            other => other?,
         }
         // Its address and ENI are freed only once it reaches "deleted".
         poll(

@@ -62,11 +62,24 @@ fn version_key(v: &str) -> Vec<u32> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
+/// Whether a version names a minor (`16.4`, MySQL `8.0.39`) rather than
+/// a major only (`16`, `8.0`): a pinned minor is kept; with a major only,
+/// AWS applies minor versions itself (AutoMinorVersionUpgrade).
+pub fn pinned(v: &str) -> bool {
+    major(v) != v
+}
+
 /// Engines go up, never down; a major upgrade is said to be one.
 pub fn engine_version_guard(before: &Value, after: &Value) -> Verdict {
     let (Some(b), Some(a)) = (before.as_str(), after.as_str()) else {
         return Verdict::Allowed;
     };
+    if major(a) == major(b) && a.contains('.') && major(a) != a && version_key(a) < version_key(b) {
+        return Verdict::Impossible(format!(
+            "RDS cannot downgrade an engine's minor version ({b} → {a}); keep database.version = \"{b}\", or \"{}\" to let AWS apply minor versions",
+            major(b)
+        ));
+    }
     if version_key(major(a)) < version_key(major(b)) {
         return Verdict::Impossible(format!(
             "RDS cannot downgrade an engine ({b} → {a}); keep database.version = \"{}\", or restore a dump into a new database",
@@ -177,5 +190,14 @@ mod tests {
         assert!(
             matches!(engine_version_guard(&"15.7".into(), &"16".into()), Verdict::AllowedWithNote(n) if n.contains("major"))
         );
+        assert!(matches!(
+            engine_version_guard(&"16.4".into(), &"16.2".into()),
+            Verdict::Impossible(n) if n.contains("minor")
+        ));
+        assert!(matches!(
+            engine_version_guard(&"16.2".into(), &"16.4".into()),
+            Verdict::AllowedWithNote(n) if n.contains("minor upgrade")
+        ));
+        assert!(pinned("16.4") && pinned("8.0.39") && !pinned("16") && !pinned("8.0"));
     }
 }

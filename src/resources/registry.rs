@@ -99,6 +99,7 @@ pub trait KindOps: Send + Sync {
     fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<String>;
     fn deletion_blocker(&self, live: &Live) -> Option<Blocker>;
     fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String>;
+    fn advice(&self, r: &Resource) -> Vec<String>;
     fn billables(&self, r: &Resource) -> Vec<Billable>;
     fn live_billables(&self, live: &Live, all: &LiveState) -> Vec<Billable>;
     fn replacement_name(&self, r: &Resource, current: &Live) -> Result<String>;
@@ -197,6 +198,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
 
     fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String> {
         live.typed::<K>().ok().and_then(|l| K::deletion_reason(&l, graph))
+    }
+
+    fn advice(&self, r: &Resource) -> Vec<String> {
+        desired::<K>(r).map(|d| K::advice(&d)).unwrap_or_default()
     }
 
     fn billables(&self, r: &Resource) -> Vec<Billable> {

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkRouteTable};
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, once_visible, stack_filter, sync_tags, tag_map, tag_spec,
+    Created,
+};
 use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
 use super::subnet::{Subnet, Tier};
@@ -301,15 +304,16 @@ impl ResourceKind for RouteTable {
         for id in live.observed.associations.values() {
             disassociate(step, id).await?;
         }
-        gone_ok(
+        delete_confirmed::<Self, _, _, _>(step, &live.id, || async {
             step.aws()
                 .ec2
                 .delete_route_table()
                 .route_table_id(&live.id)
                 .send()
                 .await
-                .aws_on("ec2:DeleteRouteTable", &live.id),
-        )
+                .aws_on("ec2:DeleteRouteTable", &live.id)
+        })
+        .await
     }
 }
 
@@ -322,15 +326,17 @@ fn resolve(target: &Target, inputs: &Inputs) -> Result<Route> {
 }
 
 async fn associate(step: &Step<'_>, table: &str, subnet: &str) -> Result<String> {
-    let out = step
-        .aws()
-        .ec2
-        .associate_route_table()
-        .route_table_id(table)
-        .subnet_id(subnet)
-        .send()
-        .await
-        .aws_on("ec2:AssociateRouteTable", table)?;
+    let out = once_visible(step, &format!("{table} and {subnet}"), || async {
+        step.aws()
+            .ec2
+            .associate_route_table()
+            .route_table_id(table)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .aws_on("ec2:AssociateRouteTable", table)
+    })
+    .await?;
     Ok(out.association_id().unwrap_or_default().to_string())
 }
 
@@ -348,31 +354,39 @@ async fn disassociate(step: &Step<'_>, association: &str) -> Result<()> {
 
 async fn set_default_route(step: &Step<'_>, table: &str, current: Option<&Route>, route: &Route) -> Result<()> {
     let ec2 = &step.aws().ec2;
+    let what = format!("{table} and {}", route.target_id());
     if current.is_none() {
-        let create = ec2
-            .create_route()
-            .route_table_id(table)
-            .destination_cidr_block(DEFAULT_ROUTE);
-        let create = match route {
-            Route::Nat(id) => create.nat_gateway_id(id),
-            Route::Gateway(id) => create.gateway_id(id),
-        };
-        match create.send().await.aws_on("ec2:CreateRoute", table) {
+        let created = once_visible(step, &what, || {
+            let create = ec2
+                .create_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE);
+            let create = match route {
+                Route::Nat(id) => create.nat_gateway_id(id),
+                Route::Gateway(id) => create.gateway_id(id),
+            };
+            async move { create.send().await.aws_on("ec2:CreateRoute", table) }
+        })
+        .await;
+        match created {
             Ok(_) => return Ok(()),
             // Made by an earlier, interrupted run: point it where it belongs.
             Err(e) if has_code(&e, "RouteAlreadyExists") => {}
             Err(e) => return Err(e),
         }
     }
-    let replace = ec2
-        .replace_route()
-        .route_table_id(table)
-        .destination_cidr_block(DEFAULT_ROUTE);
-    let replace = match route {
-        Route::Nat(id) => replace.nat_gateway_id(id),
-        Route::Gateway(id) => replace.gateway_id(id),
-    };
-    replace.send().await.aws_on("ec2:ReplaceRoute", table)?;
+    once_visible(step, &what, || {
+        let replace = ec2
+            .replace_route()
+            .route_table_id(table)
+            .destination_cidr_block(DEFAULT_ROUTE);
+        let replace = match route {
+            Route::Nat(id) => replace.nat_gateway_id(id),
+            Route::Gateway(id) => replace.gateway_id(id),
+        };
+        async move { replace.send().await.aws_on("ec2:ReplaceRoute", table) }
+    })
+    .await?;
     Ok(())
 }
 

@@ -10,10 +10,13 @@ use std::fmt;
 use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup as SdkSecurityGroup, UserIdGroupPair};
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, once_visible, stack_filter, sync_tags, tag_map, tag_spec,
+    Created,
+};
 use super::tags::{self, claimed_address};
 use super::vpc::Vpc;
-use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
+use super::{retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::{has_code, AwsResultExt};
 use crate::config::Stack;
@@ -297,16 +300,18 @@ async fn authorize(step: &Step<'_>, id: &str, rules: &[Rule]) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
-    match step
-        .aws()
-        .ec2
-        .authorize_security_group_ingress()
-        .group_id(id)
-        .set_ip_permissions(Some(rules.iter().map(Rule::permission).collect()))
-        .send()
-        .await
-        .aws_on("ec2:AuthorizeSecurityGroupIngress", id)
-    {
+    let authorized = once_visible(step, id, || async {
+        step.aws()
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(rules.iter().map(Rule::permission).collect()))
+            .send()
+            .await
+            .aws_on("ec2:AuthorizeSecurityGroupIngress", id)
+    })
+    .await;
+    match authorized {
         Err(e) if has_code(&e, "InvalidPermission.Duplicate") => Ok(()),
         other => other.map(|_| ()),
     }
@@ -317,20 +322,20 @@ async fn authorize(step: &Step<'_>, id: &str, rules: &[Rule]) -> Result<()> {
 pub async fn delete_group(step: &Step<'_>, id: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
     let patience = std::time::Duration::from_secs(15 * 60);
-    retry_while(
-        step,
-        &["DependencyViolation"],
-        "waiting for network interfaces to be released",
-        patience,
-        || async {
-            gone_ok(
+    delete_confirmed::<SecurityGroup, _, _, _>(step, id, || {
+        retry_while(
+            step,
+            &["DependencyViolation"],
+            "waiting for network interfaces to be released",
+            patience,
+            || async {
                 ec2.delete_security_group()
                     .group_id(id)
                     .send()
                     .await
-                    .aws_on("ec2:DeleteSecurityGroup", id),
-            )
-        },
-    )
+                    .aws_on("ec2:DeleteSecurityGroup", id)
+            },
+        )
+    })
     .await
 }

@@ -6,10 +6,13 @@ use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use ipnet::Ipv4Net;
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, once_visible, stack_filter, sync_tags, tag_map, tag_spec,
+    Created,
+};
 use super::tags::{self, claimed_address};
 use super::vpc::Vpc;
-use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
+use super::{retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
 use crate::config::Stack;
@@ -242,33 +245,36 @@ impl ResourceKind for Subnet {
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let ec2 = &step.aws().ec2;
         let patience = std::time::Duration::from_secs(15 * 60);
-        retry_while(
-            step,
-            &["DependencyViolation"],
-            "waiting for network interfaces to leave",
-            patience,
-            || async {
-                gone_ok(
+        delete_confirmed::<Self, _, _, _>(step, &live.id, || {
+            retry_while(
+                step,
+                &["DependencyViolation"],
+                "waiting for network interfaces to leave",
+                patience,
+                || async {
                     ec2.delete_subnet()
                         .subnet_id(&live.id)
                         .send()
                         .await
-                        .aws_on("ec2:DeleteSubnet", &live.id),
-                )
-            },
-        )
+                        .aws_on("ec2:DeleteSubnet", &live.id)
+                },
+            )
+        })
         .await
     }
 }
 
 async fn set_public_ip(step: &Step<'_>, id: &str, on: bool) -> Result<()> {
-    step.aws()
-        .ec2
-        .modify_subnet_attribute()
-        .subnet_id(id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
-        .send()
-        .await
-        .aws_on("ec2:ModifySubnetAttribute", id)?;
+    once_visible(step, id, || async {
+        step.aws()
+            .ec2
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+            .send()
+            .await
+            .aws_on("ec2:ModifySubnetAttribute", id)
+    })
+    .await?;
     Ok(())
 }

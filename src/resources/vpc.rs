@@ -6,9 +6,12 @@ use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tag};
 use ipnet::Ipv4Net;
 
-use super::ec2::{create_or_find, finder, no_retry, stack_filter, sync_tags, tag_map, tag_spec, Created};
+use super::ec2::{
+    create_or_find, delete_confirmed, finder, no_retry, once_visible, stack_filter, sync_tags, tag_map, tag_spec,
+    Created,
+};
 use super::tags::{self, claimed_address, TAG_SLEEPING};
-use super::{gone_ok, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
+use super::{retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
@@ -165,21 +168,21 @@ impl ResourceKind for Vpc {
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let ec2 = &step.aws().ec2;
         let patience = std::time::Duration::from_secs(15 * 60);
-        retry_while(
-            step,
-            &["DependencyViolation"],
-            "waiting for what is left in the VPC to go",
-            patience,
-            || async {
-                gone_ok(
+        delete_confirmed::<Self, _, _, _>(step, &live.id, || {
+            retry_while(
+                step,
+                &["DependencyViolation"],
+                "waiting for what is left in the VPC to go",
+                patience,
+                || async {
                     ec2.delete_vpc()
                         .vpc_id(&live.id)
                         .send()
                         .await
-                        .aws_on("ec2:DeleteVpc", &live.id),
-                )
-            },
-        )
+                        .aws_on("ec2:DeleteVpc", &live.id)
+                },
+            )
+        })
         .await
     }
 }
@@ -189,14 +192,17 @@ impl ResourceKind for Vpc {
 async fn enable_dns(step: &Step<'_>, id: &str) -> Result<()> {
     let ec2 = &step.aws().ec2;
     for (support, hostnames) in [(true, false), (false, true)] {
-        let mut call = ec2.modify_vpc_attribute().vpc_id(id);
-        if support {
-            call = call.enable_dns_support(AttributeBooleanValue::builder().value(true).build());
-        }
-        if hostnames {
-            call = call.enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build());
-        }
-        call.send().await.aws_on("ec2:ModifyVpcAttribute", id)?;
+        once_visible(step, id, || {
+            let mut call = ec2.modify_vpc_attribute().vpc_id(id);
+            if support {
+                call = call.enable_dns_support(AttributeBooleanValue::builder().value(true).build());
+            }
+            if hostnames {
+                call = call.enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build());
+            }
+            async move { call.send().await.aws_on("ec2:ModifyVpcAttribute", id) }
+        })
+        .await?;
     }
     Ok(())
 }

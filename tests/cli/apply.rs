@@ -142,7 +142,7 @@ fn apply_creates_the_learning_stack_as_the_file_says() {
             .unwrap()
             .cluster
             .unwrap();
-        assert_eq!(cluster.version(), Some("1.33"));
+        assert_eq!(cluster.version(), Some("1.35"));
         assert_eq!(cluster.resources_vpc_config().unwrap().subnet_ids().len(), 2);
         assert_eq!(
             cluster.tags().unwrap().get("ekstack:address").map(String::as_str),
@@ -229,6 +229,31 @@ fn the_fargate_only_stack_applies_and_destroys() {
         .is_err(),
         "no node role"
     );
+    // The pod execution role trusts Fargate only for this cluster's
+    // profiles in this account ("Amazon EKS Pod execution IAM role").
+    let role = aws
+        .block_on(
+            aws.iam
+                .get_role()
+                .role_name(format!("{}-us-east-1-fargate", p.name))
+                .send(),
+        )
+        .unwrap()
+        .role
+        .unwrap();
+    let document = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    let trust: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let account = role.arn().split(':').nth(4).unwrap().to_string();
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:eks:us-east-1:{account}:fargateprofile/{}/*", p.name),
+        "{document}"
+    );
+    let (code, out, _) = p.run(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "the trust policy reads back as written:\n{out}");
     let (code, _, err) = p.destroy("prod");
     assert_eq!(code, 0, "{err}");
     assert_eq!(aws.tagged_leftovers(&p.name), Vec::<String>::new());

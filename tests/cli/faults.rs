@@ -59,7 +59,7 @@ fn apply_succeeds_with_a_fifth_of_all_calls_throttled() {
     require_emulator();
     let p = Project::from_sample("learning", "thr");
     let proxy = FaultProxy::start_blocking(
-        &endpoint(),
+        &moto(),
         Faults {
             throttle_rate: 0.2,
             seed: 7,
@@ -91,7 +91,7 @@ fn lost_responses_never_leave_duplicates_or_leftovers() {
         seed: 31,
         ..Default::default()
     };
-    let proxy = FaultProxy::start_blocking(&endpoint(), faults.clone()).unwrap();
+    let proxy = FaultProxy::start_blocking(&moto(), faults.clone()).unwrap();
     let (code, out, err) = through(&p, &proxy, &["apply", "--env", "mvp", "--yes", "--poll-scale", "0.01"]);
     assert!(proxy.stats().lost > 0, "responses were lost: {:?}", proxy.stats());
     drop(proxy);
@@ -102,7 +102,7 @@ fn lost_responses_never_leave_duplicates_or_leftovers() {
     assert_exactly_one_of_each(&aws, &p.name);
     converge(&p);
     // Deletions whose answers are lost are retried and find the thing gone.
-    let proxy = FaultProxy::start_blocking(&endpoint(), faults).unwrap();
+    let proxy = FaultProxy::start_blocking(&moto(), faults).unwrap();
     let (code, out, err) = through(
         &p,
         &proxy,
@@ -118,7 +118,7 @@ fn apply_killed_at_any_point_converges_with_no_duplicates() {
     require_emulator();
     for kill_after in [2usize, 9, 16] {
         let p = Project::from_sample("learning", "kill");
-        let proxy = FaultProxy::start_blocking(&endpoint(), Faults::default()).unwrap();
+        let proxy = FaultProxy::start_blocking(&moto(), Faults::default()).unwrap();
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ekstack"))
             .args(["apply"])
             .arg(p.path())

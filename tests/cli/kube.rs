@@ -221,23 +221,30 @@ fn output_matches_what_aws_reports_and_no_command_prints_a_secret() {
     assert_eq!(param(&query(&url), "X-Amz-Security-Token"), secrets.session_token);
     assert!(!url.contains(&secrets.secret_access_key), "{url}");
 
-    // A failing command: moto does not implement UpdateClusterVersion and
-    // answers with an HTML page. The error is one line that says so, with no
-    // dump of the SDK's response (and so no headers, which carry the signature).
-    p.write_stack(
-        &std::fs::read_to_string(repo().join("stacks/learning.toml"))
-            .unwrap()
-            .replace("version = \"1.33\"", "version = \"1.34\""),
-    );
-    let (code, out, err) = run(
-        "a failed apply",
-        &["apply", "--env", "mvp", "--yes", "--poll-scale", "0.01"],
-    );
+    // A failing command: an endpoint that is not AWS (a mistyped
+    // --endpoint-url, a corporate proxy) answers EKS with an HTML page. The
+    // error is one line that says so, with no dump of the SDK's response (and
+    // so no headers, which carry the signature).
+    let not_aws = crate::proxy::FaultProxy::start_blocking_with(
+        &moto(),
+        crate::proxy::Faults {
+            not_aws: vec!["GET /clusters".into()],
+            ..Default::default()
+        },
+        None,
+        0,
+    )
+    .unwrap();
+    let mut args = vec!["plan", "--env", "mvp", "-v"];
+    let url = not_aws.url();
+    args.extend(["--endpoint-url", url.as_str()]);
+    let (code, out, err) = p.run_env(&args, &env);
+    secrets.assert_absent("a failed plan", &format!("{out}{err}"));
     assert_eq!(code, 1, "{out}{err}");
     let line = err
         .lines()
-        .find(|l| l.contains("eks:UpdateClusterVersion") && l.contains("failed"))
-        .unwrap_or_else(|| panic!("no eks:UpdateClusterVersion error:\n{err}"));
+        .find(|l| l.contains("eks:") && l.contains("failed"))
+        .unwrap_or_else(|| panic!("no eks: error:\n{err}"));
     assert!(
         line.contains("the answer did not come from the EKS API (HTTP 404, text/html); check --endpoint-url"),
         "{line}"

@@ -4,6 +4,8 @@
 
 #[path = "../support/proxy.rs"]
 mod proxy;
+#[path = "../support/rules/mod.rs"]
+mod rules;
 mod support;
 
 mod apply;

@@ -181,7 +181,7 @@ fn changing_instance_types_replaces_the_node_group_new_one_first() {
     assert!(out.contains("new one first"), "{out}");
     assert!(out.contains("# forces replacement"), "{out}");
 
-    let proxy = FaultProxy::start_blocking(&endpoint(), Faults::default()).unwrap();
+    let proxy = FaultProxy::start_blocking(&moto(), Faults::default()).unwrap();
     let mut c = p.cmd(&["apply", "--env", "mvp", "--yes", "--poll-scale", "0.01"]);
     c.env("AWS_ENDPOINT_URL", proxy.url());
     let (code, out, err) = run(c);
@@ -214,7 +214,12 @@ fn changing_instance_types_replaces_the_node_group_new_one_first() {
 }
 
 #[test]
-fn adding_an_az_keeps_existing_subnets_and_updates_the_cluster_in_place() {
+/// EKS cannot move a control plane to subnets in an AZ it was not created
+/// in ("Cluster VPC and subnet considerations": the subnets given to
+/// UpdateClusterConfig must be in the AZs given at creation), so the cluster
+/// keeps its subnets and the plan says so; node groups and the DB subnet
+/// group use the new AZ.
+fn adding_an_az_keeps_existing_subnets_and_the_control_plane_where_it_is() {
     require_emulator();
     let text = std::fs::read_to_string(repo().join("stacks/aurora.toml"))
         .unwrap()
@@ -240,7 +245,14 @@ fn adding_an_az_keeps_existing_subnets_and_updates_the_cluster_in_place() {
             .cloned()
             .unwrap_or_default()
     };
-    assert_eq!(find("eks-cluster")["action"], "update", "{out}");
+    let cluster = find("eks-cluster");
+    assert_eq!(cluster["action"], "no-op", "{out}");
+    assert!(
+        cluster["notes"]
+            .to_string()
+            .contains("the control plane stays in the AZs it was created in"),
+        "the plan says the control plane stays out of the new AZ: {out}"
+    );
     assert_eq!(find("db-subnet-group")["action"], "update");
     assert_eq!(find("subnet.private.eu-west-1c")["action"], "create");
     assert!(plan["actions"]
@@ -264,7 +276,24 @@ fn adding_an_az_keeps_existing_subnets_and_updates_the_cluster_in_place() {
         .unwrap()
         .cluster
         .unwrap();
-    assert_eq!(cluster.resources_vpc_config().unwrap().subnet_ids().len(), 3);
+    let kept: Vec<&str> = before.iter().map(|(id, _)| id.as_str()).collect();
+    let mut cluster_subnets = cluster.resources_vpc_config().unwrap().subnet_ids().to_vec();
+    cluster_subnets.sort();
+    assert_eq!(cluster_subnets.len(), 2, "the control plane keeps its two AZs");
+    assert!(
+        cluster_subnets.iter().all(|s| kept.contains(&s.as_str())),
+        "{cluster_subnets:?}"
+    );
+    let group = aws
+        .block_on(aws.eks.list_nodegroups().cluster_name(&p.name).send())
+        .unwrap();
+    let group = aws.nodegroup(&p.name, &group.nodegroups()[0]).unwrap();
+    assert_eq!(
+        group.subnets().len(),
+        3,
+        "node groups use the new AZ: {:?}",
+        group.subnets()
+    );
     let (code, out, _) = p.run(&["plan", "--env", "mvp", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(p.destroy("mvp").0, 0);

@@ -10,13 +10,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 
-pub fn endpoint() -> String {
+/// The moto server itself: what the independent client reads.
+pub fn moto() -> String {
     std::env::var("EKSTACK_TEST_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+/// Where ekstack's calls go: the proxy in front of moto with the AWS rules
+/// on (`tests/support/rules`), one for the whole test binary.
+pub fn endpoint() -> String {
+    static RULES: std::sync::OnceLock<crate::proxy::FaultProxy> = std::sync::OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            crate::proxy::FaultProxy::start_blocking(&moto(), crate::proxy::Faults::default())
+                .expect("the AWS-rules proxy starts")
+        })
+        .url()
 }
 
 /// Panics with the way out when the emulator is not running.
 pub fn require_emulator() {
-    let url = endpoint();
+    let url = moto();
     let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     if std::net::TcpStream::connect(&addr).is_err() {
         panic!("the moto emulator is not running at {url}; start it with `make emulator` (or run `make test`)");
@@ -238,7 +251,7 @@ impl Independent {
         let sdk = rt.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new(region.to_string()))
-                .endpoint_url(endpoint())
+                .endpoint_url(moto())
                 .credentials_provider(aws_credential_types::Credentials::new(
                     "testing", "testing", None, None, "tests",
                 ))
@@ -283,7 +296,7 @@ impl Independent {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         use http_body_util::BodyExt as _;
 
-        let url = format!("{}/", endpoint().trim_end_matches('/'));
+        let url = format!("{}/", moto().trim_end_matches('/'));
         let uri: hyper::Uri = url.parse().unwrap();
         let host = uri.authority().unwrap().to_string();
         let body = body.to_string();

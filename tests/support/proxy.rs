@@ -65,6 +65,10 @@ pub struct Faults {
     /// `"<METHOD> <path>"`) starts with one of these prefixes are subject to faults;
     /// empty = all requests.
     pub only_actions: Vec<String>,
+    /// Requests whose action name starts with one of these get an HTML 404
+    /// page, not forwarded: what a mistyped `--endpoint-url` or a corporate
+    /// proxy answers instead of AWS.
+    pub not_aws: Vec<String>,
     /// Deterministic RNG seed (the RNG is re-seeded by [`FaultProxy::set_faults`]).
     pub seed: u64,
 }
@@ -87,12 +91,16 @@ struct State {
     rng: StdRng,
     stats: ProxyStats,
     actions: Vec<String>,
+    /// Each forwarded request's action and body.
+    requests: Vec<(String, Bytes)>,
 }
 
 struct Shared {
     upstream: Uri,
     client: Client<HttpConnector, Full<Bytes>>,
     state: Mutex<State>,
+    /// AWS's documented behaviour where moto differs (see `rules`).
+    rules: Option<Arc<crate::rules::Rules>>,
 }
 
 impl Shared {
@@ -114,10 +122,10 @@ impl FaultProxy {
     /// Binds 127.0.0.1:0 and starts serving on the current tokio runtime (spawned task);
     /// forwards to `upstream` (e.g. `"http://127.0.0.1:5055"`).
     pub async fn start(upstream: &str, faults: Faults) -> std::io::Result<FaultProxy> {
-        let upstream = parse_upstream(upstream)?;
+        let rules = Some(crate::rules::Settings::default());
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let shared = new_shared(upstream, faults);
+        let shared = new_shared(upstream, faults, rules)?;
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(serve(listener, shared.clone(), rx));
         Ok(FaultProxy {
@@ -132,19 +140,32 @@ impl FaultProxy {
     /// tokio runtime, so a synchronous test (which runs the CLI binary as a subprocess)
     /// can use it.
     pub fn start_blocking(upstream: &str, faults: Faults) -> std::io::Result<FaultProxy> {
-        let upstream = parse_upstream(upstream)?;
+        Self::start_blocking_with(upstream, faults, Some(crate::rules::Settings::default()), 0)
+    }
+
+    /// [`FaultProxy::start_blocking`] with the AWS rules as given (`None`:
+    /// none, moto as it is), on `port` (0: any free one).
+    pub fn start_blocking_with(
+        upstream: &str,
+        faults: Faults,
+        rules: Option<crate::rules::Settings>,
+        port: u16,
+    ) -> std::io::Result<FaultProxy> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
         let listener = {
             let _guard = rt.enter();
-            let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+            let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
             std_listener.set_nonblocking(true)?;
             TcpListener::from_std(std_listener)?
         };
         let addr = listener.local_addr()?;
-        let shared = new_shared(upstream, faults);
+        let shared = {
+            let _guard = rt.enter();
+            new_shared(upstream, faults, rules)?
+        };
         let (shutdown, rx) = watch::channel(false);
         let task_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -183,6 +204,11 @@ impl FaultProxy {
     pub fn actions(&self) -> Vec<String> {
         self.shared.state().actions.clone()
     }
+
+    /// Every forwarded request's action name and body, in order.
+    pub fn requests(&self) -> Vec<(String, Bytes)> {
+        self.shared.state().requests.clone()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -210,14 +236,16 @@ fn parse_upstream(upstream: &str) -> std::io::Result<Uri> {
     Ok(uri)
 }
 
-fn new_shared(upstream: Uri, faults: Faults) -> Arc<Shared> {
+fn new_shared(upstream: &str, faults: Faults, rules: Option<crate::rules::Settings>) -> std::io::Result<Arc<Shared>> {
+    let rules = rules.map(|settings| Arc::new(crate::rules::Rules::new(settings, upstream)));
+    let upstream = parse_upstream(upstream)?;
     // No upstream connection pooling: a fresh connection per forwarded request means a
     // keep-alive connection the upstream closed while idle can never turn into a spurious
     // 502 (which the SDK would retry, muddying what a test observes). Loopback is cheap.
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http();
-    Arc::new(Shared {
+    Ok(Arc::new(Shared {
         upstream,
         client,
         state: Mutex::new(State {
@@ -225,8 +253,10 @@ fn new_shared(upstream: Uri, faults: Faults) -> Arc<Shared> {
             faults,
             stats: ProxyStats::default(),
             actions: Vec::new(),
+            requests: Vec::new(),
         }),
-    })
+        rules,
+    }))
 }
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -293,6 +323,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         let mut st = shared.state();
         st.stats.requests += 1;
         let f = st.faults.clone();
+        if f.not_aws.iter().any(|p| action.starts_with(p.as_str())) {
+            return Ok(not_aws_response());
+        }
         let subject = f.only_actions.is_empty() || f.only_actions.iter().any(|p| action.starts_with(p.as_str()));
         let decision = if subject && st.rng.gen::<f64>() < f.throttle_rate {
             Decision::Throttle
@@ -306,6 +339,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             Decision::Forward | Decision::Lose => {
                 st.stats.forwarded += 1;
                 st.actions.push(action.clone());
+                st.requests.push((action.clone(), body.clone()));
             }
         }
         decision
@@ -313,6 +347,38 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
 
     if let Decision::Throttle = decision {
         return Ok(throttle_response(&parts.headers, &body));
+    }
+
+    let mut body = body;
+    let seen = shared.rules.as_ref().map(|rules| {
+        let query = parts.uri.query().unwrap_or_default();
+        (
+            rules.clone(),
+            crate::rules::Req::new(parts.method.clone(), &path, query, parts.headers.clone(), body.clone()),
+        )
+    });
+    if let Some((rules, req)) = &seen {
+        match rules.before(req).await {
+            crate::rules::Before::Forward(None) => {}
+            crate::rules::Before::Forward(Some(changed)) => body = changed,
+            crate::rules::Before::Answer(reply) => {
+                if let Decision::Lose = decision {
+                    return Err(LoseResponse);
+                }
+                return Ok(rules_response(reply));
+            }
+            crate::rules::Before::Later { answer, delay } => {
+                let (rules, req) = (rules.clone(), req.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = rules.upstream(&req).await;
+                });
+                if let Decision::Lose = decision {
+                    return Err(LoseResponse);
+                }
+                return Ok(rules_response(answer));
+            }
+        }
     }
 
     // Build the upstream request: same method, path+query, headers and body.
@@ -327,18 +393,23 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     strip_hop_by_hop(&mut headers);
     headers.remove(hyper::header::EXPECT); // we already have the whole body
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let body_for_after = body.clone();
     let mut up_req = Request::new(Full::new(body));
     *up_req.method_mut() = parts.method;
     *up_req.uri_mut() = uri;
     *up_req.headers_mut() = headers; // includes the client's Host header, passed through
 
-    let result = async {
+    let mut result = async {
         let resp = shared.client.request(up_req).await.map_err(|e| e.to_string())?;
         let (rparts, rbody) = resp.into_parts();
         let rbody = rbody.collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok::<_, String>((rparts, rbody))
     }
     .await;
+    // What moto did counts even if its answer is then lost.
+    if let (Some((rules, req)), Ok((rparts, rbody))) = (&seen, &mut result) {
+        rules.after(&req.with_body(body_for_after.clone()), rparts.status, rbody);
+    }
 
     if let Decision::Lose = decision {
         shared.state().stats.lost += 1;
@@ -440,6 +511,16 @@ fn is_ec2(headers: &HeaderMap, body: &[u8]) -> bool {
 
 const REQUEST_ID: &str = "fault-proxy-0000-0000-throttled";
 
+fn not_aws_response() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(
+        b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+    )));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    resp
+}
+
 fn throttle_response(headers: &HeaderMap, body: &[u8]) -> Response<Full<Bytes>> {
     let (status, content_type, text, error_type) = if is_query_protocol(body) {
         let text = if is_ec2(headers, body) {
@@ -476,6 +557,20 @@ fn throttle_response(headers: &HeaderMap, body: &[u8]) -> Response<Full<Bytes>> 
     h.insert("x-amzn-requestid", HeaderValue::from_static(REQUEST_ID));
     if let Some(t) = error_type {
         h.insert("x-amzn-errortype", HeaderValue::from_static(t));
+    }
+    resp
+}
+
+/// An answer the rules give instead of moto, framed for hyper.
+fn rules_response(reply: crate::rules::Reply) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(reply.body.clone()));
+    *resp.status_mut() = reply.status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(reply.body.len()));
+    h.insert("x-amzn-requestid", HeaderValue::from_static("aws-rules-0000"));
+    if let Some(t) = reply.error_type.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+        h.insert("x-amzn-errortype", t);
     }
     resp
 }

@@ -133,18 +133,45 @@ impl Resolver {
                 self.db_word("database.db_name", n, max, RESERVED_DB_NAMES, "the database engine")
             }
         };
-        let (version, (), serverless, storage_gib, multi_az, instances, backup_retention_days, username, db_name) = (
-            version,
-            class_fits,
-            serverless,
-            storage_gib,
-            multi_az,
-            instances,
-            backup_retention_days,
-            username,
-            db_name,
-        )
-            .all()?;
+        // Performance Insights is not offered on the smallest MySQL classes
+        // ("Amazon RDS DB engine, Region, and instance class support for
+        // Performance Insights", and its Aurora counterpart).
+        let insights = match &d.performance_insights {
+            Some(p) if p.value && !performance_insights_offered(engine, &class) => Err(self.error_help(
+                "database.performance_insights",
+                format!("Performance Insights is not offered for {} on {class}", engine.as_str()),
+                loc(p),
+                Some("turn it off, or use a larger class (for example db.t4g.medium or an m class)".into()),
+            )),
+            _ => Ok(()),
+        };
+        // Scaling to 0 ACUs (auto-pause) needs an engine version that has it
+        // ("Scaling to Zero ACUs with automatic pause and resume for Aurora
+        // Serverless v2").
+        let pause = match (&serverless, &version) {
+            (Ok(Some(sv)), Ok(v)) if sv.min_acu == 0.0 && !auto_pause_offered(engine, v) => Err(self.error_help(
+                "database.serverless.min_acu",
+                format!("0 ACUs (auto-pause) needs Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3 or later, or Aurora MySQL 3.08.0 or later; {} {v} has not got it", engine.as_str()),
+                self.table("database.serverless"),
+                Some("set min_acu = 0.5, or a newer database.version".into()),
+            )),
+            _ => Ok(()),
+        };
+        let offered = (insights, pause).all().map(|((), ())| ());
+        let (version, (), (), serverless, storage_gib, multi_az, instances, backup_retention_days, username, db_name) =
+            (
+                version,
+                class_fits,
+                offered,
+                serverless,
+                storage_gib,
+                multi_az,
+                instances,
+                backup_retention_days,
+                username,
+                db_name,
+            )
+                .all()?;
         Ok(Database {
             engine,
             version,
@@ -234,5 +261,46 @@ impl Resolver {
         } else {
             Ok(v.value)
         }
+    }
+}
+
+/// Whether Performance Insights is offered for `engine` on `class`: not for
+/// RDS for MySQL on db.t2/t3/t4g micro and small, nor for Aurora MySQL on
+/// db.t2, db.t3, or db.t4g micro and small.
+pub fn performance_insights_offered(engine: Engine, class: &str) -> bool {
+    let small = class.ends_with(".micro") || class.ends_with(".small");
+    let family = class.trim_start_matches("db.").split('.').next().unwrap_or("");
+    match engine {
+        Engine::Mysql => !(small && matches!(family, "t2" | "t3" | "t4g")),
+        Engine::AuroraMysql => !(matches!(family, "t2" | "t3") || (family == "t4g" && small)),
+        _ => true,
+    }
+}
+
+/// Whether an Aurora engine version can scale to 0 ACUs. A major only
+/// (`16`) gets AWS's current minor, which can.
+pub fn auto_pause_offered(engine: Engine, version: &str) -> bool {
+    let numbers = |v: &str| -> Vec<u32> { v.split('.').filter_map(|p| p.parse().ok()).collect() };
+    match engine {
+        Engine::AuroraPostgresql => {
+            let v = numbers(version);
+            match v.as_slice() {
+                [_] => true,
+                [major, minor, ..] => match major {
+                    13 => *minor >= 15,
+                    14 => *minor >= 12,
+                    15 => *minor >= 7,
+                    16 => *minor >= 3,
+                    m => *m > 16,
+                },
+                _ => false,
+            }
+        }
+        // Aurora MySQL versions read `8.0.mysql_aurora.3.08.0`.
+        Engine::AuroraMysql => match version.split_once("mysql_aurora.") {
+            None => true,
+            Some((_, aurora)) => numbers(aurora) >= vec![3, 8, 0],
+        },
+        _ => false,
     }
 }

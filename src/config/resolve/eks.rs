@@ -16,18 +16,30 @@ use crate::config::source::Located;
 
 impl Resolver {
     pub(super) fn eks(&mut self, e: &RawEks) -> Result<Eks, Reported> {
+        let today = regions::today();
         let version = match &e.version {
-            None => Ok("1.33".to_string()),
-            Some(v) if regions::KUBERNETES_VERSIONS.contains(&v.value.as_str()) => Ok(v.value.clone()),
-            Some(v) => Err(self.error(
-                "eks.version",
-                format!(
-                    "\"{}\" is not a Kubernetes version EKS supports ({})",
-                    v.value,
-                    regions::KUBERNETES_VERSIONS.join(", ")
-                ),
-                loc(v),
-            )),
+            None => Ok(regions::default_kubernetes_version(today).to_string()),
+            Some(v) => match regions::support(&v.value, today) {
+                Some(regions::Support::Standard | regions::Support::Extended(_)) => Ok(v.value.clone()),
+                Some(regions::Support::Ended(on)) => Err(self.error_help(
+                    "eks.version",
+                    format!(
+                        "EKS no longer runs Kubernetes {}: its extended support ended on {on}",
+                        v.value
+                    ),
+                    loc(v),
+                    Some(format!("use {}", regions::kubernetes_versions(today).join(", "))),
+                )),
+                None => Err(self.error(
+                    "eks.version",
+                    format!(
+                        "\"{}\" is not a Kubernetes version EKS supports ({})",
+                        v.value,
+                        regions::kubernetes_versions(today).join(", ")
+                    ),
+                    loc(v),
+                )),
+            },
         };
         let endpoint = match &e.endpoint {
             None => Ok(EndpointAccess::Public),
@@ -48,13 +60,28 @@ impl Resolver {
                     "only applies to a public endpoint, but eks.endpoint is \"private\"",
                     loc(list),
                 );
+                // Without a private endpoint, nodes and Fargate pods reach the
+                // API from the NAT gateway's address; restricting the public
+                // endpoint locks them out ("Control network access to cluster
+                // API server endpoint", EKS user guide).
+                let open = list.value.iter().any(|c| c.value == "0.0.0.0/0");
+                let reachable = if endpoint == Ok(EndpointAccess::Public) && !open {
+                    Err(self.error_help(
+                        "eks.public_access_cidrs",
+                        "a public-only endpoint limited to these CIDRs cannot be reached by the cluster's own nodes and Fargate pods: they come from the NAT gateway's address",
+                        loc(list),
+                        Some("set eks.endpoint = \"public-and-private\", so nodes and pods reach the API inside the VPC".into()),
+                    ))
+                } else {
+                    Ok(())
+                };
                 let each = collect_all(
                     list.value
                         .iter()
                         .enumerate()
                         .map(|(i, c)| self.access_cidr(&format!("eks.public_access_cidrs[{i}]"), c)),
                 );
-                (count, public, each).all().map(|((), (), cidrs)| cidrs)
+                (count, public, reachable, each).all().map(|((), (), (), cidrs)| cidrs)
             }
         };
         let logging = match &e.logging {
@@ -148,6 +175,18 @@ impl Resolver {
             "mixes x86_64 and arm64 (Graviton) types; one node group runs one AMI, so use one architecture per group",
             n.instance_types.as_ref().map(|l| l.at()),
         );
+        let ami = instance_types.first().map(|t| crate::config::model::ami_type_of(t));
+        let one_ami = if one_arch.is_ok() {
+            self.require(
+                instance_types.iter().all(|t| Some(crate::config::model::ami_type_of(t)) == ami),
+                format!("{base}.instance_types"),
+                "mixes accelerated (GPU or Neuron) and standard types; one node group runs one AMI, so put them in separate groups",
+                n.instance_types.as_ref().map(|l| l.at()),
+            )
+        } else {
+            Ok(())
+        };
+        let one_arch = one_arch.and(one_ami);
         let capacity = match &n.capacity {
             None => Ok(Capacity::OnDemand),
             Some(c) => self.variant(&format!("{base}.capacity"), c),

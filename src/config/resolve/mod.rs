@@ -285,6 +285,7 @@ impl Resolver {
                 env,
                 tags,
                 asleep: false,
+                account: None,
             },
             network,
             eks,

@@ -97,9 +97,14 @@ impl Resolver {
         let (public, private) = (public, private).all()?;
         let apart = self.no_overlaps(n, &public, &private);
         let (nat, ()) = (nat, apart).all()?;
+        let az_count = match n.azs.as_ref().map(|v| &v.value) {
+            None | Some(toml::Value::Integer(_)) => Some(azs.len()),
+            Some(_) => None,
+        };
         Ok(Network {
             cidr,
             azs,
+            az_count,
             nat,
             public_subnets: public,
             private_subnets: private,

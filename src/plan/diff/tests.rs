@@ -7,9 +7,12 @@ use crate::graph::{self, Graph};
 use crate::live::{LiveState, Readiness, Tags};
 use crate::resources::{self, db_instance, vpc, Attribute, Changes, Desired, Discovery, Inputs, Kind, New, Step};
 
+/// A sample stack as plan sees it: with the account STS would name.
 fn stack(name: &str, env: &str) -> Stack {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("stacks/{name}.toml"));
-    load(&path, &Overlay::Env(env.into()), None).unwrap().stack
+    let mut stack = load(&path, &Overlay::Env(env.into()), None).unwrap().stack;
+    stack.meta.account = Some("111122223333".into());
+    stack
 }
 
 fn db(o: impl FnOnce(&mut db_instance::Observed)) -> Live {
@@ -22,6 +25,7 @@ fn db(o: impl FnOnce(&mut db_instance::Observed)) -> Live {
         backup_retention_days: 7,
         deletion_protection: false,
         performance_insights: Some(false),
+        auto_minor_version_upgrade: true,
         username: "app".into(),
         db_name: "app".into(),
         publicly_accessible: false,

@@ -1,0 +1,177 @@
+//! What the stack file cannot know and plan asks AWS once: which AZs this
+//! account sees in the region (and which of them EKS accepts for a control
+//! plane), and which account the credentials belong to. `validate` runs
+//! without credentials, so it makes do with the static table of AZs.
+
+use anyhow::{bail, Result};
+use aws_sdk_ec2::types::Filter;
+
+use crate::aws::errors::AwsResultExt;
+use crate::aws::Aws;
+use crate::config::Stack;
+use crate::live::LiveState;
+use crate::resources::subnet::Subnet;
+
+/// AZ ids EKS does not place control planes in ("View Amazon EKS
+/// networking requirements for VPC and subnets",
+/// https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html).
+pub const NO_CONTROL_PLANE: &[&str] = &["use1-az3", "usw1-az2", "cac1-az3"];
+
+/// The account the credentials belong to (STS GetCallerIdentity): it goes
+/// into ARNs that trust policies name.
+pub async fn account(aws: &Aws) -> Result<String> {
+    let out = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .aws("sts:GetCallerIdentity")?;
+    match out.account {
+        Some(account) if !account.is_empty() => Ok(account),
+        _ => bail!("sts:GetCallerIdentity returned no account"),
+    }
+}
+
+/// One AZ as the account sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub name: String,
+    pub id: String,
+}
+
+/// The AZs of the region this account can use, in name order.
+pub async fn zones(aws: &Aws) -> Result<Vec<Zone>> {
+    let out = aws
+        .ec2
+        .describe_availability_zones()
+        .filters(Filter::builder().name("state").values("available").build())
+        .send()
+        .await
+        .aws("ec2:DescribeAvailabilityZones")?;
+    let mut zones: Vec<Zone> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+        .filter_map(|z| {
+            Some(Zone {
+                name: z.zone_name()?.to_string(),
+                id: z.zone_id().unwrap_or_default().to_string(),
+            })
+        })
+        .collect();
+    zones.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(zones)
+}
+
+/// The stack with its AZs placed: named AZs are checked against what the
+/// account sees; a count takes the AZs the stack's live subnets already use
+/// (a plan never moves a running stack), then the first others the account
+/// sees, skipping those EKS refuses for a control plane.
+pub fn place_azs(stack: &Stack, zones: &[Zone], live: &LiveState) -> Result<Stack> {
+    let mut stack = stack.clone();
+    let eks = stack.eks.is_some();
+    let usable = |z: &Zone| !(eks && NO_CONTROL_PLANE.contains(&z.id.as_str()));
+    let region = stack.meta.region.clone();
+    let Some(count) = stack.network.az_count else {
+        for az in &stack.network.azs {
+            match zones.iter().find(|z| &z.name == az) {
+                None => bail!(
+                    "network.azs names {az}, which this account does not see in {region} (it sees {})",
+                    names(zones)
+                ),
+                Some(z) if !usable(z) => bail!(
+                    "network.azs names {az} ({}), where EKS does not place control planes; name another AZ of {region}",
+                    z.id
+                ),
+                Some(_) => {}
+            }
+        }
+        return Ok(stack);
+    };
+    // The AZ each subnet index already lives in, from the live subnets' CIDRs.
+    let n = &stack.network;
+    let mut chosen: Vec<Option<String>> = vec![None; count];
+    for s in live.of_kind::<Subnet>() {
+        let index = n
+            .public_subnets
+            .iter()
+            .chain(&n.private_subnets)
+            .position(|c| c.to_string() == s.observed.cidr)
+            .map(|i| i % n.public_subnets.len().max(1));
+        if let Some(i) = index.filter(|i| *i < count) {
+            if !chosen.iter().any(|c| c.as_deref() == Some(s.observed.az.as_str())) {
+                chosen[i].get_or_insert(s.observed.az.clone());
+            }
+        }
+    }
+    let spare: Vec<String> = zones
+        .iter()
+        .filter(|z| usable(z))
+        .filter(|z| !chosen.iter().any(|c| c.as_deref() == Some(z.name.as_str())))
+        .map(|z| z.name.clone())
+        .collect();
+    let mut spare = spare.into_iter();
+    let mut azs = Vec::with_capacity(count);
+    for c in chosen {
+        match c.or_else(|| spare.next()) {
+            Some(az) => azs.push(az),
+            None => bail!(
+                "network.azs = {count}, but this account can use only {} AZs of {region}{}: {}",
+                zones.iter().filter(|z| usable(z)).count(),
+                if eks { " for EKS" } else { "" },
+                names(&zones.iter().filter(|z| usable(z)).cloned().collect::<Vec<_>>())
+            ),
+        }
+    }
+    stack.network.azs = azs;
+    Ok(stack)
+}
+
+fn names(zones: &[Zone]) -> String {
+    zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, Overlay};
+
+    fn zone(name: &str, id: &str) -> Zone {
+        Zone {
+            name: name.into(),
+            id: id.into(),
+        }
+    }
+
+    fn stack(text: &str) -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path, &Overlay::None, None).unwrap().stack
+    }
+
+    #[test]
+    fn a_count_skips_what_the_account_lacks_and_eks_refuses() {
+        let s = stack("[stack]\nname = \"z\"\nregion = \"us-east-1\"\n[network]\nazs = 3\n[eks]\n");
+        let zones = vec![
+            zone("us-east-1a", "use1-az6"),
+            zone("us-east-1c", "use1-az2"),
+            zone("us-east-1d", "use1-az4"),
+            zone("us-east-1e", "use1-az3"),
+            zone("us-east-1f", "use1-az5"),
+        ];
+        let placed = place_azs(&s, &zones, &LiveState::default()).unwrap();
+        assert_eq!(placed.network.azs, ["us-east-1a", "us-east-1c", "us-east-1d"]);
+        let few = vec![zone("us-east-1a", "use1-az6"), zone("us-east-1e", "use1-az3")];
+        let err = place_azs(&s, &few, &LiveState::default()).unwrap_err().to_string();
+        assert!(err.contains("only 1 AZs of us-east-1 for EKS"), "{err}");
+
+        let named = stack(
+            "[stack]\nname = \"z\"\nregion = \"us-east-1\"\n[network]\nazs = [\"us-east-1a\", \"us-east-1e\"]\n[eks]\n",
+        );
+        let err = place_azs(&named, &zones, &LiveState::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("us-east-1e (use1-az3)"), "{err}");
+    }
+}

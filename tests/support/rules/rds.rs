@@ -1,0 +1,308 @@
+//! RDS and Aurora as AWS documents them, where moto differs: databases take
+//! minutes to create, modify and delete (DESIGN §8, scaled) and refuse
+//! changes meanwhile; storage grows by at least 10% with a cooldown; some
+//! classes have no Performance Insights; a stopped Aurora cluster refuses
+//! changes until it is started.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::StatusCode;
+
+use super::wire::{self, Reply};
+use super::{Before, Req, Rules, Settings};
+
+#[derive(Default)]
+pub struct State {
+    instances: HashMap<String, Life>,
+    clusters: HashMap<String, Life>,
+    /// Clusters stopped by StopDBCluster and not started since.
+    stopped: std::collections::HashSet<String>,
+}
+
+#[derive(Default)]
+struct Life {
+    /// A transitional status and until when it lasts.
+    status: Option<(&'static str, Instant)>,
+    last_storage_change: Option<Instant>,
+}
+
+impl Life {
+    fn shown(&self, now: Instant) -> Option<&'static str> {
+        self.status.filter(|(_, until)| *until > now).map(|(s, _)| s)
+    }
+
+    fn set(&mut self, status: &'static str, until: Instant) {
+        self.status = Some((status, until));
+    }
+}
+
+fn invalid_cluster_state(cluster: &str) -> Before {
+    // "You can't modify the configuration of an Aurora DB cluster, or any of
+    // its DB instances, while the cluster is stopped. You also can't add or
+    // remove DB instances from the cluster" ("Stopping and starting an
+    // Amazon Aurora DB cluster",
+    // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-cluster-stop-start.html).
+    Before::Answer(Reply::query_error(
+        400,
+        "InvalidDBClusterStateFault",
+        &format!("Db cluster {cluster} is in stopped state"),
+    ))
+}
+
+/// Performance Insights is not offered on the smallest classes ("Amazon
+/// RDS DB engine, Region, and instance class support for Performance
+/// Insights" and its Aurora counterpart): RDS for MySQL and MariaDB on
+/// db.t2/t3/t4g micro and small; Aurora MySQL on db.t2, db.t3 and
+/// db.t4g micro and small.
+pub fn performance_insights_unsupported(engine: &str, class: &str) -> bool {
+    let small = ["micro", "small"].iter().any(|s| class.ends_with(s));
+    let family = class.trim_start_matches("db.").split('.').next().unwrap_or("");
+    match engine {
+        "mysql" | "mariadb" => small && matches!(family, "t2" | "t3" | "t4g"),
+        "aurora-mysql" => matches!(family, "t2" | "t3") || (family == "t4g" && small),
+        _ => false,
+    }
+}
+
+/// The `<DBInstance>` of `id` as moto has it.
+async fn describe_instance(rules: &Rules, req: &Req, id: &str) -> Option<String> {
+    let body = wire::form_body(&[
+        ("Action", "DescribeDBInstances"),
+        ("Version", "2014-10-31"),
+        ("DBInstanceIdentifier", id),
+    ]);
+    match rules.upstream(&req.with_body(body)).await {
+        Ok((StatusCode::OK, body)) => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            wire::tag(&text, "DBInstance").map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let action = req.action();
+    match action {
+        "CreateDBInstance" => {
+            if let Some(c) = req.param("DBClusterIdentifier") {
+                if rules.state().rds.stopped.contains(c) {
+                    return invalid_cluster_state(c);
+                }
+            }
+            let enabled = req.param("EnablePerformanceInsights") == Some("true");
+            let (engine, class) = (
+                req.param("Engine").unwrap_or_default(),
+                req.param("DBInstanceClass").unwrap_or_default(),
+            );
+            if enabled && performance_insights_unsupported(engine, class) {
+                return pi_refused();
+            }
+            Before::Forward(None)
+        }
+        "ModifyDBInstance" => modify_instance(rules, req, now).await,
+        "DeleteDBInstance" => delete_instance(rules, req, now).await,
+        "ModifyDBCluster" | "DeleteDBCluster" => {
+            let c = req.param("DBClusterIdentifier").unwrap_or_default();
+            if rules.state().rds.stopped.contains(c) {
+                return invalid_cluster_state(c);
+            }
+            Before::Forward(None)
+        }
+        _ => Before::Forward(None),
+    }
+}
+
+fn pi_refused() -> Before {
+    Before::Answer(Reply::query_error(
+        400,
+        "InvalidParameterCombination",
+        "Performance Insights not supported for this configuration.",
+    ))
+}
+
+async fn modify_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let id = req.param("DBInstanceIdentifier").unwrap_or_default().to_string();
+    {
+        let st = rules.state();
+        if let Some(s) = st.rds.instances.get(&id).and_then(|l| l.shown(now)) {
+            return Before::Answer(Reply::query_error(
+                400,
+                "InvalidDBInstanceState",
+                &format!("Database instance {id} is in {s} state and cannot be modified."),
+            ));
+        }
+    }
+    let Some(current) = describe_instance(rules, req, &id).await else {
+        return Before::Forward(None);
+    };
+    if let Some(c) = wire::tag(&current, "DBClusterIdentifier") {
+        if rules.state().rds.stopped.contains(c) {
+            return invalid_cluster_state(c);
+        }
+    }
+    if req.param("EnablePerformanceInsights") == Some("true") {
+        let engine = wire::tag(&current, "Engine").unwrap_or_default();
+        let class = req
+            .param("DBInstanceClass")
+            .or(wire::tag(&current, "DBInstanceClass"))
+            .unwrap_or_default();
+        if performance_insights_unsupported(engine, class) {
+            return pi_refused();
+        }
+    }
+    if let Some(wanted) = req.param("AllocatedStorage").and_then(|s| s.parse::<u64>().ok()) {
+        let have: u64 = wire::tag(&current, "AllocatedStorage")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        // "When you increase the allocated storage, it must be by at least
+        // 10 percent ... You can't make further storage modifications for
+        // either six (6) hours or until storage optimization has completed"
+        // ("Working with storage for Amazon RDS DB instances",
+        // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.StorageTypes.html).
+        if wanted != have {
+            let cooling = rules.state().rds.instances.get(&id).and_then(|l| l.last_storage_change);
+            if cooling.is_some_and(|t| now.duration_since(t) < rules.settings.model(6.0 * 60.0)) {
+                return Before::Answer(Reply::query_error(
+                    400,
+                    "InvalidParameterCombination",
+                    "You can't currently modify the storage of this DB instance because the previous storage change is being optimized.",
+                ));
+            }
+            if wanted > have && wanted * 10 < have * 11 {
+                return Before::Answer(Reply::query_error(
+                    400,
+                    "InvalidParameterCombination",
+                    "The allocated storage must be increased by at least 10 percent.",
+                ));
+            }
+        }
+    }
+    Before::Forward(None)
+}
+
+async fn delete_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let id = req.param("DBInstanceIdentifier").unwrap_or_default().to_string();
+    let Some(current) = describe_instance(rules, req, &id).await else {
+        return Before::Forward(None);
+    };
+    if let Some(c) = wire::tag(&current, "DBClusterIdentifier") {
+        if rules.state().rds.stopped.contains(c) {
+            return invalid_cluster_state(c);
+        }
+    }
+    // A database takes about five minutes to delete (DESIGN §8).
+    let delay = rules.settings.model(5.0);
+    rules
+        .state()
+        .rds
+        .instances
+        .entry(id)
+        .or_default()
+        .set("deleting", now + delay + Duration::from_secs(3600));
+    let shown = wire::set_tag(&current, "DBInstanceStatus", "deleting");
+    let answer = format!(
+        "<DeleteDBInstanceResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DeleteDBInstanceResult><DBInstance>{shown}</DBInstance></DeleteDBInstanceResult><ResponseMetadata><RequestId>aws-rules</RequestId></ResponseMetadata></DeleteDBInstanceResponse>"
+    );
+    Before::Later {
+        answer: Reply::xml(Bytes::from(answer)),
+        delay,
+    }
+}
+
+pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode, body: &mut Bytes, now: Instant) {
+    if status != StatusCode::OK {
+        return;
+    }
+    let action = req.action();
+    let id = req.param("DBInstanceIdentifier").unwrap_or_default().to_string();
+    let cluster = req.param("DBClusterIdentifier").unwrap_or_default().to_string();
+    match action {
+        // Single-AZ about 6 minutes, Multi-AZ about 15, an Aurora instance
+        // about 8, an Aurora cluster about 2 (DESIGN §8).
+        "CreateDBInstance" => {
+            let minutes = if !cluster.is_empty() {
+                8.0
+            } else if req.param("MultiAZ") == Some("true") {
+                15.0
+            } else {
+                6.0
+            };
+            st.instances
+                .entry(id)
+                .or_default()
+                .set("creating", now + settings.model(minutes));
+        }
+        "ModifyDBInstance" => {
+            let life = st.instances.entry(id).or_default();
+            let minutes = if req.param("MultiAZ") == Some("true") {
+                10.0
+            } else {
+                2.0
+            };
+            life.set("modifying", now + settings.model(minutes));
+            if req.param("AllocatedStorage").is_some() {
+                life.last_storage_change = Some(now);
+            }
+        }
+        "StopDBInstance" => st
+            .instances
+            .entry(id)
+            .or_default()
+            .set("stopping", now + settings.model(3.0)),
+        "StartDBInstance" => st
+            .instances
+            .entry(id)
+            .or_default()
+            .set("starting", now + settings.model(5.0)),
+        "CreateDBCluster" => st
+            .clusters
+            .entry(cluster)
+            .or_default()
+            .set("creating", now + settings.model(2.0)),
+        "ModifyDBCluster" => st
+            .clusters
+            .entry(cluster)
+            .or_default()
+            .set("modifying", now + settings.model(1.0)),
+        "StopDBCluster" => {
+            st.stopped.insert(cluster.clone());
+            st.clusters
+                .entry(cluster)
+                .or_default()
+                .set("stopping", now + settings.model(3.0));
+        }
+        "StartDBCluster" => {
+            st.stopped.remove(&cluster);
+            st.clusters
+                .entry(cluster)
+                .or_default()
+                .set("starting", now + settings.model(5.0));
+        }
+        _ => {}
+    }
+    let Ok(text) = std::str::from_utf8(body) else { return };
+    let shown = match action {
+        "CreateDBInstance" | "ModifyDBInstance" | "DescribeDBInstances" | "StopDBInstance" | "StartDBInstance" => {
+            wire::map_blocks(text, "DBInstance", |block| {
+                let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();
+                match st.instances.get(id).and_then(|l| l.shown(now)) {
+                    Some(s) => wire::set_tag(block, "DBInstanceStatus", s),
+                    None => block.to_string(),
+                }
+            })
+        }
+        "CreateDBCluster" | "ModifyDBCluster" | "DescribeDBClusters" | "StopDBCluster" | "StartDBCluster" => {
+            wire::map_blocks(text, "DBCluster", |block| {
+                let id = wire::tag(block, "DBClusterIdentifier").unwrap_or_default();
+                match st.clusters.get(id).and_then(|l| l.shown(now)) {
+                    Some(s) => wire::set_tag(block, "Status", s),
+                    None => block.to_string(),
+                }
+            })
+        }
+        _ => return,
+    };
+    *body = Bytes::from(shown);
+}
