@@ -181,7 +181,7 @@ impl ResourceKind for IamRole {
         let created = iam
             .create_role()
             .role_name(d.name)
-            .assume_role_policy_document(trust_policy(&d.spec))
+            .assume_role_policy_document(trust_policy(d.spec))
             .description(format!("ekstack stack {}: {}", step.ctx.stack, d.address))
             .set_tags(Some(iam_tags(d.tags)?))
             .send()
@@ -247,7 +247,7 @@ impl ResourceKind for IamRole {
                     }
                     iam.update_assume_role_policy()
                         .role_name(&live.id)
-                        .policy_document(trust_policy(&d.spec))
+                        .policy_document(trust_policy(d.spec))
                         .send()
                         .await
                         .aws_on("iam:UpdateAssumeRolePolicy", &live.id)?;
