@@ -3,14 +3,18 @@
 #   make test   every test (starts the emulator, installs kubectl if missing)
 
 MOTO_PORT ?= 5055
-export MOTO_PORT
+RULES_PORT ?= 5056
+export MOTO_PORT RULES_PORT
 EMULATOR := http://127.0.0.1:$(MOTO_PORT)
+# The demo talks to moto through the AWS-rules emulator (examples/aws_rules.rs),
+# which makes moto behave as AWS documents; the tests start their own.
+RULES := http://127.0.0.1:$(RULES_PORT)
 # Static dummy credentials: the emulator accepts any, and nothing here may
 # ever reach a real account.
 DEMO_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN= AWS_PROFILE= \
             AWS_ENDPOINT_URL=$(EMULATOR) EKSTACK_TEST_ENDPOINT=$(EMULATOR)
 
-.PHONY: demo test emulator emulator-stop kubectl lint build bench schema
+.PHONY: demo test emulator emulator-stop rules rules-stop kubectl lint build bench schema
 
 # Every target, so `make demo` and `make test` share one compiled SDK (the
 # test targets' features apply to the whole build).
@@ -20,8 +24,14 @@ build:
 emulator:
 	./scripts/emulator.sh start
 
-emulator-stop:
+emulator-stop: rules-stop
 	./scripts/emulator.sh stop
+
+rules: build emulator
+	./scripts/aws-rules.sh start
+
+rules-stop:
+	./scripts/aws-rules.sh stop
 
 # The kubeconfig tests have kubectl read what ekstack writes; they fail without it.
 kubectl:
@@ -31,8 +41,9 @@ kubectl:
 test: emulator kubectl
 	$(DEMO_ENV) EKSTACK_TODAY=2026-12-01 cargo test --all-targets
 
-demo: build emulator
-	$(DEMO_ENV) ./scripts/demo.sh
+# Modelled AWS minutes are 100 ms on the rules emulator: polls are scaled to match.
+demo: build emulator rules
+	$(DEMO_ENV) AWS_ENDPOINT_URL=$(RULES) EKSTACK_POLL_SCALE=0.02 ./scripts/demo.sh
 
 bench: build
 	cargo run --example apply_bench

@@ -17,5 +17,6 @@ pub mod kube;
 pub mod live;
 pub mod ops;
 pub mod plan;
+pub mod quota;
 pub mod render;
 pub mod resources;

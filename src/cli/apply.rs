@@ -23,7 +23,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub allow_data_loss: bool,
     /// Scale every wait between polls (tests use a small value).
-    #[arg(long, hide = true, default_value_t = 1.0)]
+    #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
 }
 

@@ -19,10 +19,13 @@ pub struct DestroyArgs {
     /// Also delete EBS volumes Kubernetes made for persistent volumes.
     #[arg(long)]
     pub delete_volumes: bool,
+    /// Your own price file, for what the destroy leaves billing.
+    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
+    pub prices: Option<std::path::PathBuf>,
     /// How many steps may run at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub parallelism: u16,
-    #[arg(long, hide = true, default_value_t = 1.0)]
+    #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
 }
 
@@ -39,11 +42,12 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
         },
         resume: args.stack.resume("destroy"),
     };
+    let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);
     let ui = session.frontend(args.yes);
     let destroyed = session
         .runtime()?
-        .block_on(crate::ops::destroy::destroy(&target, &stack, &options, &ui))?;
+        .block_on(crate::ops::destroy::destroy(&target, &stack, &prices, &options, &ui))?;
     let (out, err) = crate::render::summary::destroyed(&destroyed, session.styles.stderr);
     crate::render::stdout(&out)?;
     crate::render::stderr(&err);

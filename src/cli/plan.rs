@@ -27,6 +27,9 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
         .runtime()?
         .block_on(crate::ops::plan::plan(&target, &stack, &prices))?;
     crate::render::plan::print(&planned.plan, args.json, session.styles.stdout)?;
+    if !planned.plan.quota_shortfalls.is_empty() {
+        anyhow::bail!("apply would go past the account's quotas (see the plan); raise them or free room first");
+    }
     Ok(if args.detailed_exitcode && planned.plan.has_changes() {
         Outcome::ChangesPresent
     } else {

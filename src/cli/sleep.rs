@@ -16,7 +16,7 @@ pub struct SleepArgs {
     /// Your own price file, overriding the built-in table entry by entry.
     #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
     pub prices: Option<std::path::PathBuf>,
-    #[arg(long, hide = true, default_value_t = 1.0)]
+    #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
 }
 

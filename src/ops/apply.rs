@@ -135,7 +135,30 @@ pub fn check_safety(planned: &Planned, allow_data_loss: bool) -> Result<()> {
             losing.join("\n")
         );
     }
-    protected_deletions(planned)
+    protected_deletions(planned)?;
+    within_quotas(&planned.plan)
+}
+
+/// A create past a quota fails when apply reaches it, leaving the stack
+/// half made: refuse before anything changes.
+fn within_quotas(plan: &Plan) -> Result<()> {
+    if plan.quota_shortfalls.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = plan
+        .quota_shortfalls
+        .iter()
+        .map(|q| {
+            format!(
+                "  {} in {}: {} allowed, {} in use, the plan adds {}",
+                q.quota, q.scope, q.limit, q.in_use, q.adding
+            )
+        })
+        .collect();
+    bail!(
+        "this plan needs more than the account's quotas allow:\n{}\nNothing was changed. Raise the quota or free room as the plan says, then apply again.",
+        lines.join("\n")
+    )
 }
 
 /// What AWS protects (a database with deletion protection) cannot be

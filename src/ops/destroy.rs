@@ -8,13 +8,15 @@ use super::apply::{run_steps, ApplyOptions, Ran};
 use super::plan::policy;
 use super::steps::{delete_node, order_deletions, sweep_node, Work};
 use super::{Frontend, Prompt};
+use crate::aws::errors::AwsResultExt;
 use crate::aws::{Aws, Target};
 use crate::config::Stack;
+use crate::cost::{self, PriceTable};
 use crate::exec::Node;
 use crate::live::{Live, LiveState, Origin};
 use crate::plan::{Action, Plan, ResourceAction};
 use crate::resources::discover::{describe_foreign, discover};
-use crate::resources::{eks_cluster, vpc};
+use crate::resources::{eks_cluster, gone_ok, vpc, Discovery, Kind, Remains};
 
 /// What a destroy will delete.
 #[derive(Debug, Clone)]
@@ -29,16 +31,40 @@ pub struct Destroyed {
     pub plan: Plan,
     /// `None` when nothing of the stack existed.
     pub ran: Option<Ran>,
+    /// What stays on purpose and still bills, as a fresh look found it.
+    pub kept: Vec<Kept>,
+    /// EBS volumes of the cluster's persistent volumes deleted
+    /// (`--delete-volumes`): id and GiB.
+    pub volumes_deleted: Vec<(String, i32)>,
+}
+
+/// One thing a destroy leaves on purpose, with what it costs.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub remains: Remains,
+    /// `None` when the price table has no price for it.
+    pub monthly_usd: Option<f64>,
 }
 
 /// `ekstack destroy`: deletes every resource of the stack.
-pub async fn destroy(target: &Target, stack: &Stack, options: &ApplyOptions, ui: &dyn Frontend) -> Result<Destroyed> {
+pub async fn destroy(
+    target: &Target,
+    stack: &Stack,
+    prices: &PriceTable,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<Destroyed> {
     let aws = super::connect(target).await?;
     let planned = plan_destroy(&aws, stack, options.skip_final_snapshot).await?;
     if planned.targets.is_empty() {
+        // A destroy run again with --delete-volumes still removes the
+        // volumes the first one kept.
+        let volumes_deleted = delete_volumes(&aws, stack, options).await?;
         return Ok(Destroyed {
             plan: planned.plan,
             ran: None,
+            kept: kept(&aws, stack, prices).await?,
+            volumes_deleted,
         });
     }
     ui.show_plan(&planned.plan)?;
@@ -65,10 +91,63 @@ pub async fn destroy(target: &Target, stack: &Stack, options: &ApplyOptions, ui:
             options.resume
         );
     }
+    let volumes_deleted = delete_volumes(&aws, stack, options).await?;
     Ok(Destroyed {
         plan: planned.plan,
         ran: Some(ran),
+        kept: kept(&aws, stack, prices).await?,
+        volumes_deleted,
     })
+}
+
+/// With `--delete-volumes`: the EBS volumes a tag ties to the stack's
+/// cluster and nothing uses. (Volumes the EBS CSI driver made without
+/// naming a cluster are only listed: they may be another cluster's.)
+async fn delete_volumes(aws: &Aws, stack: &Stack, options: &ApplyOptions) -> Result<Vec<(String, i32)>> {
+    if !options.run.delete_volumes {
+        return Ok(Vec::new());
+    }
+    let mut deleted = Vec::new();
+    for v in eks_cluster::volumes(aws, &stack.meta.name).await? {
+        if v.named && v.available {
+            gone_ok(
+                aws.ec2
+                    .delete_volume()
+                    .volume_id(&v.id)
+                    .send()
+                    .await
+                    .aws_on("ec2:DeleteVolume", &v.id),
+            )?;
+            deleted.push((v.id, v.gib));
+        }
+    }
+    Ok(deleted)
+}
+
+/// What each kind leaves on purpose (snapshots, retained backups, volumes),
+/// priced.
+pub async fn kept(aws: &Aws, stack: &Stack, prices: &PriceTable) -> Result<Vec<Kept>> {
+    let cx = &Discovery {
+        aws,
+        stack: &stack.meta.name,
+        region: &stack.meta.region,
+    };
+    let found = futures_util::future::try_join_all(Kind::all().map(|k| k.ops().remains(cx))).await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|remains| {
+            let priced = cost::estimate(
+                &stack.meta.region,
+                &[(remains.what.clone(), remains.billable.clone())],
+                prices,
+            );
+            Kept {
+                monthly_usd: priced.lines.first().and_then(|l| l.monthly_usd),
+                remains,
+            }
+        })
+        .collect())
 }
 
 pub async fn plan_destroy(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> Result<DestroyPlanned> {
@@ -137,13 +216,7 @@ pub fn destroy_steps(planned: &DestroyPlanned) -> Vec<Node<Work>> {
     let mut nodes: Vec<Node<Work>> = planned.targets.iter().map(|l| delete_node(l.clone(), "")).collect();
     let vpc = planned.targets.iter().find(|l| l.address == vpc::ADDRESS);
     if let Some(vpc) = vpc {
-        let cluster = planned
-            .targets
-            .iter()
-            .find(|l| l.address == eks_cluster::ADDRESS)
-            .map(|c| c.id.clone())
-            .unwrap_or_else(|| planned.plan.stack.clone());
-        nodes.push(sweep_node(&vpc.id, &cluster));
+        nodes.push(sweep_node(&vpc.id));
     }
     order_deletions(&mut nodes);
     nodes

@@ -10,6 +10,7 @@ pub mod facts;
 pub mod kubeconfig;
 pub mod output;
 pub mod plan;
+pub mod quotas;
 pub mod sleep;
 pub mod status;
 pub mod steps;

@@ -51,7 +51,11 @@ pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> R
     let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
     let stack = placed(aws, stack, &live).await?;
     let graph = graph::build(&stack)?;
-    plan_against(&stack, graph, live, skip_final_snapshot)
+    let mut planned = plan_against(&stack, graph, live, skip_final_snapshot)?;
+    let quotas = super::quotas::check(aws, &planned.plan, &planned.graph).await?;
+    planned.plan.quota_shortfalls = quotas.shortfalls;
+    planned.plan.warnings.extend(quotas.warnings);
+    Ok(planned)
 }
 
 /// Adds what the stack will cost after apply and costs now.

@@ -6,8 +6,8 @@
 //! gone (their network interfaces hold the subnets), their target groups,
 //! security groups left in the VPC by the load balancer controller, EKS or
 //! anything else (the VPC cannot be deleted while they exist), detached
-//! network interfaces left by the VPC CNI. EBS volumes made for persistent
-//! volumes are listed, and deleted only with `--delete-volumes`.
+//! network interfaces left by the VPC CNI. (EBS volumes made for persistent
+//! volumes are not in the VPC: the destroy deals with them at its end.)
 
 use std::time::Duration;
 
@@ -22,14 +22,13 @@ use crate::resources::{gone_ok, Note, Step, TAG_STACK};
 const LOAD_BALANCER_PATIENCE: Duration = Duration::from_secs(10 * 60);
 
 /// Sweeps the VPC `vpc` of the cluster `cluster`.
-pub async fn sweep(step: &Step<'_>, vpc: &str, cluster: &str) -> Result<()> {
+pub async fn sweep(step: &Step<'_>, vpc: &str) -> Result<()> {
     load_balancers(step, vpc).await?;
     classic_load_balancers(step, vpc).await?;
     wait_for_load_balancers(step, vpc).await?;
     target_groups(step, vpc).await?;
     security_groups(step, vpc).await?;
     network_interfaces(step, vpc).await?;
-    volumes(step, cluster).await?;
     Ok(())
 }
 
@@ -233,40 +232,6 @@ async fn network_interfaces(step: &Step<'_>, vpc: &str) -> Result<()> {
         )?;
         step.ctx.note(Note::Info {
             text: format!("deleted detached network interface {id}"),
-        });
-    }
-    Ok(())
-}
-
-/// EBS volumes the EBS CSI driver made for the cluster's persistent volumes.
-async fn volumes(step: &Step<'_>, cluster: &str) -> Result<()> {
-    let ec2 = &step.aws().ec2;
-    let mut volumes = Vec::new();
-    let mut pages = ec2
-        .describe_volumes()
-        .filters(
-            Filter::builder()
-                .name("tag-key")
-                .values(format!("kubernetes.io/cluster/{cluster}"))
-                .build(),
-        )
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        volumes.extend(page.aws("ec2:DescribeVolumes")?.volumes().iter().cloned());
-    }
-    for v in volumes {
-        let Some(id) = v.volume_id() else { continue };
-        let gib = i64::from(v.size().unwrap_or(0));
-        let available = v.state().is_some_and(|s| s.as_str() == "available");
-        let deleted = step.ctx.options.delete_volumes && available;
-        if deleted {
-            gone_ok(ec2.delete_volume().volume_id(id).send().await.aws("ec2:DeleteVolume"))?;
-        }
-        step.ctx.note(Note::Volume {
-            id: id.to_string(),
-            gib,
-            deleted,
         });
     }
     Ok(())

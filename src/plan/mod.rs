@@ -160,6 +160,9 @@ pub struct Plan {
     /// changes AWS cannot make).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Quotas the plan's creates would go past: apply refuses to start.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quota_shortfalls: Vec<crate::quota::Shortfall>,
     /// The stack was put to sleep; applying wakes it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sleeping: bool,
@@ -194,6 +197,7 @@ impl Plan {
             actions,
             summary,
             warnings,
+            quota_shortfalls: Vec::new(),
             sleeping: false,
             cost: None,
         }

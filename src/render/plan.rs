@@ -119,6 +119,21 @@ pub fn human(plan: &Plan, style: Style) -> String {
     if !plan.warnings.is_empty() {
         out.push('\n');
     }
+    if !plan.quota_shortfalls.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} this plan needs more than the account's quotas allow; apply would stop partway, so it will not start:",
+            style.red_bold("Error:")
+        );
+        for q in &plan.quota_shortfalls {
+            let _ = writeln!(
+                out,
+                "  {} in {}: {} allowed, {} in use, the plan adds {}\n      {}",
+                q.quota, q.scope, q.limit, q.in_use, q.adding, q.way_out
+            );
+        }
+        out.push('\n');
+    }
     if let Some(c) = &plan.cost {
         let delta = c.delta_monthly_usd;
         let sign = if delta >= 0.0 { "+" } else { "-" };

@@ -6,7 +6,7 @@ use super::{duration, Shell, Style};
 use crate::aws::CallStats;
 use crate::exec::RunReport;
 use crate::ops::apply::Applied;
-use crate::ops::destroy::Destroyed;
+use crate::ops::destroy::{Destroyed, Kept};
 use crate::ops::kubeconfig::Written;
 use crate::ops::sleep::Slept;
 use crate::resources::Note;
@@ -26,12 +26,19 @@ pub fn applied(a: &Applied, style: Style) -> String {
 }
 
 pub fn destroyed(d: &Destroyed, style: Style) -> (String, String) {
+    let mut kept: String = d
+        .volumes_deleted
+        .iter()
+        .map(|(id, gib)| format!("  deleted EBS volume {id} ({gib} GiB)\n"))
+        .collect();
+    kept.push_str(&self::kept(&d.kept, style));
     match &d.ran {
         None => {
             let mut err = String::new();
             for w in &d.plan.warnings {
                 err.push_str(&format!("{} {w}\n", style.yellow("Warning:")));
             }
+            err.push_str(&kept);
             (
                 format!(
                     "Nothing to destroy: no resource of stack \"{}\" exists in {}.\n",
@@ -43,13 +50,42 @@ pub fn destroyed(d: &Destroyed, style: Style) -> (String, String) {
         Some(ran) => (
             String::new(),
             format!(
-                "{} in {}: {} resources deleted.\n",
+                "{kept}{} in {}: {} resources deleted{}.\n",
                 style.green("Destroy complete"),
                 elapsed(&ran.report),
-                d.plan.actions.len()
+                d.plan.actions.len(),
+                if d.kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} kept on purpose (above)", d.kept.len())
+                }
             ),
         ),
     }
+}
+
+/// What a destroy left on purpose, each with its monthly cost and the way
+/// to be rid of it.
+fn kept(kept: &[Kept], style: Style) -> String {
+    if kept.is_empty() {
+        return String::new();
+    }
+    let known: f64 = kept.iter().filter_map(|k| k.monthly_usd).sum();
+    let mut out = format!(
+        "{} ~${known:.2}/month in all:\n",
+        style.yellow("Kept on purpose, still billing:")
+    );
+    for k in kept {
+        let cost = k
+            .monthly_usd
+            .map(|m| format!("~${m:.2}/month"))
+            .unwrap_or_else(|| "price unknown".into());
+        out.push_str(&format!(
+            "  {} ({cost})\n      to delete: {}\n",
+            k.remains.what, k.remains.way_out
+        ));
+    }
+    out
 }
 
 pub fn slept(s: &Slept, wake: &str, style: Style) -> String {
@@ -77,10 +113,10 @@ pub fn kubeconfig(w: &Written) -> String {
     )
 }
 
-/// Notes at the end of a run: snapshots taken, volumes kept, things swept,
-/// then what is still billable.
+/// Notes at the end of a run: snapshots taken, volumes deleted, things
+/// swept. (What stays billing after a destroy is listed from a fresh look,
+/// by [`destroyed`].)
 pub fn notes(shell: &Shell, notes: &[Note]) {
-    let mut billable = Vec::new();
     for n in notes {
         match n {
             Note::Info { text } => shell.line(&format!("  {text}")),
@@ -90,31 +126,10 @@ pub fn notes(shell: &Shell, notes: &[Note]) {
                 } else {
                     String::new()
                 };
-                shell.line(&format!("  final snapshot {name} of {of}{size}"));
-                billable.push(format!(
-                    "snapshot {name}{size} (RDS snapshot storage, ~$0.095/GiB-month)"
-                ));
-            }
-            Note::Volume { id, gib, deleted: true } => shell.line(&format!("  deleted EBS volume {id} ({gib} GiB)")),
-            Note::Volume {
-                id,
-                gib,
-                deleted: false,
-            } => {
                 shell.line(&format!(
-                    "  kept EBS volume {id} ({gib} GiB) made for a Kubernetes persistent volume; --delete-volumes removes it"
-                ));
-                billable.push(format!(
-                    "EBS volume {id}, {gib} GiB (~${:.2}/month at $0.08/GiB-month gp3)",
-                    *gib as f64 * 0.08
+                    "  final snapshot {name} of {of}{size} (bills for its storage until deleted)"
                 ));
             }
-        }
-    }
-    if !billable.is_empty() {
-        shell.line(&shell.style.yellow("Still billable:"));
-        for b in billable {
-            shell.line(&format!("  {b}"));
         }
     }
 }

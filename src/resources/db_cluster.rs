@@ -11,10 +11,10 @@ use super::rds::{self, engine_version_guard, final_snapshot_name, major, rds_tag
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, ours, poll, Attribute, Blocker, Changes, Desired, Discovery, Found, Inputs, New, Note};
-use super::{Kind, Policy, Polled, Ref, ResourceKind, Step};
+use super::{Kind, Policy, Polled, Ref, Remains, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::{Database, Serverless, Stack};
+use crate::config::{db_identifier, Database, Serverless, Stack};
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
 use crate::live::{Live, LiveState, Origin, Readiness};
@@ -323,6 +323,38 @@ impl ResourceKind for DbCluster {
         Ok(live)
     }
 
+    /// Manual snapshots of the cluster, the final one among them.
+    async fn remains(cx: &Discovery<'_>) -> Result<Vec<Remains>> {
+        let id = db_identifier(cx.stack);
+        let mut kept = Vec::new();
+        let mut pages = cx
+            .aws
+            .rds
+            .describe_db_cluster_snapshots()
+            .db_cluster_identifier(&id)
+            .snapshot_type("manual")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for s in page
+                .aws_on("rds:DescribeDBClusterSnapshots", &id)?
+                .db_cluster_snapshots()
+            {
+                let name = s.db_cluster_snapshot_identifier().unwrap_or_default();
+                kept.push(rds::snapshot_remains(
+                    name,
+                    &id,
+                    s.allocated_storage().unwrap_or(0),
+                    &format!(
+                        "aws rds delete-db-cluster-snapshot --region {} --db-cluster-snapshot-identifier {name}",
+                        cx.region
+                    ),
+                ));
+            }
+        }
+        Ok(kept)
+    }
+
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let aws = step.aws();
         // A stopped (sleeping) cluster cannot be deleted until it is started.
@@ -483,6 +515,14 @@ async fn stop(step: &Step<'_>, live: &Found<DbCluster>) -> Result<Found<DbCluste
 /// Starts a stopped cluster and waits until it is available; one already
 /// starting (another step asked first) is waited for too.
 pub async fn start_and_wait(step: &Step<'_>, id: &str) -> Result<()> {
+    // The record may be older than the cluster's state: another step of
+    // this run may have started it already.
+    match describe(step.aws(), id).await?.as_ref().and_then(|c| c.status()) {
+        Some("available") | None => return Ok(()),
+        Some("stopped") => {}
+        // Starting or stopping: wait below, then start if it stopped.
+        Some(_) => {}
+    }
     step.status(&format!(
         "starting Aurora cluster {id} first (AWS refuses changes to a stopped cluster)"
     ));

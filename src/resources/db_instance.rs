@@ -13,10 +13,10 @@ use super::rds::{self, engine_version_guard, final_snapshot_name, major, rds_tag
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, ours, poll, Attribute, Blocker, Changes, Desired, Discovery, Found, Inputs, New, Note};
-use super::{Kind, Policy, Polled, Ref, ResourceKind, Step};
+use super::{Kind, Policy, Polled, Ref, Remains, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::{Database, Engine, Stack};
+use crate::config::{db_identifier, Database, Engine, Stack};
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
 use crate::live::{Live, LiveState, Origin, Readiness};
@@ -373,6 +373,67 @@ impl ResourceKind for DbInstance {
         Ok(live)
     }
 
+    /// Manual snapshots of the database (the final one among them) and
+    /// automated backups retained after it was deleted.
+    async fn remains(cx: &Discovery<'_>) -> Result<Vec<Remains>> {
+        let id = db_identifier(cx.stack);
+        let rds = &cx.aws.rds;
+        let mut kept = Vec::new();
+        let mut pages = rds
+            .describe_db_snapshots()
+            .db_instance_identifier(&id)
+            .snapshot_type("manual")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for s in page.aws_on("rds:DescribeDBSnapshots", &id)?.db_snapshots() {
+                let name = s.db_snapshot_identifier().unwrap_or_default();
+                kept.push(rds::snapshot_remains(
+                    name,
+                    &id,
+                    s.allocated_storage().unwrap_or(0),
+                    &format!(
+                        "aws rds delete-db-snapshot --region {} --db-snapshot-identifier {name}",
+                        cx.region
+                    ),
+                ));
+            }
+        }
+        let backups = existing(
+            rds.describe_db_instance_automated_backups()
+                .db_instance_identifier(&id)
+                .send()
+                .await
+                .aws_on("rds:DescribeDBInstanceAutomatedBackups", &id),
+        )?;
+        for b in backups.iter().flat_map(|out| out.db_instance_automated_backups()) {
+            if b.status() != Some("retained") {
+                continue;
+            }
+            let gib = b.allocated_storage().unwrap_or(0);
+            let days = b
+                .backup_retention_period()
+                .map(|d| format!(", kept {d} days from the deletion"))
+                .unwrap_or_default();
+            let which = match (b.db_instance_automated_backups_arn(), b.dbi_resource_id()) {
+                (Some(arn), _) => format!("--db-instance-automated-backups-arn {arn}"),
+                (None, Some(rid)) => format!("--dbi-resource-id {rid}"),
+                (None, None) => format!("--dbi-resource-id <the DbiResourceId of {id}>"),
+            };
+            kept.push(Remains {
+                what: format!("retained automated backups of {id}, {gib} GiB{days}"),
+                billable: Billable::Snapshot {
+                    gib: u32::try_from(gib).unwrap_or(0),
+                },
+                way_out: format!(
+                    "aws rds delete-db-instance-automated-backup --region {} {which}",
+                    cx.region
+                ),
+            });
+        }
+        Ok(kept)
+    }
+
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let snapshot = step.ctx.options.final_snapshot;
         let mut call = step
@@ -380,7 +441,9 @@ impl ResourceKind for DbInstance {
             .rds
             .delete_db_instance()
             .db_instance_identifier(&live.id)
-            .delete_automated_backups(false);
+            // Backups stay with the data when a final snapshot keeps it
+            // (until their retention ends), and go when it does not.
+            .delete_automated_backups(!snapshot);
         let name = final_snapshot_name(&live.id);
         call = if snapshot {
             call.final_db_snapshot_identifier(&name).skip_final_snapshot(false)

@@ -15,6 +15,7 @@ use crate::config::Stack;
 use crate::cost::Billable;
 use crate::graph::Address;
 use crate::live::{Live, LiveState, Readiness};
+use crate::quota::Quota;
 
 pub fn address(az: &str) -> Address {
     format!("eip.nat.{az}")
@@ -74,6 +75,10 @@ impl ResourceKind for Eip {
 
     fn points_at(_: &Observed) -> Vec<String> {
         vec![]
+    }
+
+    fn quotas(_: &Desired<'_, Self>) -> Vec<Quota> {
+        vec![Quota::ElasticIps]
     }
 
     fn billables(_: &Desired<'_, Self>) -> Vec<Billable> {

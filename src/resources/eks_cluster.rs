@@ -12,13 +12,13 @@ use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack};
 use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Policy, Polled};
-use super::{Kind, Ref, Resolve, ResourceKind, Step};
+use super::{Kind, Ref, Remains, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::{regions, EndpointAccess, Stack, LOG_TYPES};
 use crate::cost::Billable;
 use crate::graph::Address;
-use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::live::{Live, LiveState, Origin, Readiness, Tags};
 use crate::plan::{Value, Verdict};
 
 pub const ADDRESS: &str = "eks-cluster";
@@ -181,6 +181,37 @@ impl ResourceKind for EksCluster {
             )],
             _ => vec![],
         }
+    }
+
+    /// Volumes Kubernetes made for persistent volumes, kept unless
+    /// `--delete-volumes`.
+    async fn remains(cx: &Discovery<'_>) -> Result<Vec<Remains>> {
+        let cluster = cx.stack;
+        Ok(volumes(cx.aws, cluster)
+            .await?
+            .into_iter()
+            .map(|v| {
+                let (what, way_out) = if v.named {
+                    (
+                        format!("EBS volume {}, {} GiB, made for a persistent volume of cluster {cluster}", v.id, v.gib),
+                        format!("`ekstack destroy --delete-volumes` again, or aws ec2 delete-volume --region {} --volume-id {}", cx.region, v.id),
+                    )
+                } else {
+                    (
+                        format!("EBS volume {}, {} GiB, made by the EBS CSI driver with no tag naming its cluster (perhaps this stack's)", v.id, v.gib),
+                        format!("check its kubernetes.io/created-for/pvc tags, then aws ec2 delete-volume --region {} --volume-id {}", cx.region, v.id),
+                    )
+                };
+                Remains {
+                    what,
+                    billable: Billable::EbsGp3 {
+                        gib: u32::try_from(v.gib).unwrap_or(0),
+                        count: 1,
+                    },
+                    way_out,
+                }
+            })
+            .collect())
     }
 
     async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
@@ -371,6 +402,93 @@ impl ResourceKind for EksCluster {
         )
         .await
     }
+}
+
+/// An EBS volume Kubernetes made for a persistent volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterVolume {
+    pub id: String,
+    pub gib: i32,
+    /// Detached: nothing uses it, and it can be deleted.
+    pub available: bool,
+    /// A tag names this cluster. `false`: the EBS CSI driver made it and no
+    /// tag names any cluster (the driver adds one only when told the
+    /// cluster's id), so it may be this stack's.
+    pub named: bool,
+}
+
+/// Tags that name the cluster a volume was made for: the provisioners'
+/// `kubernetes.io/cluster/<name>` and `KubernetesCluster`, Auto Mode's
+/// `eks:eks-cluster-name`, the EBS CSI driver's `ebs.csi.aws.com/cluster-name`
+/// (aws-ebs-csi-driver docs/tagging.md).
+const CLUSTER_NAME_TAGS: &[&str] = &[
+    "KubernetesCluster",
+    "eks:eks-cluster-name",
+    "ebs.csi.aws.com/cluster-name",
+];
+
+/// The EBS volumes made for the cluster's persistent volumes: those a tag
+/// ties to it, and detached ones the EBS CSI driver made without naming
+/// any cluster (`ebs.csi.aws.com/cluster = true` with a `CSIVolumeName`).
+pub async fn volumes(aws: &Aws, cluster: &str) -> Result<Vec<ClusterVolume>> {
+    use aws_sdk_ec2::types::Filter;
+    let own_key = format!("kubernetes.io/cluster/{cluster}");
+    // One listing per tag, each with a single value: simple filters that
+    // every EC2 implementation reads alike.
+    let mut filters = vec![
+        Filter::builder().name("tag-key").values(&own_key).build(),
+        Filter::builder()
+            .name("tag-key")
+            .values("ebs.csi.aws.com/cluster")
+            .build(),
+    ];
+    filters.extend(
+        CLUSTER_NAME_TAGS
+            .iter()
+            .map(|k| Filter::builder().name(format!("tag:{k}")).values(cluster).build()),
+    );
+    let listings = filters.into_iter().map(|f| async move {
+        let mut found = Vec::new();
+        let mut pages = aws.ec2.describe_volumes().filters(f).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            found.extend(page.aws("ec2:DescribeVolumes")?.volumes().iter().cloned());
+        }
+        Ok::<_, anyhow::Error>(found)
+    });
+    let mut all: Vec<aws_sdk_ec2::types::Volume> = futures_util::future::try_join_all(listings)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    all.sort_by(|a, b| a.volume_id().cmp(&b.volume_id()));
+    all.dedup_by(|a, b| a.volume_id() == b.volume_id());
+    let mut found = Vec::new();
+    for v in &all {
+        let tags: Tags = v
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect();
+        let names_us = tags.contains_key(&own_key)
+            || CLUSTER_NAME_TAGS
+                .iter()
+                .any(|k| tags.get(*k).map(String::as_str) == Some(cluster));
+        let names_any = tags.keys().any(|k| k.starts_with("kubernetes.io/cluster/"))
+            || CLUSTER_NAME_TAGS.iter().any(|k| tags.contains_key(*k));
+        let by_driver = tags.get("ebs.csi.aws.com/cluster").map(String::as_str) == Some("true")
+            && tags.contains_key("CSIVolumeName");
+        let available = v.state().is_some_and(|s| s.as_str() == "available");
+        let Some(id) = v.volume_id() else { continue };
+        if names_us || (by_driver && !names_any && available) {
+            found.push(ClusterVolume {
+                id: id.to_string(),
+                gib: v.size().unwrap_or(0),
+                available,
+                named: names_us,
+            });
+        }
+    }
+    Ok(found)
 }
 
 fn extended_support(version: &str) -> bool {

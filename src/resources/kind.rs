@@ -20,6 +20,7 @@ use crate::cost::Billable;
 use crate::graph::{Address, Graph};
 use crate::live::{Live, LiveState, Origin, Readiness, Record, Tags};
 use crate::plan::{ReplaceOrder, Value, Verdict};
+use crate::quota::Quota;
 
 /// A resource kind: one module in `resources/` implements this for a unit
 /// struct and adds one line to the registry.
@@ -101,6 +102,11 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The account quotas the resource counts against once made.
+    fn quotas(_d: &Desired<'_, Self>) -> Vec<Quota> {
+        Vec::new()
+    }
+
     /// What the live resource bills now.
     fn live_billables(_live: &Found<Self>, _all: &LiveState) -> Vec<Billable> {
         Vec::new()
@@ -114,6 +120,14 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
     /// Finds this kind's live resources of the stack, in as few calls as
     /// the API allows. Makes no mutating call.
     fn discover(cx: &Discovery<'_>, parent: Option<&Live>) -> impl Future<Output = Result<Vec<Found<Self>>>> + Send;
+
+    /// What stays on purpose once this kind's resources are deleted (final
+    /// snapshots, retained backups, volumes Kubernetes made) and keeps
+    /// billing: a destroy lists it, with its cost. Makes no mutating call.
+    fn remains(cx: &Discovery<'_>) -> impl Future<Output = Result<Vec<Remains>>> + Send {
+        let _ = cx;
+        async { Ok(Vec::new()) }
+    }
 
     /// Makes the resource. A resource found instead of made (an earlier
     /// run's, whose answer was lost) comes back with [`Origin::Adopted`].
@@ -178,6 +192,16 @@ pub enum Leftovers {
     /// What Kubernetes left keeps it from being deleted (subnets, the VPC):
     /// it is deleted after the sweep.
     BlockedBy,
+}
+
+/// Something a destroy leaves on purpose that still bills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remains {
+    /// "final snapshot shop-db-final-20261201-101500 of shop-db"
+    pub what: String,
+    pub billable: Billable,
+    /// How to be rid of it when it is no longer wanted.
+    pub way_out: String,
 }
 
 /// Why AWS would refuse to delete a resource, and the way out.

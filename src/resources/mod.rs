@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 pub use kind::{
     existing, gone_ok, ours, poll, retry_when, retry_while, Attribute, Blocker, Changes, Compare, Desired, Discovery,
-    Found, Guard, Inputs, Leftovers, New, OnChange, Policy, Polled, Ref, Resolve, ResourceKind,
+    Found, Guard, Inputs, Leftovers, New, OnChange, Policy, Polled, Ref, Remains, Resolve, ResourceKind,
 };
 pub use registry::{Kind, KindOps};
 pub use tags::{TAG_ADDRESS, TAG_STACK};
@@ -93,8 +93,6 @@ pub struct Ctx {
 pub enum Note {
     /// A final snapshot was taken (it bills for storage until deleted).
     Snapshot { name: String, gib: i64, of: String },
-    /// An EBS volume Kubernetes made for a persistent volume.
-    Volume { id: String, gib: i64, deleted: bool },
     /// Anything else worth saying.
     Info { text: String },
 }

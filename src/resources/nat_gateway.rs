@@ -22,6 +22,7 @@ use crate::config::{NatMode, Stack};
 use crate::cost::Billable;
 use crate::graph::Address;
 use crate::live::{Live, LiveState, Readiness};
+use crate::quota::Quota;
 
 /// The AZs that get a NAT gateway. The single NAT has the first AZ's
 /// address, so promoting to per-AZ keeps it.
@@ -54,6 +55,8 @@ pub struct NatGateway;
 pub struct Spec {
     pub subnet: Ref<Subnet>,
     pub eip: Ref<Eip>,
+    /// The AZ of its subnet: NAT gateways are counted per AZ.
+    pub az: String,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +119,7 @@ impl ResourceKind for NatGateway {
                     spec: Spec {
                         subnet: super::subnet::reference(Tier::Public, az),
                         eip: super::eip::reference(az),
+                        az: az.to_string(),
                     },
                     // A public NAT gateway needs the VPC's internet gateway attached.
                     after: vec![internet_gateway::ADDRESS.into()],
@@ -148,6 +152,10 @@ impl ResourceKind for NatGateway {
 
     fn points_at(o: &Observed) -> Vec<String> {
         vec![o.subnet_id.clone(), o.allocation_id.clone()]
+    }
+
+    fn quotas(d: &Desired<'_, Self>) -> Vec<Quota> {
+        vec![Quota::NatGatewaysPerAz(d.spec.az.clone())]
     }
 
     fn billables(_: &Desired<'_, Self>) -> Vec<Billable> {

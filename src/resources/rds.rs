@@ -130,6 +130,18 @@ pub fn protected(id: &str) -> super::Blocker {
     }
 }
 
+/// A snapshot kept after destroy: it bills for its storage until deleted.
+pub fn snapshot_remains(name: &str, of: &str, gib: i32, way_out: &str) -> super::Remains {
+    let size = if gib > 0 { format!(", {gib} GiB") } else { String::new() };
+    super::Remains {
+        what: format!("snapshot {name} of {of}{size}"),
+        billable: crate::cost::Billable::Snapshot {
+            gib: u32::try_from(gib).unwrap_or(0),
+        },
+        way_out: way_out.to_string(),
+    }
+}
+
 /// A unique, dated snapshot name, so a second destroy never collides.
 pub fn final_snapshot_name(id: &str) -> String {
     let now = time::OffsetDateTime::now_utc();

@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::kind::{Blocker, Changes, Desired, Discovery, Inputs, Leftovers, Policy, Resolve, ResourceKind};
+use super::kind::{Blocker, Changes, Desired, Discovery, Inputs, Leftovers, Policy, Remains, Resolve, ResourceKind};
 use super::Step;
 use crate::config::Stack;
 use crate::cost::Billable;
@@ -17,6 +17,7 @@ use crate::graph::{Graph, Resource};
 use crate::live::{Live, LiveState};
 use crate::plan::diff::Comparison;
 use crate::plan::ReplaceOrder;
+use crate::quota::Quota;
 
 /// Lists the kinds: each line names the `Kind` variant (its JSON name is
 /// the variant in snake_case) and the type implementing [`ResourceKind`].
@@ -101,10 +102,12 @@ pub trait KindOps: Send + Sync {
     fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String>;
     fn advice(&self, r: &Resource) -> Vec<String>;
     fn billables(&self, r: &Resource) -> Vec<Billable>;
+    fn quotas(&self, r: &Resource) -> Vec<Quota>;
     fn live_billables(&self, live: &Live, all: &LiveState) -> Vec<Billable>;
     fn replacement_name(&self, r: &Resource, current: &Live) -> Result<String>;
 
     fn discover<'a>(&'a self, cx: &'a Discovery<'a>, parent: Option<&'a Live>) -> BoxFuture<'a, Result<Vec<Live>>>;
+    fn remains<'a>(&'a self, cx: &'a Discovery<'a>) -> BoxFuture<'a, Result<Vec<Remains>>>;
     /// Creates `r` under the AWS name `name` (its own, or a replacement's).
     fn create<'a>(
         &'a self,
@@ -208,6 +211,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
         desired::<K>(r).map(|d| K::billables(&d)).unwrap_or_default()
     }
 
+    fn quotas(&self, r: &Resource) -> Vec<Quota> {
+        desired::<K>(r).map(|d| K::quotas(&d)).unwrap_or_default()
+    }
+
     fn live_billables(&self, live: &Live, all: &LiveState) -> Vec<Billable> {
         live.typed::<K>()
             .map(|l| K::live_billables(&l, all))
@@ -224,6 +231,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
             Ok(found.into_iter().map(|f| f.erase()).collect())
         }
         .boxed()
+    }
+
+    fn remains<'a>(&'a self, cx: &'a Discovery<'a>) -> BoxFuture<'a, Result<Vec<Remains>>> {
+        K::remains(cx).boxed()
     }
 
     fn create<'a>(

@@ -18,6 +18,7 @@ use crate::aws::Aws;
 use crate::config::Stack;
 use crate::graph::Address;
 use crate::live::{Live, Readiness};
+use crate::quota::Quota;
 
 pub const ADDRESS: &str = "vpc";
 
@@ -69,6 +70,10 @@ impl ResourceKind for Vpc {
 
     fn references(_: &Spec) -> Vec<Address> {
         vec![]
+    }
+
+    fn quotas(_: &Desired<'_, Self>) -> Vec<Quota> {
+        vec![Quota::VpcsPerRegion]
     }
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {

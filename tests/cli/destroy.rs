@@ -89,18 +89,67 @@ fn destroy_removes_everything_including_what_kubernetes_left() {
             .volume_id()
             .unwrap()
             .to_string();
-        (lb_arn, sg, eni, vol)
+        // One the EBS CSI driver made without being told the cluster's id:
+        // only its own tags ("aws-ebs-csi-driver: docs/tagging.md").
+        let unnamed = aws
+            .ec2
+            .create_volume()
+            .size(4)
+            .availability_zone("ap-northeast-1a")
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Volume)
+                    .tags(Tag::builder().key("ebs.csi.aws.com/cluster").value("true").build())
+                    .tags(Tag::builder().key("CSIVolumeName").value(format!("pvc-{name}")).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .volume_id()
+            .unwrap()
+            .to_string();
+        (lb_arn, sg, eni, (vol, unnamed))
     });
+    let (volume, unnamed) = volume;
 
     let (code, out, err) = p.destroy("mvp");
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("Destroy complete"), "{err}");
-    assert!(err.contains(&volume), "the kept volume is reported by id: {err}");
     let snapshot = err
         .lines()
         .find_map(|l| l.trim().strip_prefix("final snapshot "))
         .map(|l| l.split_whitespace().next().unwrap().to_string());
     let snapshot = snapshot.unwrap_or_else(|| panic!("no final snapshot reported: {err}"));
+    // What is kept on purpose is listed from a fresh look, each with its
+    // cost and the way to delete it: the snapshot and both volumes.
+    let kept = err
+        .split("Kept on purpose, still billing:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no list of what is kept: {err}"));
+    let line_of = |id: &str| {
+        kept.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} is not listed as kept:\n{err}"))
+            .to_string()
+    };
+    assert!(
+        line_of(&volume).contains("10 GiB") && line_of(&volume).contains("/month"),
+        "{err}"
+    );
+    assert!(line_of(&unnamed).contains("no tag naming its cluster"), "{err}");
+    assert!(line_of(&format!("snapshot {snapshot}")).contains("/month"), "{err}");
+    assert!(
+        kept.contains(&format!(
+            "aws rds delete-db-snapshot --region ap-northeast-1 --db-snapshot-identifier {snapshot}"
+        )),
+        "{err}"
+    );
+    assert!(
+        line_of("retained automated backups").contains("20 GiB"),
+        "backups retained with the final snapshot are listed: {err}"
+    );
+    assert!(err.contains("kept on purpose (above)"), "{err}");
 
     assert_eq!(aws.tagged_leftovers(&name), Vec::<String>::new());
     assert!(aws.addresses(&name).is_empty());
@@ -157,10 +206,25 @@ fn destroy_removes_everything_including_what_kubernetes_left() {
         );
     });
 
-    // A second destroy has nothing to do.
-    let (code, out, _) = p.destroy("mvp");
-    assert_eq!(code, 0);
+    // A second destroy has nothing to do but still lists what bills; with
+    // --delete-volumes it deletes the cluster's volume, never the one no tag
+    // ties to the cluster.
+    let (code, out, err) = p.run(&["destroy", "--env", "mvp", "--yes", "--delete-volumes"]);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Nothing to destroy"), "{out}");
+    assert!(err.contains(&format!("deleted EBS volume {volume} (10 GiB)")), "{err}");
+    assert!(err.contains(&snapshot), "the snapshot still bills: {err}");
+    assert!(err.contains(&unnamed), "{err}");
+    aws.block_on(async {
+        let vols = aws.ec2.describe_volumes().volume_ids(&volume).send().await;
+        assert!(
+            vols.is_err() || vols.unwrap().volumes().is_empty(),
+            "the cluster's volume is gone"
+        );
+        let vols = aws.ec2.describe_volumes().volume_ids(&unnamed).send().await.unwrap();
+        assert_eq!(vols.volumes().len(), 1, "the unattributed volume is kept");
+        aws.ec2.delete_volume().volume_id(&unnamed).send().await.unwrap();
+    });
 }
 
 #[test]

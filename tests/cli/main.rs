@@ -15,6 +15,8 @@ mod faults;
 mod kube;
 mod plan;
 mod promotion;
+mod quotas;
+mod scenarios;
 mod structure;
 mod upgrade;
 mod validate;

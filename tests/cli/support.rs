@@ -244,6 +244,11 @@ pub struct Independent {
 
 impl Independent {
     pub fn new(region: &str) -> Independent {
+        Self::through(&moto(), region)
+    }
+
+    /// A client of `endpoint` (a proxy in front of moto) instead of moto.
+    pub fn through(endpoint: &str, region: &str) -> Independent {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -251,7 +256,7 @@ impl Independent {
         let sdk = rt.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new(region.to_string()))
-                .endpoint_url(moto())
+                .endpoint_url(endpoint)
                 .credentials_provider(aws_credential_types::Credentials::new(
                     "testing", "testing", None, None, "tests",
                 ))

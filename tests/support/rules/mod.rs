@@ -21,6 +21,7 @@
 mod ec2;
 mod eks;
 mod iam;
+pub mod quotas;
 mod rds;
 pub mod wire;
 
@@ -45,6 +46,8 @@ pub struct Settings {
     pub iam_propagation: Duration,
     /// AZs of a region that this account does not see.
     pub hidden_azs: Vec<String>,
+    /// The account's applied quotas.
+    pub quotas: quotas::Quotas,
     /// Whether each family of rules is on.
     pub consistency: bool,
     pub slow_states: bool,
@@ -57,6 +60,7 @@ impl Default for Settings {
             ec2_visibility: Duration::from_millis(300),
             iam_propagation: Duration::from_millis(500),
             hidden_azs: vec!["us-east-1b".into()],
+            quotas: quotas::Quotas::default(),
             consistency: true,
             slow_states: true,
         }
@@ -184,9 +188,13 @@ impl Rules {
         let now = Instant::now();
         match req.service.as_str() {
             "ec2" => {
+                if let Some(decided) = quotas::ec2(self, req).await {
+                    return decided;
+                }
                 let st = self.state();
                 ec2::before(&self.settings, &st.ec2, req, now)
             }
+            "servicequotas" => quotas::service_quotas(self, req),
             "eks" => eks::before(self, req, now).await,
             "rds" => rds::before(self, req, now).await,
             _ => Before::Forward(None),

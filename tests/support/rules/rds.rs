@@ -19,6 +19,18 @@ pub struct State {
     clusters: HashMap<String, Life>,
     /// Clusters stopped by StopDBCluster and not started since.
     stopped: std::collections::HashSet<String>,
+    /// What each instance was made with, for its automated backups.
+    made: HashMap<String, Made>,
+}
+
+/// Members AWS reports on a DBInstanceAutomatedBackup that moto leaves out
+/// ("DBInstanceAutomatedBackup", RDS API Reference,
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceAutomatedBackup.html).
+#[derive(Clone)]
+struct Made {
+    dbi_resource_id: String,
+    allocated_storage: String,
+    retention: String,
 }
 
 #[derive(Default)]
@@ -283,7 +295,26 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
         _ => {}
     }
     let Ok(text) = std::str::from_utf8(body) else { return };
+    if action == "CreateDBInstance" {
+        let made = Made {
+            dbi_resource_id: wire::tag(text, "DbiResourceId").unwrap_or_default().to_string(),
+            allocated_storage: wire::tag(text, "AllocatedStorage").unwrap_or("0").to_string(),
+            retention: wire::tag(text, "BackupRetentionPeriod").unwrap_or("1").to_string(),
+        };
+        st.made
+            .insert(req.param("DBInstanceIdentifier").unwrap_or_default().to_string(), made);
+    }
     let shown = match action {
+        "DescribeDBInstanceAutomatedBackups" => wire::map_blocks(text, "DBInstanceAutomatedBackup", |block| {
+            let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();
+            match st.made.get(id) {
+                Some(m) if wire::tag(block, "DbiResourceId").is_none() => format!(
+                    "{block}<DbiResourceId>{}</DbiResourceId><AllocatedStorage>{}</AllocatedStorage><BackupRetentionPeriod>{}</BackupRetentionPeriod>",
+                    m.dbi_resource_id, m.allocated_storage, m.retention
+                ),
+                _ => block.to_string(),
+            }
+        }),
         "CreateDBInstance" | "ModifyDBInstance" | "DescribeDBInstances" | "StopDBInstance" | "StartDBInstance" => {
             wire::map_blocks(text, "DBInstance", |block| {
                 let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();

@@ -83,6 +83,17 @@ impl Reply {
         }
     }
 
+    /// An answer of the awsJson 1.1 protocol (Service Quotas); an error's
+    /// body carries its `__type`.
+    pub fn aws_json(status: StatusCode, value: &serde_json::Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/x-amz-json-1.1",
+            error_type: None,
+            body: Bytes::from(value.to_string()),
+        }
+    }
+
     /// An XML answer with moto's body, rewritten.
     pub fn xml(body: Bytes) -> Reply {
         Reply {
@@ -94,7 +105,7 @@ impl Reply {
     }
 }
 
-fn request_id() -> u64 {
+pub fn request_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);
     N.fetch_add(1, Ordering::Relaxed)
