@@ -83,6 +83,8 @@ struct Update {
     created_at: f64,
     done_at: Instant,
     nodegroup: Option<String>,
+    /// The add-on it updates (the next issue's add-ons record theirs).
+    addon: Option<String>,
     /// What changes once the update has finished.
     effect: Option<Effect>,
 }
@@ -219,11 +221,13 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
                 return Before::Forward(None);
             };
             c.settle(now);
-            let ng = req.query_param("nodegroupName");
+            // ListUpdates lists the cluster's own updates, or with
+            // nodegroupName / addonName those of one node group or add-on.
+            let (ng, addon) = (req.query_param("nodegroupName"), req.query_param("addonName"));
             let ids: Vec<&str> = c
                 .updates
                 .iter()
-                .filter(|u| u.nodegroup == ng)
+                .filter(|u| u.nodegroup == ng && u.addon == addon)
                 .map(|u| u.id.as_str())
                 .collect();
             Before::Answer(Reply::json(
@@ -237,9 +241,13 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
                 return not_found(&format!("No cluster found for name: {name}."));
             };
             c.settle(now);
-            let ng = req.query_param("nodegroupName");
-            // A node group's update is found only when its group is named.
-            match c.updates.iter().find(|u| u.id == *id && u.nodegroup == ng) {
+            let (ng, addon) = (req.query_param("nodegroupName"), req.query_param("addonName"));
+            // A node group's or add-on's update is found only when it is named.
+            match c
+                .updates
+                .iter()
+                .find(|u| u.id == *id && u.nodegroup == ng && u.addon == addon)
+            {
                 Some(u) => Before::Answer(Reply::json(StatusCode::OK, &json!({ "update": u.json(now) }))),
                 None => not_found(&format!("No update found for ID: {id}")),
             }
@@ -674,6 +682,7 @@ fn record_update(
         created_at: epoch(),
         done_at: now + takes,
         nodegroup: nodegroup.map(str::to_string),
+        addon: None,
         effect,
     };
     let answer = json!({ "update": update.json(now) });
