@@ -352,15 +352,7 @@ impl ResourceKind for EksNodegroup {
                 call = call.labels(labels.build());
             }
             let out = call.send().await.aws_on("eks:UpdateNodegroupConfig", &live.id)?;
-            wait_update(
-                step,
-                &live.observed.cluster,
-                Some(&live.id),
-                out.update,
-                Self::READY_TIMEOUT,
-            )
-            .await?;
-            live = Self::wait_ready(step, &live).await?;
+            live = settled(step, live, out.update).await?;
         }
         if changes.has(Attr::Version) {
             step.status(&format!("rolling nodes to {}", s.version));
@@ -372,15 +364,7 @@ impl ResourceKind for EksNodegroup {
                 .send()
                 .await
                 .aws_on("eks:UpdateNodegroupVersion", &live.id)?;
-            wait_update(
-                step,
-                &live.observed.cluster,
-                Some(&live.id),
-                out.update,
-                Self::READY_TIMEOUT,
-            )
-            .await?;
-            live = Self::wait_ready(step, &live).await?;
+            live = settled(step, live, out.update).await?;
         }
         if changes.has(Attr::Tags) {
             sync_tags(step, live.arn.as_deref(), &live.tags, d.tags).await?;
@@ -534,4 +518,22 @@ fn version_guard(before: &Value, after: &Value) -> Verdict {
         )),
         _ => Verdict::Allowed,
     }
+}
+
+/// Follows a node group update by its id until it succeeds, then waits
+/// for the group to be usable again.
+async fn settled(
+    step: &Step<'_>,
+    live: Found<EksNodegroup>,
+    update: Option<aws_sdk_eks::types::Update>,
+) -> Result<Found<EksNodegroup>> {
+    wait_update(
+        step,
+        &live.observed.cluster,
+        Some(&live.id),
+        update,
+        EksNodegroup::READY_TIMEOUT,
+    )
+    .await?;
+    EksNodegroup::wait_ready(step, &live).await
 }

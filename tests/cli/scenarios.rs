@@ -204,3 +204,40 @@ fn azs_come_from_the_account_and_skip_those_eks_refuses() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("us-east-1b, which this account does not see"), "{err}");
 }
+
+/// An apply killed right after its first creates, then a destroy at once:
+/// the VPC and the Elastic IP are too fresh for EC2 to see, so their
+/// deletes first answer NotFound. Destroy may say "complete" only when a
+/// fresh look finds nothing left.
+#[test]
+fn a_destroy_right_after_a_killed_apply_leaves_nothing_billing() {
+    require_emulator();
+    let s = Scenario::new(&learning(), "kild");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ekstack"))
+        .arg("apply")
+        .arg(s.p.path())
+        .args(["--env", "mvp", "--yes", "--endpoint-url", &s.proxy.url()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("EKSTACK_POLL_SCALE", "0.01")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let made = |a: &String| a == "CreateVpc" || a == "AllocateAddress";
+    while s.proxy.actions().iter().filter(|a| made(a)).count() < 2
+        && started.elapsed() < std::time::Duration::from_secs(60)
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = s.ok(&["destroy", "--env", "mvp", "--yes"]);
+    assert!(out.contains("Destroy complete"), "{out}");
+    let aws = Independent::new("ap-northeast-1");
+    assert_eq!(aws.tagged_leftovers(&s.p.name), Vec::<String>::new(), "{out}");
+    assert!(aws.addresses(&s.p.name).is_empty(), "no Elastic IP left billing: {out}");
+    assert!(aws.vpcs(&s.p.name).is_empty(), "no VPC left: {out}");
+}

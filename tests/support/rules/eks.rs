@@ -478,23 +478,8 @@ async fn update_cluster_config(rules: &Rules, req: &Req, name: &str, now: Instan
             return refusal;
         }
     }
-    {
-        let mut st = rules.state();
-        if let Some(c) = st.eks.clusters.get_mut(name) {
-            c.settle(now);
-            if let Some(u) = c.update_in_progress(None, now) {
-                return in_use(
-                    &format!(
-                        "Cannot {kind} because cluster {name} currently has update {} in progress",
-                        u.id
-                    ),
-                    name,
-                );
-            }
-            if c.status(now) != "ACTIVE" {
-                return in_use(&format!("Cluster {name} is currently {}", c.status(now)), name);
-            }
-        }
+    if let Some(refusal) = cluster_busy(rules, name, kind, now) {
+        return refusal;
     }
     let Some(current) = moto_json(rules, &get(req, format!("/clusters/{name}"))).await else {
         return not_found(&format!("No cluster found for name: {name}."));
@@ -656,34 +641,55 @@ async fn update_cluster_config(rules: &Rules, req: &Req, name: &str, now: Instan
         rules,
         name,
         None,
-        kind,
-        params,
-        rules.settings.model(minutes),
-        None,
+        Change {
+            kind,
+            params,
+            takes: rules.settings.model(minutes),
+            effect: None,
+        },
         now,
     )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn record_update(
-    rules: &Rules,
-    cluster: &str,
-    nodegroup: Option<&str>,
+/// EKS runs one update of a cluster at a time, and none while the cluster
+/// is not ACTIVE (a 409 ResourceInUseException naming the update).
+fn cluster_busy(rules: &Rules, name: &str, kind: &str, now: Instant) -> Option<Before> {
+    let mut st = rules.state();
+    let c = st.eks.clusters.get_mut(name)?;
+    c.settle(now);
+    if let Some(u) = c.update_in_progress(None, now) {
+        return Some(in_use(
+            &format!(
+                "Cannot {kind} because cluster {name} currently has update {} in progress",
+                u.id
+            ),
+            name,
+        ));
+    }
+    let status = c.status(now);
+    (status != "ACTIVE").then(|| in_use(&format!("Cluster {name} is currently {status}"), name))
+}
+
+/// What an update is: its type, its parameters, how long it takes, and
+/// what it changes once done.
+struct Change {
     kind: &'static str,
     params: Vec<(String, String)>,
     takes: Duration,
     effect: Option<Effect>,
-    now: Instant,
-) -> Before {
+}
+
+fn record_update(rules: &Rules, cluster: &str, nodegroup: Option<&str>, change: Change, now: Instant) -> Before {
     let update = Update {
         id: new_update_id(),
-        kind,
-        params,
+        kind: change.kind,
+        params: change.params,
         created_at: epoch(),
-        done_at: now + takes,
+        done_at: now + change.takes,
         nodegroup: nodegroup.map(str::to_string),
         addon: None,
-        effect,
+        effect: change.effect,
     };
     let answer = json!({ "update": update.json(now) });
     let mut st = rules.state();
@@ -726,20 +732,8 @@ async fn update_cluster_version(rules: &Rules, req: &Req, name: &str, now: Insta
             name,
         );
     }
-    {
-        let mut st = rules.state();
-        if let Some(c) = st.eks.clusters.get_mut(name) {
-            c.settle(now);
-            if let Some(u) = c.update_in_progress(None, now) {
-                return in_use(
-                    &format!(
-                        "Cannot VersionUpdate because cluster {name} currently has update {} in progress",
-                        u.id
-                    ),
-                    name,
-                );
-            }
-        }
+    if let Some(refusal) = cluster_busy(rules, name, "VersionUpdate", now) {
+        return refusal;
     }
     let mut lagging = Vec::new();
     if let Some(list) = moto_json(rules, &get(req, format!("/clusters/{name}/node-groups"))).await {
@@ -773,10 +767,12 @@ async fn update_cluster_version(rules: &Rules, req: &Req, name: &str, now: Insta
         rules,
         name,
         None,
-        "VersionUpdate",
-        params,
-        takes,
-        Some(Effect::ClusterVersion(wanted)),
+        Change {
+            kind: "VersionUpdate",
+            params,
+            takes,
+            effect: Some(Effect::ClusterVersion(wanted)),
+        },
         now,
     )
 }
@@ -865,10 +861,12 @@ async fn update_nodegroup_config(rules: &Rules, req: &Req, cluster: &str, ng: &s
         rules,
         cluster,
         Some(ng),
-        "ConfigUpdate",
-        params,
-        rules.settings.model(1.0),
-        None,
+        Change {
+            kind: "ConfigUpdate",
+            params,
+            takes: rules.settings.model(1.0),
+            effect: None,
+        },
         now,
     )
 }
@@ -906,10 +904,12 @@ async fn update_nodegroup_version(rules: &Rules, req: &Req, cluster: &str, ng: &
         rules,
         cluster,
         Some(ng),
-        "VersionUpdate",
-        params,
-        rules.settings.model(5.0),
-        effect,
+        Change {
+            kind: "VersionUpdate",
+            params,
+            takes: rules.settings.model(5.0),
+            effect,
+        },
         now,
     )
 }
