@@ -5,6 +5,7 @@
 //! the result into a typed [`Stack`] (stage two). No AWS call happens here, so
 //! every mistake in a file is reported before anything touches an account.
 
+pub mod addons;
 pub mod diagnostic;
 mod keys;
 pub mod model;

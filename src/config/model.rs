@@ -125,6 +125,108 @@ pub struct Eks {
     pub nodegroups: BTreeMap<String, Nodegroup>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fargate: BTreeMap<String, FargateProfile>,
+    /// The managed add-ons the cluster runs: the defaults not turned off,
+    /// and the opt-in ones the file names.
+    pub addons: BTreeMap<String, Addon>,
+    /// Who may use the cluster besides its creator, by key.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub access: BTreeMap<String, Access>,
+}
+
+/// A managed add-on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Addon {
+    pub version: AddonVersion,
+    /// Configuration values (the add-on's JSON schema), as a table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What plan resolved through DescribeAddonVersions; `None` in
+    /// `validate`, which runs without credentials.
+    #[serde(skip)]
+    pub resolved: Option<ResolvedVersion>,
+}
+
+/// Which add-on version runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddonVersion {
+    /// The one EKS marks default for the cluster's Kubernetes version, chosen
+    /// when the add-on is made and at each Kubernetes upgrade.
+    Default,
+    /// The newest for the cluster's Kubernetes version, chosen likewise.
+    Latest,
+    /// This one, e.g. `v1.19.2-eksbuild.1`.
+    Pinned(String),
+}
+
+impl AddonVersion {
+    pub fn as_str(&self) -> &str {
+        match self {
+            AddonVersion::Default => "default",
+            AddonVersion::Latest => "latest",
+            AddonVersion::Pinned(v) => v,
+        }
+    }
+}
+
+impl Serialize for AddonVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// An add-on version plan found for the cluster's Kubernetes version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedVersion {
+    /// The version to run.
+    pub version: String,
+    /// A newer version AWS offers that `version = "default"` or `"latest"`
+    /// moves to only at the next Kubernetes upgrade.
+    pub available: Option<String>,
+}
+
+/// One principal's access to the cluster: an access entry with one access
+/// policy, cluster-wide or limited to namespaces.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Access {
+    /// An IAM role or user ARN.
+    pub principal: String,
+    pub policy: AccessPolicy,
+    /// Empty: the whole cluster.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+}
+
+/// The EKS access policies a file may name
+/// ("Review access policy permissions", EKS user guide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[serde(into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
+pub enum AccessPolicy {
+    ClusterAdmin,
+    Admin,
+    Edit,
+    View,
+}
+
+impl AccessPolicy {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn arn(self) -> &'static str {
+        match self {
+            AccessPolicy::ClusterAdmin => "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            AccessPolicy::Admin => "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy",
+            AccessPolicy::Edit => "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+            AccessPolicy::View => "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+        }
+    }
+
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        [Self::ClusterAdmin, Self::Admin, Self::Edit, Self::View]
+            .into_iter()
+            .find(|p| p.arn() == arn)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]

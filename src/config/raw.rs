@@ -81,6 +81,36 @@ pub struct RawEks {
     pub nodegroups: Option<BTreeMap<String, RawNodegroup>>,
     /// Fargate profiles, keyed by name.
     pub fargate: Option<BTreeMap<String, RawFargate>>,
+    /// Managed add-ons, keyed by add-on name. vpc-cni, kube-proxy, coredns and
+    /// eks-pod-identity-agent are on unless `enabled = false`.
+    pub addons: Option<BTreeMap<String, RawAddon>>,
+    /// Principals (IAM roles or users) given access to the cluster, by key.
+    pub access: Option<BTreeMap<String, RawAccess>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawAddon {
+    /// `default` (EKS's default for the Kubernetes version), `latest`, or a
+    /// version such as `v1.19.2-eksbuild.1`. Default `default`.
+    pub version: Option<L<String>>,
+    /// Configuration values (the add-on's configuration schema), as a table.
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub configuration: Option<L<toml::Value>>,
+    /// `false` turns a default add-on off. Default true.
+    pub enabled: Option<L<bool>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawAccess {
+    /// An IAM role or user ARN, e.g. `arn:aws:iam::111122223333:role/dev`.
+    pub principal: Option<L<String>>,
+    /// `cluster-admin`, `admin`, `edit` or `view`.
+    #[schemars(with = "Option<AccessPolicySchema>")]
+    pub policy: Option<L<String>>,
+    /// Limit the policy to these namespaces (default: the whole cluster).
+    pub namespaces: Option<L<Vec<L<String>>>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -195,6 +225,16 @@ enum LogTypeSchema {
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+enum AccessPolicySchema {
+    ClusterAdmin,
+    Admin,
+    Edit,
+    View,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 enum CapacitySchema {
     OnDemand,
     Spot,
@@ -286,6 +326,24 @@ impl Merge for RawEks {
         replace(&mut self.logging, o.logging);
         deep(&mut self.nodegroups, o.nodegroups);
         deep(&mut self.fargate, o.fargate);
+        deep(&mut self.addons, o.addons);
+        deep(&mut self.access, o.access);
+    }
+}
+
+impl Merge for RawAddon {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.version, o.version);
+        replace(&mut self.configuration, o.configuration);
+        replace(&mut self.enabled, o.enabled);
+    }
+}
+
+impl Merge for RawAccess {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.principal, o.principal);
+        replace(&mut self.policy, o.policy);
+        replace(&mut self.namespaces, o.namespaces);
     }
 }
 

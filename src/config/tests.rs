@@ -421,7 +421,7 @@ fn overlay_does_not_add_components_or_engine_mismatched_keys() {
     let d = Dir::new();
     let stack = d.write(
         "stacks/s.toml",
-        &format!("{BASE}[eks.fargate.f]\nnamespaces = [\"app\"]\n"),
+        &format!("{BASE}[eks.fargate.f]\nnamespaces = [\"app\", \"kube-system\"]\n"),
     );
     d.write(
         "environments/prod.toml",

@@ -25,7 +25,8 @@ fn learning_mvp_has_every_kind_it_needs() {
     assert_eq!(count(Kind::EksNodegroup), 1);
     assert_eq!(count(Kind::EksFargateProfile), 1);
     assert_eq!(count(Kind::DbInstance), 1);
-    assert_eq!(g.resources.len(), 20);
+    assert_eq!(count(Kind::EksAddon), 4);
+    assert_eq!(g.resources.len(), 24);
 }
 
 #[test]

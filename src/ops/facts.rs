@@ -1,6 +1,7 @@
 //! What the stack file cannot know and plan asks AWS once: which AZs this
 //! account sees in the region (and which of them EKS accepts for a control
-//! plane), and which account the credentials belong to. `validate` runs
+//! plane), which account the credentials belong to, and which add-on
+//! versions EKS offers for the cluster's Kubernetes version. `validate` runs
 //! without credentials, so it makes do with the static table of AZs.
 
 use anyhow::{bail, Result};
@@ -8,7 +9,9 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
-use crate::config::Stack;
+use std::collections::BTreeMap;
+
+use crate::config::{AddonVersion, ResolvedVersion, Stack};
 use crate::live::LiveState;
 use crate::resources::subnet::Subnet;
 
@@ -30,6 +33,74 @@ pub async fn account(aws: &Aws) -> Result<String> {
         Some(account) if !account.is_empty() => Ok(account),
         _ => bail!("sts:GetCallerIdentity returned no account"),
     }
+}
+
+/// The add-on versions EKS offers for the stack's Kubernetes version (none
+/// without a cluster or add-ons), newest first with the default marked.
+pub async fn addon_versions(aws: &Aws, stack: &Stack) -> Result<BTreeMap<String, Vec<(String, bool)>>> {
+    match &stack.eks {
+        Some(eks) if !eks.addons.is_empty() => crate::resources::eks_addon::offered(aws, &eks.version).await,
+        _ => Ok(BTreeMap::new()),
+    }
+}
+
+/// Fills in the version each add-on runs. `"default"` and `"latest"` are
+/// chosen when the add-on is made and when the cluster's Kubernetes version
+/// changes; otherwise the running version stays, and a newer one is
+/// reported as available. A pinned version must be offered for the
+/// cluster's Kubernetes version.
+pub fn resolve_addons(
+    stack: &mut Stack,
+    offered: &BTreeMap<String, Vec<(String, bool)>>,
+    live: &LiveState,
+) -> Result<()> {
+    use crate::resources::eks_addon::{self, pick, EksAddon};
+    use crate::resources::eks_cluster::EksCluster;
+    let Some(eks) = stack.eks.as_mut() else { return Ok(()) };
+    let running = live.of_kind::<EksCluster>().next().map(|c| c.observed.version);
+    let upgrading = running.as_deref().is_some_and(|v| v != eks.version);
+    for (name, addon) in eks.addons.iter_mut() {
+        let versions = offered.get(name).map(Vec::as_slice).unwrap_or_default();
+        let list = || {
+            versions
+                .iter()
+                .map(|(v, d)| if *d { format!("{v} (default)") } else { v.clone() })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if versions.is_empty() {
+            bail!(
+                "eks.addons.{name}: EKS offers no version of {name} for Kubernetes {}",
+                eks.version
+            );
+        }
+        let Some(chosen) = pick(&addon.version, versions) else {
+            bail!(
+                "eks.addons.{name}.version = \"{}\" is not offered for Kubernetes {}; EKS offers {}",
+                addon.version.as_str(),
+                eks.version,
+                list()
+            );
+        };
+        let have = live
+            .of_kind::<EksAddon>()
+            .find(|a| a.address == eks_addon::address(name))
+            .map(|a| a.observed.version);
+        let floating = !matches!(addon.version, AddonVersion::Pinned(_));
+        let resolved = match have {
+            Some(have) if floating && !upgrading => ResolvedVersion {
+                available: (crate::config::addons::version_key(&chosen) > crate::config::addons::version_key(&have))
+                    .then(|| chosen.clone()),
+                version: have,
+            },
+            _ => ResolvedVersion {
+                version: chosen,
+                available: None,
+            },
+        };
+        addon.resolved = Some(resolved);
+    }
+    Ok(())
 }
 
 /// One AZ as the account sees it.
@@ -152,7 +223,7 @@ mod tests {
 
     #[test]
     fn a_count_skips_what_the_account_lacks_and_eks_refuses() {
-        let s = stack("[stack]\nname = \"z\"\nregion = \"us-east-1\"\n[network]\nazs = 3\n[eks]\n");
+        let s = stack("[stack]\nname = \"z\"\nregion = \"us-east-1\"\n[network]\nazs = 3\n[eks]\n[eks.nodegroups.g]\n");
         let zones = vec![
             zone("us-east-1a", "use1-az6"),
             zone("us-east-1c", "use1-az2"),
@@ -167,7 +238,7 @@ mod tests {
         assert!(err.contains("only 1 AZs of us-east-1 for EKS"), "{err}");
 
         let named = stack(
-            "[stack]\nname = \"z\"\nregion = \"us-east-1\"\n[network]\nazs = [\"us-east-1a\", \"us-east-1e\"]\n[eks]\n",
+            "[stack]\nname = \"z\"\nregion = \"us-east-1\"\n[network]\nazs = [\"us-east-1a\", \"us-east-1e\"]\n[eks]\n[eks.nodegroups.g]\n",
         );
         let err = place_azs(&named, &zones, &LiveState::default())
             .unwrap_err()

@@ -24,9 +24,14 @@ pub struct Planned {
 /// The stack with what only AWS knows filled in (its AZs), against the live
 /// state it was read with.
 pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack> {
-    let (zones, account) = tokio::try_join!(super::facts::zones(aws), super::facts::account(aws))?;
+    let (zones, account, offered) = tokio::try_join!(
+        super::facts::zones(aws),
+        super::facts::account(aws),
+        super::facts::addon_versions(aws, stack)
+    )?;
     let mut stack = super::facts::place_azs(stack, &zones, live)?;
     stack.meta.account = Some(account);
+    super::facts::resolve_addons(&mut stack, &offered, live)?;
     Ok(stack)
 }
 

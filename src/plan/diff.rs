@@ -42,7 +42,10 @@ pub struct Comparison {
 /// Compares one desired resource of kind `K` with its live record (`None`:
 /// nothing live yet, so every attribute is new).
 pub fn compare<K: ResourceKind>(d: &Desired<'_, K>, live: Option<&Found<K>>, refs: &dyn Resolve) -> Result<Comparison> {
-    let mut out = Comparison::default();
+    let mut out = Comparison {
+        notes: K::notes(d, live, refs),
+        ..Comparison::default()
+    };
     let attributes = K::attributes(d, refs);
     let Some(live) = live else {
         out.changes = attributes
@@ -166,7 +169,9 @@ pub fn diff(graph: &Graph, live: &LiveState, policy: &Policy) -> Result<(Vec<Res
         match chosen {
             None => {
                 action.action = Action::Create;
-                action.changes = ops.compare(resource, None, &primaries)?.changes;
+                let c = ops.compare(resource, None, &primaries)?;
+                action.changes = c.changes;
+                action.notes = c.notes;
             }
             Some(l) if l.readiness == Readiness::Failed => {
                 action.id = Some(l.id.clone());

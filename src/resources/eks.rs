@@ -89,6 +89,15 @@ where
     .await
 }
 
+/// What an EKS update changes: DescribeUpdate finds a node group's or an
+/// add-on's update only when it is named.
+#[derive(Debug, Clone, Copy)]
+pub enum UpdateOf<'a> {
+    Cluster,
+    Nodegroup(&'a str),
+    Addon(&'a str),
+}
+
 /// Follows an EKS update by its id until it has succeeded; a failed or
 /// cancelled update is an error that carries the update's own errors. A
 /// resource back to ACTIVE is not proof: the update may still be running,
@@ -96,10 +105,15 @@ where
 pub async fn wait_update(
     step: &Step<'_>,
     cluster: &str,
-    nodegroup: Option<&str>,
+    of: UpdateOf<'_>,
     update: Option<aws_sdk_eks::types::Update>,
     timeout: std::time::Duration,
 ) -> Result<()> {
+    let (nodegroup, addon) = match of {
+        UpdateOf::Cluster => (None, None),
+        UpdateOf::Nodegroup(n) => (Some(n), None),
+        UpdateOf::Addon(a) => (None, Some(a)),
+    };
     use aws_sdk_eks::types::UpdateStatus;
     let Some(id) = update.as_ref().and_then(|u| u.id()).map(str::to_string) else {
         anyhow::bail!("EKS answered an update of {cluster} without an update id");
@@ -117,6 +131,7 @@ pub async fn wait_update(
             .name(cluster)
             .update_id(&id)
             .set_nodegroup_name(nodegroup.map(str::to_string))
+            .set_addon_name(addon.map(str::to_string))
             .send()
             .await
             .aws_on("eks:DescribeUpdate", &id)?;

@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use aws_sdk_eks::types::{Cluster, LogSetup, LogType, Logging, VpcConfigRequest};
+use aws_sdk_eks::types::{
+    AuthenticationMode, Cluster, CreateAccessConfigRequest, LogSetup, LogType, Logging, UpdateAccessConfigRequest,
+    VpcConfigRequest,
+};
 
-use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update};
+use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update, UpdateOf};
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack};
@@ -15,7 +18,7 @@ use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Input
 use super::{Kind, Ref, Remains, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::{regions, EndpointAccess, Stack, LOG_TYPES};
+use crate::config::{regions, AddonVersion, EndpointAccess, Stack, LOG_TYPES};
 use crate::cost::Billable;
 use crate::graph::Address;
 use crate::live::{Live, LiveState, Origin, Readiness, Tags};
@@ -38,7 +41,20 @@ pub struct Spec {
     pub logging: Vec<String>,
     pub role: Ref<IamRole>,
     pub subnets: Vec<Ref<Subnet>>,
+    /// The managed add-ons and what version each asks for: an upgrade
+    /// moves them after each control-plane hop.
+    pub addons: Vec<(String, AddonVersion)>,
+    /// How many managed node groups each upgrade hop rolls.
+    pub nodegroups: usize,
 }
+
+/// Access entries and the aws-auth ConfigMap both: teammates get access
+/// entries, and whatever already reads aws-auth keeps working.
+pub const AUTHENTICATION_MODE: &str = "API_AND_CONFIG_MAP";
+
+/// Whether the cluster was made with EKS's self-managed add-ons, which the
+/// EKS API does not report once the cluster exists.
+pub const TAG_SELF_MANAGED_ADDONS: &str = "ekstack:self-managed-addons";
 
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -55,6 +71,10 @@ pub struct Observed {
     /// Reported by AWS; moto leaves it out.
     pub cluster_security_group: Option<String>,
     pub vpc_id: Option<String>,
+    /// `accessConfig.authenticationMode`.
+    pub authentication_mode: Option<String>,
+    /// Made with EKS's self-managed CNI, kube-proxy and CoreDNS.
+    pub bootstrap_self_managed_addons: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -65,6 +85,7 @@ pub enum Attr {
     Endpoint,
     PublicAccessCidrs,
     Logging,
+    AuthenticationMode,
     Tags,
 }
 
@@ -79,9 +100,11 @@ impl ResourceKind for EksCluster {
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = &stack.eks else { return vec![] };
         let name = stack.meta.name.clone();
+        let mut tags = tags::of(stack, ADDRESS, &name);
+        tags.insert(TAG_SELF_MANAGED_ADDONS.into(), "false".into());
         vec![New {
             address: ADDRESS.into(),
-            tags: tags::of(stack, ADDRESS, &name),
+            tags,
             name,
             spec: Spec {
                 version: eks.version.clone(),
@@ -90,6 +113,8 @@ impl ResourceKind for EksCluster {
                 logging: eks.logging.clone(),
                 role: super::iam_role::cluster(),
                 subnets: super::subnet::all(stack, Tier::Private),
+                addons: eks.addons.iter().map(|(n, a)| (n.clone(), a.version.clone())).collect(),
+                nodegroups: eks.nodegroups.len(),
             },
             after: vec![],
         }]
@@ -140,11 +165,49 @@ impl ResourceKind for EksCluster {
             })
             .in_place("eks:UpdateClusterConfig")
             .unordered(),
+            Attribute::<Self>::reported(Attr::AuthenticationMode, "eks.access", AUTHENTICATION_MODE, |l| {
+                l.observed.authentication_mode.clone().map(Value::Text)
+            })
+            .in_place("eks:UpdateClusterConfig")
+            .guard(authentication_guard),
             tags::attribute(Attr::Tags, d, "eks:TagResource"),
         ]
         .into_iter()
         .filter(|a| a.key != Attr::PublicAccessCidrs || s.endpoint.public())
         .collect()
+    }
+
+    /// The hops of an upgrade with what each takes, from the latency
+    /// model: UpdateClusterVersion ~9 min, add-ons ~1.5 min (concurrently),
+    /// ~5 min per node group.
+    fn notes(d: &Desired<'_, Self>, live: Option<&Found<Self>>, _: &dyn Resolve) -> Vec<String> {
+        let Some(live) = live else { return vec![] };
+        let hops = upgrade_hops(&live.observed.version, &d.spec.version);
+        if minor(&d.spec.version) <= minor(&live.observed.version) {
+            return vec![];
+        }
+        let groups = d.spec.nodegroups as f64;
+        let per_hop = 9.0 + if d.spec.addons.is_empty() { 0.0 } else { 1.5 } + 5.0 * groups;
+        let mut from = live.observed.version.clone();
+        let steps: Vec<String> = hops
+            .iter()
+            .map(|hop| {
+                let line = format!("{from} → {hop} (~{per_hop:.0} min)");
+                from = hop.clone();
+                line
+            })
+            .collect();
+        vec![format!(
+            "upgrade in {} hop{}: {}; each is control plane ~9 min, then {} add-on{} ~1.5 min, then {} node group{} ~5 min each; ~{:.0} min in all",
+            hops.len(),
+            if hops.len() == 1 { "" } else { "s" },
+            steps.join(", "),
+            d.spec.addons.len(),
+            if d.spec.addons.len() == 1 { "" } else { "s" },
+            d.spec.nodegroups,
+            if d.spec.nodegroups == 1 { "" } else { "s" },
+            per_hop * hops.len() as f64
+        )]
     }
 
     fn points_at(o: &Observed) -> Vec<String> {
@@ -237,6 +300,17 @@ impl ResourceKind for EksCluster {
                 .role_arn(&role_arn)
                 .resources_vpc_config(vpc_config(s, subnet_ids.clone()))
                 .logging(logging(&s.logging))
+                // Through the API a cluster defaults to CONFIG_MAP, which
+                // only its creator can use until aws-auth is edited.
+                .access_config(
+                    CreateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                        .bootstrap_cluster_creator_admin_permissions(true)
+                        .build(),
+                )
+                // The CNI, kube-proxy and CoreDNS come as managed add-ons,
+                // each in its turn.
+                .bootstrap_self_managed_addons(false)
                 .set_tags(Some(d.tags.clone().into_iter().collect()))
                 .client_request_token(&token)
                 .send()
@@ -307,7 +381,10 @@ impl ResourceKind for EksCluster {
                     .send()
                     .await
                     .aws_on("eks:UpdateClusterVersion", &name)?;
-                wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+                wait_update(step, &name, UpdateOf::Cluster, out.update, Self::READY_TIMEOUT).await?;
+                // Then the add-ons to what this Kubernetes version offers
+                // (terraform-aws-eks #3448: add-ons left behind).
+                super::eks_addon::to_kubernetes(step, &name, hop, &s.addons).await?;
                 // EKS upgrades the control plane only once every managed node
                 // group is at its version: bring them along before the next
                 // hop. After the last one, the node groups' own steps follow.
@@ -332,7 +409,7 @@ impl ResourceKind for EksCluster {
                 .send()
                 .await
                 .aws_on("eks:UpdateClusterConfig", &name)?;
-            wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+            wait_update(step, &name, UpdateOf::Cluster, out.update, Self::READY_TIMEOUT).await?;
         }
         if changes.has(Attr::Subnets) {
             if let Some(subnets) = subnets_in_cluster_azs(s, &live.observed.subnets, inputs)? {
@@ -345,8 +422,24 @@ impl ResourceKind for EksCluster {
                     .send()
                     .await
                     .aws_on("eks:UpdateClusterConfig", &name)?;
-                wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+                wait_update(step, &name, UpdateOf::Cluster, out.update, Self::READY_TIMEOUT).await?;
             }
+        }
+        if changes.has(Attr::AuthenticationMode) {
+            step.status("turning on access entries");
+            let out = aws
+                .eks
+                .update_cluster_config()
+                .name(&name)
+                .access_config(
+                    UpdateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                        .build(),
+                )
+                .send()
+                .await
+                .aws_on("eks:UpdateClusterConfig", &name)?;
+            wait_update(step, &name, UpdateOf::Cluster, out.update, Self::READY_TIMEOUT).await?;
         }
         if changes.has(Attr::Logging) {
             step.status("changing control plane logging");
@@ -358,7 +451,7 @@ impl ResourceKind for EksCluster {
                 .send()
                 .await
                 .aws_on("eks:UpdateClusterConfig", &name)?;
-            wait_update(step, &name, None, out.update, Self::READY_TIMEOUT).await?;
+            wait_update(step, &name, UpdateOf::Cluster, out.update, Self::READY_TIMEOUT).await?;
         }
         if !changes.is_empty() && changes.iter().any(|c| c != Attr::Tags) {
             live = Self::wait_ready(step, &live).await?;
@@ -532,6 +625,19 @@ fn subnets_guard(before: &Value, after: &Value) -> Verdict {
     }
 }
 
+/// The authentication mode moves towards access entries only.
+fn authentication_guard(before: &Value, _: &Value) -> Verdict {
+    match before.as_str() {
+        Some("CONFIG_MAP") => Verdict::AllowedWithNote(
+            "one-way: EKS never moves a cluster back to CONFIG_MAP; the aws-auth ConfigMap keeps working alongside access entries".into(),
+        ),
+        Some("API") => Verdict::Keep(
+            "the cluster uses access entries only (API), which EKS cannot turn back; access entries work as they are".into(),
+        ),
+        _ => Verdict::Allowed,
+    }
+}
+
 fn version_guard(before: &Value, after: &Value) -> Verdict {
     let (Some(b), Some(a)) = (before.as_str(), after.as_str()) else {
         return Verdict::Allowed;
@@ -541,7 +647,7 @@ fn version_guard(before: &Value, after: &Value) -> Verdict {
             "EKS cannot downgrade Kubernetes; keep eks.version = \"{b}\", or create a new stack at \"{a}\" and move the workloads"
         )),
         (Some(bm), Some(am)) if am > bm => Verdict::AllowedWithNote(format!(
-            "one minor version at a time: {b} → {}, control plane first (~10 min per hop, the API stays up), then node groups (rolling)",
+            "one minor version at a time: {b} → {}; each hop moves the control plane (the API stays up), then the add-ons, then the node groups (rolling)",
             upgrade_hops(b, a).join(" → ")
         )),
         _ => Verdict::Allowed,
@@ -586,6 +692,13 @@ fn to_found(c: &Cluster, stack: &str) -> Option<Found<EksCluster>> {
         role_arn: c.role_arn().unwrap_or_default().to_string(),
         cluster_security_group: vpc.and_then(|v| v.cluster_security_group_id()).map(str::to_string),
         vpc_id: vpc.and_then(|v| v.vpc_id()).map(str::to_string),
+        authentication_mode: c
+            .access_config()
+            .and_then(|a| a.authentication_mode())
+            .map(|m| m.as_str().to_string()),
+        // DescribeCluster does not report it: the cluster's tag says, and a
+        // cluster without the tag has them, as EKS's default is.
+        bootstrap_self_managed_addons: Some(tags.get(TAG_SELF_MANAGED_ADDONS).map(String::as_str) != Some("false")),
     };
     // A cluster of this name that ekstack did not make is reported, not adopted.
     let origin = if is_of_stack(&tags, stack) {
@@ -706,7 +819,7 @@ async fn nodegroups_to(step: &Step<'_>, cluster: &str, version: &str) -> Result<
         wait_update(
             step,
             cluster,
-            Some(&ng),
+            UpdateOf::Nodegroup(&ng),
             out.update,
             std::time::Duration::from_secs(30 * 60),
         )

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::UpdateLabelsPayload;
 use aws_sdk_eks::types::{AmiTypes, CapacityTypes, Nodegroup as SdkNodegroup, NodegroupScalingConfig};
 
-use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update};
+use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update, UpdateOf};
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
@@ -112,7 +112,12 @@ impl ResourceKind for EksNodegroup {
                     },
                     // Nodes need egress from the private subnets to join the
                     // cluster, so they wait for the private routes (and so the NAT).
-                    after: super::route_table::private(stack),
+                    // Nodes need egress through the NAT gateways, and the CNI and
+                    // kube-proxy to become Ready (terraform-aws-eks #3446).
+                    after: super::route_table::private(stack)
+                        .into_iter()
+                        .chain(super::eks_addon::before_compute(stack))
+                        .collect(),
                 }
             })
             .collect()
@@ -530,7 +535,7 @@ async fn settled(
     wait_update(
         step,
         &live.observed.cluster,
-        Some(&live.id),
+        UpdateOf::Nodegroup(&live.id),
         update,
         EksNodegroup::READY_TIMEOUT,
     )

@@ -37,6 +37,17 @@ pub fn fargate() -> Ref<IamRole> {
     Ref::new("iam-role.fargate")
 }
 
+/// The role a managed add-on's pods get through EKS Pod Identity.
+pub fn addon(name: &str) -> Ref<IamRole> {
+    Ref::new(format!("iam-role.addon.{name}"))
+}
+
+/// The service EKS Pod Identity assumes roles as; it tags the session, so
+/// its trust allows sts:TagSession too ("Create IAM role with trust policy
+/// required by EKS Pod Identity",
+/// https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
+pub const POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
+
 /// IAM is global, so role names carry the region as well as the stack.
 pub fn role_name(stack: &str, region: &str, purpose: &str) -> String {
     format!("{stack}-{region}-{purpose}")
@@ -105,6 +116,11 @@ impl ResourceKind for IamRole {
                 FARGATE_POLICIES,
                 source,
             ));
+        }
+        for name in eks.addons.keys() {
+            if let Some(p) = crate::config::addons::known(name).and_then(|k| k.permissions) {
+                roles.push((addon(name), p.purpose, POD_IDENTITY_SERVICE, p.policies, None));
+            }
         }
         roles
             .into_iter()
@@ -356,10 +372,15 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<Iam
 }
 
 fn trust_policy(spec: &Spec) -> String {
+    let action = if spec.service == POD_IDENTITY_SERVICE {
+        json!(["sts:AssumeRole", "sts:TagSession"])
+    } else {
+        json!("sts:AssumeRole")
+    };
     let mut statement = json!({
         "Effect": "Allow",
         "Principal": {"Service": spec.service},
-        "Action": "sts:AssumeRole"
+        "Action": action
     });
     if let Some(source) = &spec.source_arn {
         statement["Condition"] = json!({"ArnLike": {"aws:SourceArn": source}});

@@ -56,6 +56,12 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
     /// desired value (references resolved through `refs`).
     fn attributes(d: &Desired<'_, Self>, refs: &dyn Resolve) -> Vec<Attribute<Self>>;
 
+    /// What a reviewer should know about this resource that is not a
+    /// change (an add-on version published since, an upgrade's hops).
+    fn notes(_d: &Desired<'_, Self>, _live: Option<&Found<Self>>, _refs: &dyn Resolve) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Ids, names and ARNs of other resources this live one points at
     /// (its VPC, subnets, role…): it must go, or stop pointing at them,
     /// before they can be deleted.

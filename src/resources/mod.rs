@@ -18,6 +18,8 @@ pub mod db_instance;
 pub mod db_subnet_group;
 pub mod discover;
 pub mod eip;
+pub mod eks_access_entry;
+pub mod eks_addon;
 pub mod eks_cluster;
 pub mod eks_fargate_profile;
 pub mod eks_nodegroup;

@@ -57,6 +57,8 @@ registry! {
     EksCluster => super::eks_cluster::EksCluster,
     EksNodegroup => super::eks_nodegroup::EksNodegroup,
     EksFargateProfile => super::eks_fargate_profile::EksFargateProfile,
+    EksAddon => super::eks_addon::EksAddon,
+    EksAccessEntry => super::eks_access_entry::EksAccessEntry,
     DbSubnetGroup => super::db_subnet_group::DbSubnetGroup,
     DbInstance => super::db_instance::DbInstance,
     DbCluster => super::db_cluster::DbCluster,

@@ -205,6 +205,11 @@ impl FaultProxy {
         self.shared.state().actions.clone()
     }
 
+    /// The AWS rules this proxy applies, if any.
+    pub fn rules(&self) -> Option<&crate::rules::Rules> {
+        self.shared.rules.as_deref()
+    }
+
     /// Every forwarded request's action name and body, in order.
     pub fn requests(&self) -> Vec<(String, Bytes)> {
         self.shared.state().requests.clone()

@@ -112,8 +112,10 @@ impl Resolver {
                 .flatten()
                 .map(|(name, p)| self.fargate(name, p).map(|f| (name.clone(), f))),
         );
-        let (version, endpoint, cidrs, logging, nodegroups, fargate) =
-            (version, endpoint, cidrs, logging, nodegroups, fargate).all()?;
+        let addons = self.addons(e, version.as_ref().ok().map(String::as_str));
+        let access = self.access(e.access.as_ref());
+        let (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access) =
+            (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access).all()?;
         Ok(Eks {
             version,
             endpoint,
@@ -121,6 +123,8 @@ impl Resolver {
             logging,
             nodegroups,
             fargate,
+            addons,
+            access,
         })
     }
 

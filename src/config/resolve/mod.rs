@@ -14,6 +14,7 @@
 //! every rule has already spoken. A resolved [`Stack`] therefore exists
 //! exactly when no rule was broken, without a flag to keep in step.
 
+mod addons;
 mod checks;
 mod database;
 mod eks;

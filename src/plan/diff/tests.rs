@@ -197,6 +197,7 @@ fn every_attribute_a_kind_names_is_compared_for_some_sample_stack() {
         ("aurora", "mvp"),
         ("aurora", "prod"),
         ("fargate", "mvp"),
+        ("team", "mvp"),
     ] {
         let g: Graph = graph::build(&stack(name, env)).unwrap();
         for r in &g.resources {

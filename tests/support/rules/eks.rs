@@ -9,7 +9,10 @@
 //! served here with the shapes of the EKS API reference
 //! (https://docs.aws.amazon.com/eks/latest/APIReference/).
 
-use std::collections::{BTreeSet, HashMap};
+mod access;
+mod addons;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -27,6 +30,15 @@ const NO_CONTROL_PLANE: &[&str] = &["use1-az3", "usw1-az2", "cac1-az3"];
 #[derive(Default)]
 pub struct State {
     clusters: HashMap<String, Cluster>,
+    /// Add-on versions AWS published after the catalog was made.
+    published: Vec<(String, String)>,
+}
+
+impl State {
+    /// AWS publishes a new version of an add-on, for every Kubernetes version.
+    pub fn publish(&mut self, addon: &str, version: &str) {
+        self.published.push((addon.to_string(), version.to_string()));
+    }
 }
 
 struct Cluster {
@@ -41,12 +53,22 @@ struct Cluster {
     updates: Vec<Update>,
     nodegroups: HashMap<String, Nodegroup>,
     profiles: HashMap<String, Transition>,
+    /// Fargate profiles that select kube-system.
+    system_profiles: BTreeSet<String>,
+    addons: BTreeMap<String, addons::Addon>,
+    /// Access entries by principal ARN.
+    access: BTreeMap<String, access::Entry>,
+    /// Pod Identity associations by id.
+    associations: BTreeMap<String, addons::Association>,
 }
 
 #[derive(Default)]
 struct Nodegroup {
     life: Transition,
     version: Option<String>,
+    /// Created on a cluster without the VPC CNI (and without EKS's
+    /// self-managed one): its nodes never become Ready, and it fails.
+    doomed: bool,
 }
 
 #[derive(Default)]
@@ -93,6 +115,11 @@ struct Update {
 enum Effect {
     ClusterVersion(String),
     NodegroupVersion(String, String),
+    Addon {
+        name: String,
+        version: Option<String>,
+        configuration: Option<String>,
+    },
 }
 
 impl Update {
@@ -123,6 +150,20 @@ impl Cluster {
             match u.effect.take() {
                 Some(Effect::ClusterVersion(v)) => self.version = Some(v),
                 Some(Effect::NodegroupVersion(ng, v)) => self.nodegroups.entry(ng).or_default().version = Some(v),
+                Some(Effect::Addon {
+                    name,
+                    version,
+                    configuration,
+                }) => {
+                    if let Some(a) = self.addons.get_mut(&name) {
+                        if let Some(v) = version {
+                            a.version = v;
+                        }
+                        if configuration.is_some() {
+                            a.configuration = configuration;
+                        }
+                    }
+                }
                 None => {}
             }
         }
@@ -131,7 +172,7 @@ impl Cluster {
     fn update_in_progress(&self, nodegroup: Option<&str>, now: Instant) -> Option<&Update> {
         self.updates
             .iter()
-            .find(|u| u.nodegroup.as_deref() == nodegroup && u.done_at > now)
+            .find(|u| u.nodegroup.as_deref() == nodegroup && u.addon.is_none() && u.done_at > now)
     }
 
     fn status(&self, now: Instant) -> &'static str {
@@ -263,6 +304,21 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
             update_nodegroup_version(rules, req, name, ng, now).await
         }
         (&Method::POST, ["clusters", name, "fargate-profiles"]) => create_fargate_profile(rules, req, name, now),
+        (&Method::POST, ["clusters", name, "addons"]) => addons::create(rules, req, name, now).await,
+        (&Method::GET, ["clusters", name, "addons"]) => addons::list(rules, req, name, now).await,
+        (&Method::GET, ["clusters", name, "addons", addon]) => addons::describe(rules, req, name, addon, now).await,
+        (&Method::POST, ["clusters", name, "addons", addon, "update"]) => {
+            addons::update(rules, req, name, addon, now).await
+        }
+        (&Method::DELETE, ["clusters", name, "addons", addon]) => addons::delete(rules, req, name, addon, now).await,
+        (&Method::GET, ["addons", "supported-versions"]) => addons::versions(rules, req),
+        (_, ["clusters", name, "access-entries", rest @ ..]) => access::route(rules, req, name, rest, now).await,
+        (&Method::GET, ["access-policies"]) => access::policies(),
+        (_, ["clusters", name, "pod-identity-associations"]) => addons::pod_identity(rules, req, name, None, now).await,
+        (_, ["clusters", name, "pod-identity-associations", id]) => {
+            addons::pod_identity(rules, req, name, Some(id), now).await
+        }
+        (_, ["tags", arn]) => access::tags(rules, req, &super::wire::decode(arn)).unwrap_or(Before::Forward(None)),
         (&Method::DELETE, ["clusters", name, "fargate-profiles", profile]) => {
             if let Some(refusal) = fargate_slot_taken(rules, name, profile, "delete", now) {
                 return refusal;
@@ -357,7 +413,16 @@ async fn delete_cluster(rules: &Rules, req: &Req, name: &str, now: Instant) -> B
             return in_use("Cluster has nodegroups attached", name);
         }
     }
-    delayed_delete(rules, req, name, None, None, rules.settings.model(5.0), now).await
+    let answer = delayed_delete(rules, req, name, None, None, rules.settings.model(5.0), now).await;
+    // Add-ons, access entries and Pod Identity associations go with the
+    // cluster ("DeleteCluster": "you must delete node groups and Fargate
+    // profiles first"; the rest is deleted with it).
+    if let Some(c) = rules.state().eks.clusters.get_mut(name) {
+        c.addons.clear();
+        c.access.clear();
+        c.associations.clear();
+    }
+    answer
 }
 
 /// Answers a delete as AWS does (the resource, now DELETING) and lets moto
@@ -411,6 +476,10 @@ fn fresh_cluster(now: Instant) -> Cluster {
         updates: Vec::new(),
         nodegroups: HashMap::new(),
         profiles: HashMap::new(),
+        system_profiles: BTreeSet::new(),
+        addons: BTreeMap::new(),
+        access: BTreeMap::new(),
+        associations: BTreeMap::new(),
     }
 }
 
@@ -973,6 +1042,7 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
             if let Some(b) = sent["bootstrapSelfManagedAddons"].as_bool() {
                 c.bootstrap_self_managed_addons = b;
             }
+            c.creator_entry(name, &super::wire::signing_region(&req.headers));
             st.clusters.insert(name.to_string(), c);
             show_cluster(st, name, &mut v["cluster"], now);
         }
@@ -986,7 +1056,17 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 .clusters
                 .entry(cluster.to_string())
                 .or_insert_with(|| fresh_cluster(now));
-            c.nodegroups.entry(ng.clone()).or_default().life = Transition::creating(now + settings.model(2.5));
+            let sent = req.json();
+            // Nodes join only with a CNI: EKS's self-managed one, or the
+            // managed add-on made first.
+            let cni =
+                c.bootstrap_self_managed_addons || c.addons.get("vpc-cni").is_some_and(|a| a.deleting_until.is_none());
+            let entry = c.nodegroups.entry(ng.clone()).or_default();
+            entry.life = Transition::creating(now + settings.model(2.5));
+            entry.doomed = !cni;
+            if let Some(role) = sent["nodeRole"].as_str() {
+                c.eks_made_entry(cluster, &super::wire::signing_region(&req.headers), role, "EC2_LINUX");
+            }
             show_nodegroup(st, cluster, &ng, &mut v["nodegroup"], now);
         }
         (&Method::GET, ["clusters", cluster, "node-groups", ng]) => {
@@ -1003,6 +1083,23 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 .or_insert_with(|| fresh_cluster(now));
             c.profiles
                 .insert(p.clone(), Transition::creating(now + settings.model(2.0)));
+            let sent = req.json();
+            let system = sent["selectors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["namespace"] == "kube-system");
+            if system {
+                c.system_profiles.insert(p.clone());
+            }
+            if let Some(role) = sent["podExecutionRoleArn"].as_str() {
+                c.eks_made_entry(
+                    cluster,
+                    &super::wire::signing_region(&req.headers),
+                    role,
+                    "FARGATE_LINUX",
+                );
+            }
             show_profile(st, cluster, &p, &mut v["fargateProfile"], now);
         }
         (&Method::GET, ["clusters", cluster, "fargate-profiles", p]) => {
@@ -1034,6 +1131,15 @@ fn show_nodegroup(st: &mut State, cluster: &str, ng: &str, nodegroup: &mut Value
     c.settle(now);
     let updating = c.update_in_progress(Some(ng), now).is_some();
     let Some(n) = c.nodegroups.get(ng) else { return };
+    if n.doomed && n.life.status(now).is_none() && n.life.deleting_until.is_none() {
+        nodegroup["status"] = json!("CREATE_FAILED");
+        nodegroup["health"] = json!({"issues": [{
+            "code": "NodeCreationFailure",
+            "message": "Instances failed to join the kubernetes cluster",
+            "resourceIds": [],
+        }]});
+        return;
+    }
     let status = n.life.status(now).or(updating.then_some("UPDATING"));
     if let Some(s) = status {
         nodegroup["status"] = json!(s);

@@ -215,6 +215,12 @@ impl Rules {
         }
     }
 
+    /// AWS publishes a new version of an EKS add-on (for every Kubernetes
+    /// version), as it does every few weeks.
+    pub fn publish_addon_version(&self, addon: &str, version: &str) {
+        self.state().eks.publish(addon, version);
+    }
+
     /// Sends a request to moto on the rules' own account.
     pub async fn upstream(&self, req: &Req) -> Result<(StatusCode, Bytes), String> {
         self.upstream.send(req).await

@@ -95,13 +95,7 @@ pub fn service_quotas(rules: &Rules, req: &Req) -> Before {
 
 /// The region of a signed request (its credential scope).
 fn region(req: &Req) -> String {
-    req.headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|a| a.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').nth(2))
-        .unwrap_or("us-east-1")
-        .to_string()
+    super::wire::signing_region(&req.headers)
 }
 
 /// EC2's side: the account attribute, and creates past a quota refused.

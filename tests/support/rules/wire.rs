@@ -123,6 +123,17 @@ pub fn signing_service(headers: &HeaderMap) -> Option<String> {
     scope.split('/').nth(3).map(str::to_string)
 }
 
+/// The region a request is signed for.
+pub fn signing_region(headers: &HeaderMap) -> String {
+    headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(2))
+        .unwrap_or("us-east-1")
+        .to_string()
+}
+
 /// Percent-decodes a form or query value (`+` is a space).
 pub fn decode(v: &str) -> String {
     let v = v.replace('+', " ");
