@@ -54,6 +54,7 @@ pub fn resolve_addons(
     offered: &BTreeMap<String, Vec<(String, bool)>>,
     live: &LiveState,
 ) -> Result<()> {
+    use crate::config::addons::version_key;
     use crate::resources::eks_addon::{self, pick, EksAddon};
     use crate::resources::eks_cluster::EksCluster;
     let Some(eks) = stack.eks.as_mut() else { return Ok(()) };
@@ -88,9 +89,12 @@ pub fn resolve_addons(
             .map(|a| a.observed.version);
         let floating = !matches!(addon.version, AddonVersion::Pinned(_));
         let resolved = match have {
+            // The newest EKS offers is worth knowing, whatever `default` means.
             Some(have) if floating && !upgrading => ResolvedVersion {
-                available: (crate::config::addons::version_key(&chosen) > crate::config::addons::version_key(&have))
-                    .then(|| chosen.clone()),
+                available: versions
+                    .first()
+                    .map(|(newest, _)| newest.clone())
+                    .filter(|newest| version_key(newest) > version_key(&have)),
                 version: have,
             },
             _ => ResolvedVersion {

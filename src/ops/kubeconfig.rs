@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::output::context_name;
+use crate::aws::errors::AwsResultExt;
 use crate::aws::Target;
 use crate::config::Stack;
 use crate::kube::kubeconfig::{self, ClusterEntry};
-use crate::resources::eks_cluster;
+use crate::resources::{eks_access_entry, eks_cluster};
 
 /// Where and how to write the context.
 #[derive(Debug, Clone)]
@@ -29,6 +30,20 @@ pub struct Written {
     pub path: PathBuf,
     /// The current context before, when it was another one.
     pub previous: Option<String>,
+    /// Whether the credentials used can use the cluster.
+    pub access: Access,
+}
+
+/// What the cluster says of the principal whose credentials wrote the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// It has an access entry.
+    Entry { principal: String },
+    /// It has none: kubectl will be refused.
+    Missing { principal: String },
+    /// The cluster takes only the aws-auth ConfigMap, which the EKS API
+    /// cannot read.
+    ConfigMapOnly { principal: String },
 }
 
 /// `ekstack kubeconfig`.
@@ -58,10 +73,25 @@ pub async fn kubeconfig(target: &Target, stack: &Stack, request: KubeconfigReque
         Some(p) => p,
         None => kubeconfig::default_path()?,
     };
+    // Whoever these credentials are needs an access entry, or kubectl is
+    // refused with "Unauthorized".
+    let caller = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .aws("sts:GetCallerIdentity")?;
+    let principal = eks_access_entry::principal_of(caller.arn().unwrap_or_default());
+    let access = match eks_access_entry::has_entry(&aws, &stack.meta.name, &principal).await? {
+        Some(true) => Access::Entry { principal },
+        Some(false) => Access::Missing { principal },
+        None => Access::ConfigMapOnly { principal },
+    };
     let previous = kubeconfig::merge(&path, &entry)?.filter(|p| p != &entry.context_name);
     Ok(Written {
         context: entry.context_name,
         path,
         previous,
+        access,
     })
 }

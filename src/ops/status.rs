@@ -47,6 +47,8 @@ pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Resu
     } else {
         stack.clone()
     };
+    // What only AWS knows (AZs, add-on versions) is filled in as plan does.
+    let compared = super::plan::placed(&aws, &compared, &live).await?;
     let planned = plan_against(&compared, graph::build(&compared)?, live, false)?;
     let mut resources: Vec<StatusLine> = planned
         .live

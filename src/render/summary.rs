@@ -7,7 +7,7 @@ use crate::aws::CallStats;
 use crate::exec::RunReport;
 use crate::ops::apply::Applied;
 use crate::ops::destroy::{Destroyed, Kept};
-use crate::ops::kubeconfig::Written;
+use crate::ops::kubeconfig::{Access, Written};
 use crate::ops::sleep::Slept;
 use crate::resources::Note;
 
@@ -106,8 +106,17 @@ pub fn kubeconfig(w: &Written) -> String {
         .as_deref()
         .map(|p| format!(" (was \"{p}\")"))
         .unwrap_or_default();
+    let access = match &w.access {
+        Access::Entry { .. } => String::new(),
+        Access::Missing { principal } => format!(
+            "warning: {principal} has no access entry on this cluster, so kubectl will be refused (Unauthorized).\n  Add it to the stack file and apply:\n    [eks.access.me]\n    principal = \"{principal}\"\n    policy = \"edit\"\n"
+        ),
+        Access::ConfigMapOnly { principal } => format!(
+            "warning: the cluster takes only the aws-auth ConfigMap; unless it maps {principal}, kubectl will be refused. `ekstack apply` turns on access entries.\n"
+        ),
+    };
     format!(
-        "Wrote context \"{}\" to {} and made it current{was}.\nTry: kubectl get nodes\n",
+        "Wrote context \"{}\" to {} and made it current{was}.\n{access}Try: kubectl get nodes\n",
         w.context,
         w.path.display()
     )

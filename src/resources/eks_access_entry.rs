@@ -406,6 +406,19 @@ async fn associated(aws: &Aws, cluster: &str, principal: &str) -> Result<Vec<Str
     Ok(grants)
 }
 
+/// The principal an access entry names for a caller: the role of an
+/// assumed-role session, or the IAM user (moto answers users as
+/// `arn:aws:sts::…:user/…`).
+pub fn principal_of(caller: &str) -> String {
+    if let Some(role) = crate::config::resolve::assumed_role(caller) {
+        return role;
+    }
+    match caller.split_once(":sts::") {
+        Some((partition, rest)) if rest.contains(":user/") => format!("{partition}:iam::{rest}"),
+        _ => caller.to_string(),
+    }
+}
+
 /// Whether `principal` (an IAM role or user ARN) has an entry on the
 /// cluster; `None` when the cluster takes only the aws-auth ConfigMap.
 pub async fn has_entry(aws: &Aws, cluster: &str, principal: &str) -> Result<Option<bool>> {

@@ -221,7 +221,7 @@ impl ResourceKind for EksAddon {
         let mut notes = Vec::new();
         if let Some(newer) = &s.available {
             notes.push(format!(
-                "{newer} is available; version = \"{}\" keeps {} until the next Kubernetes upgrade (pin version = \"{newer}\" to move now)",
+                "{newer} is available; version = \"{}\" keeps {} until the next Kubernetes upgrade chooses again (pin version = \"{newer}\" to move now)",
                 s.choice.as_str(),
                 s.version.as_deref().unwrap_or("the running version")
             ));

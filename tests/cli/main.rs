@@ -18,5 +18,6 @@ mod promotion;
 mod quotas;
 mod scenarios;
 mod structure;
+mod teams;
 mod upgrade;
 mod validate;

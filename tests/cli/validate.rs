@@ -83,6 +83,83 @@ fn broken_files_fail_with_file_line_key_and_rule_before_any_aws_call() {
     }
 }
 
+/// Add-ons and access entries: every mistake AWS would refuse minutes into
+/// an apply is named, with its file, line, key and rule, before any call.
+#[test]
+fn addon_and_access_mistakes_fail_before_any_aws_call() {
+    let with_nodes = "[eks]\nversion = \"1.35\"\n[eks.nodegroups.g]\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[eks.addons.coredsn]\n",
+            "stack.toml:7:1: eks.addons.coredsn",
+            "did you mean \"coredns\"?",
+        ),
+        (
+            "[eks.addons.coredns]\nconfiguration = \"replicaCount=3\"\n",
+            "stack.toml:8:17: eks.addons.coredns.configuration",
+            "must be a table",
+        ),
+        (
+            "[eks.access.dev]\nprincipal = \"alice\"\npolicy = \"edit\"\n",
+            "stack.toml:8:13: eks.access.dev.principal",
+            "is not an IAM role or user ARN",
+        ),
+        (
+            "[eks.access.dev]\nprincipal = \"arn:aws:sts::111122223333:assumed-role/dev/alice\"\npolicy = \"view\"\n",
+            "stack.toml:8:13: eks.access.dev.principal",
+            "use \"arn:aws:iam::111122223333:role/dev\"",
+        ),
+        (
+            "[eks.access.dev]\nprincipal = \"arn:aws:iam::111122223333:role/dev\"\npolicy = \"owner\"\n",
+            "stack.toml:9:10: eks.access.dev.policy",
+            "must be one of \"cluster-admin\", \"admin\", \"edit\", \"view\"",
+        ),
+        (
+            "[eks.access.a]\nprincipal = \"arn:aws:iam::111122223333:role/dev\"\npolicy = \"view\"\n[eks.access.b]\nprincipal = \"arn:aws:iam::111122223333:role/dev\"\npolicy = \"edit\"\n",
+            "stack.toml:11:13: eks.access.b.principal",
+            "AWS allows one access entry per principal",
+        ),
+        (
+            "[eks.addons.kube-proxy]\nversion = \"v1.36.1-eksbuild.1\"\n",
+            "stack.toml:8:11: eks.addons.kube-proxy.version",
+            "never newer",
+        ),
+        (
+            "[eks.addons.kube-proxy]\nversion = \"1.35\"\n",
+            "stack.toml:8:11: eks.addons.kube-proxy.version",
+            "must be \"default\", \"latest\" or an add-on version",
+        ),
+    ];
+    let fargate_only = [
+        (
+            "[eks.fargate.apps]\nnamespaces = [\"app\"]\n",
+            "stack.toml:5:6: eks.fargate",
+            "no Fargate profile selects the kube-system namespace",
+        ),
+        (
+            "[eks.fargate.system]\nnamespaces = [\"kube-system\"]\n[eks.addons.aws-ebs-csi-driver]\n",
+            "stack.toml:7:1: eks.addons.aws-ebs-csi-driver",
+            "Fargate pods cannot mount EBS volumes",
+        ),
+    ];
+    let all = cases
+        .iter()
+        .map(|(body, at, rule)| (format!("{with_nodes}{body}"), *at, *rule))
+        .chain(
+            fargate_only
+                .iter()
+                .map(|(body, at, rule)| (format!("[eks]\n{body}"), *at, *rule)),
+        );
+    for (body, located, rule) in all {
+        let p = Project::with_text(&format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n{body}"), "val");
+        let (code, out, err) = plan_without_aws(&p);
+        assert_eq!(code, 1, "{body}: {out}{err}");
+        assert!(err.contains(located), "{body}: wanted {located} in\n{err}");
+        assert!(err.contains(rule), "{body}: wanted {rule} in\n{err}");
+        assert!(err.contains("nothing was sent to AWS"), "{err}");
+    }
+}
+
 #[test]
 fn errors_in_an_overlay_point_into_the_overlay() {
     let p = Project::from_sample("learning", "ovl");

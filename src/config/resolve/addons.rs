@@ -144,19 +144,20 @@ impl Resolver {
             return Ok(AddonVersion::Default);
         };
         let key = format!("{base}.version");
-        let version =
-            match v.value.as_str() {
-                "default" => return Ok(AddonVersion::Default),
-                "latest" => return Ok(AddonVersion::Latest),
-                s if is_addon_version(s) => s.to_string(),
-                s => return Err(self.error(
+        let version = match v.value.as_str() {
+            "default" => return Ok(AddonVersion::Default),
+            "latest" => return Ok(AddonVersion::Latest),
+            s if is_addon_version(s) => s.to_string(),
+            s => {
+                return Err(self.error(
                     key,
                     format!(
                         "must be \"default\", \"latest\" or an add-on version like \"v1.19.2-eksbuild.1\", not \"{s}\""
                     ),
                     loc(v),
-                )),
-            };
+                ))
+            }
+        };
         // kube-proxy's version is the Kubernetes version it was built for.
         if name == "kube-proxy" {
             let minor = |s: &str| s.trim_start_matches('v').split('.').nth(1)?.parse::<u32>().ok();

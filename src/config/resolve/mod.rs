@@ -21,6 +21,7 @@ mod eks;
 mod network;
 mod stack;
 
+pub use addons::assumed_role;
 pub use checks::version_has_prefix;
 pub use network::{derive_subnets, MAX_DERIVED_AZS, SUBNET_EXTRA_BITS};
 

@@ -69,6 +69,8 @@ struct Nodegroup {
     /// Created on a cluster without the VPC CNI (and without EKS's
     /// self-managed one): its nodes never become Ready, and it fails.
     doomed: bool,
+    /// Its scaling config's desired size, as last set.
+    desired: Option<i64>,
 }
 
 #[derive(Default)]
@@ -912,6 +914,12 @@ async fn update_nodegroup_config(rules: &Rules, req: &Req, cluster: &str, ng: &s
         return not_found(&format!("No node group found for name: {ng}."));
     }
     let body = req.json();
+    if let Some(size) = body["scalingConfig"]["desiredSize"].as_i64() {
+        let mut st = rules.state();
+        if let Some(n) = st.eks.clusters.get_mut(cluster).and_then(|c| c.nodegroups.get_mut(ng)) {
+            n.desired = Some(size);
+        }
+    }
     let mut params = Vec::new();
     for (k, t) in [
         ("minSize", "MinSize"),
@@ -1064,6 +1072,7 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
             let entry = c.nodegroups.entry(ng.clone()).or_default();
             entry.life = Transition::creating(now + settings.model(2.5));
             entry.doomed = !cni;
+            entry.desired = sent["scalingConfig"]["desiredSize"].as_i64();
             if let Some(role) = sent["nodeRole"].as_str() {
                 c.eks_made_entry(cluster, &super::wire::signing_region(&req.headers), role, "EC2_LINUX");
             }

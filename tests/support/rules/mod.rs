@@ -26,7 +26,7 @@ mod rds;
 pub mod wire;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -157,8 +157,19 @@ pub enum Before {
 /// The rules and what they remember.
 pub struct Rules {
     pub settings: Settings,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     upstream: wire::Upstream,
+}
+
+/// What the rules remember about one emulated account, shared by every
+/// proxy of the process in front of the same moto: what moto does not keep
+/// (EKS add-ons, access entries, update histories) must look the same
+/// through each of them, as one AWS account does.
+fn account_state(upstream: &str) -> Arc<Mutex<State>> {
+    static ACCOUNTS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Mutex<State>>>>> = std::sync::OnceLock::new();
+    let accounts = ACCOUNTS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut accounts = accounts.lock().unwrap_or_else(|e| e.into_inner());
+    accounts.entry(upstream.to_string()).or_default().clone()
 }
 
 /// Everything the rules remember, by resource id or name.
@@ -174,7 +185,7 @@ impl Rules {
     pub fn new(settings: Settings, upstream: &str) -> Rules {
         Rules {
             settings,
-            state: Mutex::new(State::default()),
+            state: account_state(upstream),
             upstream: wire::Upstream::new(upstream),
         }
     }

@@ -149,14 +149,19 @@ impl Cluster {
     /// Whether some node (or, for CoreDNS on Fargate, a kube-system
     /// profile) can run a Deployment add-on's pods now.
     fn can_run(&self, addon: &str, configuration: Option<&str>, now: Instant) -> bool {
-        let nodes = self
-            .nodegroups
-            .values()
-            .any(|n| n.life.status(now).is_none() && n.life.deleting_until.is_none() && !n.doomed);
-        let fargate = addon == "coredns"
-            && configuration
+        let nodes = self.nodegroups.values().any(|n| {
+            n.life.status(now).is_none() && n.life.deleting_until.is_none() && !n.doomed && n.desired != Some(0)
+        });
+        // CoreDNS is annotated for EC2 unless its computeType says Fargate;
+        // metrics-server's pods in kube-system match a kube-system profile.
+        let fargate_ready = match addon {
+            "coredns" => configuration
                 .and_then(|c| serde_json::from_str::<Value>(c).ok())
-                .is_some_and(|c| c["computeType"] == "Fargate")
+                .is_some_and(|c| c["computeType"] == "Fargate"),
+            "metrics-server" => true,
+            _ => false,
+        };
+        let fargate = fargate_ready
             && self.system_profiles.iter().any(|p| {
                 self.profiles
                     .get(p)
