@@ -34,6 +34,14 @@ $EK status $STACK --env prod
 step "output --env prod"
 $EK output $STACK --env prod
 
+step "kubeconfig --env prod (into a scratch file): the creator has an access entry"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+$EK kubeconfig $STACK --env prod --kubeconfig "$scratch/config"
+
+step "plan stacks/team.toml --env mvp: teammates' access entries and opt-in add-ons"
+$EK plan stacks/team.toml --env mvp
+
 step "destroy --env prod: refused up front, the prod database is protected"
 if $EK destroy $STACK --env prod --yes; then
   echo "unexpected: destroy of a protected database went ahead" >&2

@@ -89,12 +89,9 @@ pub fn resolve_addons(
             .map(|a| a.observed.version);
         let floating = !matches!(addon.version, AddonVersion::Pinned(_));
         let resolved = match have {
-            // The newest EKS offers is worth knowing, whatever `default` means.
+            // What `default` or `latest` means today, if EKS has moved it on.
             Some(have) if floating && !upgrading => ResolvedVersion {
-                available: versions
-                    .first()
-                    .map(|(newest, _)| newest.clone())
-                    .filter(|newest| version_key(newest) > version_key(&have)),
+                available: (version_key(&chosen) > version_key(&have)).then(|| chosen.clone()),
                 version: have,
             },
             _ => ResolvedVersion {

@@ -221,7 +221,7 @@ impl ResourceKind for EksAddon {
         let mut notes = Vec::new();
         if let Some(newer) = &s.available {
             notes.push(format!(
-                "{newer} is available; version = \"{}\" keeps {} until the next Kubernetes upgrade chooses again (pin version = \"{newer}\" to move now)",
+                "{newer} is available; version = \"{}\" keeps {} until the next Kubernetes upgrade (pin version = \"{newer}\" to move now)",
                 s.choice.as_str(),
                 s.version.as_deref().unwrap_or("the running version")
             ));
@@ -619,5 +619,68 @@ mod tests {
             r#"{"a":{"c":3,"d":2},"b":1}"#
         );
         assert_eq!(canonical("{}"), None);
+    }
+
+    /// A cluster without ekstack's tag was made with EKS's self-managed
+    /// add-ons: the plan says the managed one takes it over.
+    #[test]
+    fn a_self_managed_addon_is_taken_over_and_the_plan_says_so() {
+        use crate::resources::eks_cluster::{self, TAG_SELF_MANAGED_ADDONS};
+        let cluster = |tags: crate::live::Tags| {
+            EksCluster::found(
+                eks_cluster::ADDRESS,
+                "shop",
+                "ACTIVE",
+                Readiness::Ready,
+                eks_cluster::Observed {
+                    version: "1.35".into(),
+                    subnets: vec![],
+                    endpoint: None,
+                    public_access_cidrs: vec![],
+                    logging: vec![],
+                    endpoint_url: String::new(),
+                    certificate_authority: String::new(),
+                    role_arn: String::new(),
+                    cluster_security_group: None,
+                    vpc_id: None,
+                    authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+                    bootstrap_self_managed_addons: Some(!tags.contains_key(TAG_SELF_MANAGED_ADDONS)),
+                },
+            )
+            .with_tags(tags)
+            .erase()
+        };
+        let spec = Spec {
+            cluster: eks_cluster::reference(),
+            addon: "vpc-cni".into(),
+            choice: AddonVersion::Default,
+            version: Some("v1.20.4-eksbuild.2".into()),
+            available: None,
+            configuration: None,
+            role: None,
+            service_account: None,
+        };
+        let tags = crate::live::Tags::new();
+        let d = Desired::<EksAddon> {
+            address: "eks-addon.vpc-cni",
+            name: "vpc-cni",
+            tags: &tags,
+            spec: &spec,
+        };
+        let old: std::collections::BTreeMap<String, Live> =
+            [(eks_cluster::ADDRESS.to_string(), cluster(Default::default()))].into();
+        let notes = EksAddon::notes(&d, None, &old);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("self-managed vpc-cni") && n.contains("OVERWRITE")),
+            "{notes:?}"
+        );
+        let made_by_us: std::collections::BTreeMap<String, Live> = [(
+            eks_cluster::ADDRESS.to_string(),
+            cluster([(TAG_SELF_MANAGED_ADDONS.to_string(), "false".to_string())].into()),
+        )]
+        .into();
+        assert!(EksAddon::notes(&d, None, &made_by_us).is_empty());
     }
 }

@@ -30,15 +30,6 @@ const NO_CONTROL_PLANE: &[&str] = &["use1-az3", "usw1-az2", "cac1-az3"];
 #[derive(Default)]
 pub struct State {
     clusters: HashMap<String, Cluster>,
-    /// Add-on versions AWS published after the catalog was made.
-    published: Vec<(String, String)>,
-}
-
-impl State {
-    /// AWS publishes a new version of an add-on, for every Kubernetes version.
-    pub fn publish(&mut self, addon: &str, version: &str) {
-        self.published.push((addon.to_string(), version.to_string()));
-    }
 }
 
 struct Cluster {

@@ -159,6 +159,7 @@ pub struct Rules {
     pub settings: Settings,
     state: Arc<Mutex<State>>,
     upstream: wire::Upstream,
+    published: Mutex<Vec<(String, String)>>,
 }
 
 /// What the rules remember about one emulated account, shared by every
@@ -186,6 +187,7 @@ impl Rules {
         Rules {
             settings,
             state: account_state(upstream),
+            published: Mutex::new(Vec::new()),
             upstream: wire::Upstream::new(upstream),
         }
     }
@@ -228,8 +230,18 @@ impl Rules {
 
     /// AWS publishes a new version of an EKS add-on (for every Kubernetes
     /// version), as it does every few weeks.
+    /// It is this proxy's view alone, so tests sharing the account do not
+    /// see each other's catalogs.
     pub fn publish_addon_version(&self, addon: &str, version: &str) {
-        self.state().eks.publish(addon, version);
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((addon.to_string(), version.to_string()));
+    }
+
+    /// Add-on versions published after the catalog was made.
+    fn published(&self) -> Vec<(String, String)> {
+        self.published.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Sends a request to moto on the rules' own account.

@@ -99,26 +99,41 @@ pub fn catalog(addon: &str, minor: u32, published: &[(String, String)]) -> Vec<(
         "metrics-server" => vec![("v0.7.2-eksbuild.3", true), ("v0.8.0-eksbuild.1", false)],
         "amazon-cloudwatch-observability" => vec![("v4.1.0-eksbuild.1", true), ("v4.2.0-eksbuild.1", false)],
         "kube-proxy" => {
-            return [(0, "1", false), (3, "2", true), (5, "1", false)]
-                .iter()
-                .map(|(patch, build, default)| (format!("v1.{minor}.{patch}-eksbuild.{build}"), *default))
-                .chain(later(addon, published))
-                .collect()
+            return demote(
+                [(0, "1", false), (3, "2", true), (5, "1", false)]
+                    .iter()
+                    .map(|(patch, build, default)| (format!("v1.{minor}.{patch}-eksbuild.{build}"), *default))
+                    .chain(later(addon, published))
+                    .collect(),
+            )
         }
         _ => return vec![],
     };
-    fixed
-        .into_iter()
-        .map(|(v, d)| (v.to_string(), d))
-        .chain(later(addon, published))
-        .collect()
+    demote(
+        fixed
+            .into_iter()
+            .map(|(v, d)| (v.to_string(), d))
+            .chain(later(addon, published))
+            .collect(),
+    )
 }
 
+/// Versions published later; the newest becomes the default, as EKS moves
+/// its default to a new release after a while.
 fn later<'a>(addon: &'a str, published: &'a [(String, String)]) -> impl Iterator<Item = (String, bool)> + 'a {
-    published
-        .iter()
-        .filter(move |(a, _)| a == addon)
-        .map(|(_, v)| (v.clone(), false))
+    let mine: Vec<&String> = published.iter().filter(|(a, _)| a == addon).map(|(_, v)| v).collect();
+    let newest = mine.last().map(|v| v.to_string());
+    mine.into_iter().map(move |v| (v.clone(), Some(v) == newest.as_ref()))
+}
+
+/// With a later default published, the fixed ones are no longer default.
+fn demote(versions: Vec<(String, bool)>) -> Vec<(String, bool)> {
+    let later_default = versions.iter().rposition(|(_, d)| *d);
+    versions
+        .into_iter()
+        .enumerate()
+        .map(|(i, (v, d))| (v, d && Some(i) == later_default))
+        .collect()
 }
 
 fn minor(v: &str) -> Option<u32> {
@@ -260,7 +275,7 @@ pub async fn create(rules: &Rules, req: &Req, cluster: &str, now: Instant) -> Be
     };
     let body = req.json();
     let name = body["addonName"].as_str().unwrap_or_default().to_string();
-    let published = rules.state().eks.published.clone();
+    let published = rules.published();
     let offered = catalog(&name, minor(&k8s).unwrap_or(0), &published);
     if offered.is_empty() {
         return invalid(
@@ -420,8 +435,8 @@ pub async fn update(rules: &Rules, req: &Req, cluster: &str, name: &str, now: In
         Ok(c) => c,
         Err(message) => return invalid(&message, cluster),
     };
+    let published = rules.published();
     let mut st = rules.state();
-    let published = st.eks.published.clone();
     let c = st.eks.clusters.get_mut(cluster).expect("known above");
     c.settle(now);
     let Some(current) = c.live_addon(name, now).cloned() else {
@@ -499,7 +514,7 @@ pub async fn delete(rules: &Rules, req: &Req, cluster: &str, name: &str, now: In
 pub fn versions(rules: &Rules, req: &Req) -> Before {
     let k8s = req.query_param("kubernetesVersion");
     let only = req.query_param("addonName");
-    let published = rules.state().eks.published.clone();
+    let published = rules.published();
     let names = [
         "vpc-cni",
         "kube-proxy",
