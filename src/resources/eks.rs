@@ -167,3 +167,49 @@ pub async fn wait_update(
     })
     .await
 }
+
+/// What a look at a resource being deleted saw.
+pub enum Going {
+    Gone,
+    /// Still there, in this state.
+    Still(String),
+    /// Its delete failed, for this reason.
+    Failed(String),
+}
+
+/// Deletes an EKS resource and waits until it is gone. NotFound is gone
+/// already; a resource already `deleting` (a re-run of a destroy), or whose
+/// delete is answered with one of `in_progress`, is just waited for.
+pub async fn delete_and_wait<D, DFut, L, LFut>(
+    step: &Step<'_>,
+    what: &str,
+    deleting: bool,
+    in_progress: &[&str],
+    timeout: std::time::Duration,
+    delete: D,
+    mut look: L,
+) -> Result<()>
+where
+    D: FnOnce() -> DFut,
+    DFut: std::future::Future<Output = Result<()>>,
+    L: FnMut() -> LFut,
+    LFut: std::future::Future<Output = Result<Going>>,
+{
+    match delete().await {
+        Err(e) if crate::aws::errors::is_not_found_error(&e) => return Ok(()),
+        Err(_) if deleting => {}
+        Err(e) if in_progress.iter().any(|c| crate::aws::errors::has_code(&e, c)) => {}
+        other => other?,
+    }
+    super::poll(step, &format!("{what} to be deleted"), timeout, || {
+        let seen = look();
+        async move {
+            match seen.await? {
+                Going::Gone => Ok(super::Polled::Ready(())),
+                Going::Still(state) => Ok(super::Polled::Pending(state)),
+                Going::Failed(why) => anyhow::bail!("{what} failed to delete{why}"),
+            }
+        }
+    })
+    .await
+}

@@ -11,13 +11,15 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::{Addon as SdkAddon, AddonPodIdentityAssociations, ResolveConflicts};
 
-use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update, UpdateOf};
+use super::eks::{
+    delete_and_wait, once_role_propagated, request_token, sync_tags, tag_map, wait_update, Going, UpdateOf,
+};
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::tags;
 use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled};
 use super::{Kind, Ref, Resolve, ResourceKind, Step};
-use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
+use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::addons::{self, version_key, Order};
 use crate::config::{AddonVersion, Stack};
@@ -397,35 +399,30 @@ impl ResourceKind for EksAddon {
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let aws = step.aws();
         let cluster = &live.observed.cluster;
-        match aws
-            .eks
-            .delete_addon()
-            .cluster_name(cluster)
-            .addon_name(&live.id)
-            .send()
-            .await
-            .aws_on("eks:DeleteAddon", &live.id)
-        {
-            Err(e) if is_not_found_error(&e) => return Ok(()),
-            Err(_) if live.readiness == Readiness::Deleting => {}
-            other => {
-                other?;
-            }
-        }
-        poll(
+        delete_and_wait(
             step,
-            &format!("add-on {} to be deleted", live.id),
+            &format!("add-on {}", live.id),
+            live.readiness == Readiness::Deleting,
+            &[],
             Self::READY_TIMEOUT,
             || async {
-                match describe(aws, cluster, &live.id).await? {
-                    None => Ok(Polled::Ready(())),
-                    Some(a) if a.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
-                        bail!("add-on {} failed to delete", live.id)
-                    }
-                    Some(a) => Ok(Polled::Pending(
-                        a.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                    )),
-                }
+                aws.eks
+                    .delete_addon()
+                    .cluster_name(cluster)
+                    .addon_name(&live.id)
+                    .send()
+                    .await
+                    .aws_on("eks:DeleteAddon", &live.id)
+                    .map(|_| ())
+            },
+            || async {
+                Ok(match describe(aws, cluster, &live.id).await? {
+                    None => Going::Gone,
+                    Some(a) => match a.status().map(|s| s.as_str().to_string()).unwrap_or_default() {
+                        s if s == "DELETE_FAILED" => Going::Failed(String::new()),
+                        s => Going::Still(s),
+                    },
+                })
             },
         )
         .await

@@ -8,14 +8,14 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::{FargateProfile as SdkFargateProfile, FargateProfileSelector};
 
-use super::eks::{once_role_propagated, request_token, sync_tags, tag_map};
+use super::eks::{delete_and_wait, once_role_propagated, request_token, sync_tags, tag_map, Going};
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, poll, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New};
 use super::{Kind, Polled, Ref, Resolve, ResourceKind, Step};
-use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
+use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::Stack;
 use crate::graph::Address;
@@ -267,36 +267,30 @@ impl ResourceKind for EksFargateProfile {
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let aws = step.aws();
         let cluster = &live.observed.cluster;
-        match aws
-            .eks
-            .delete_fargate_profile()
-            .cluster_name(cluster)
-            .fargate_profile_name(&live.id)
-            .send()
-            .await
-            .aws_on("eks:DeleteFargateProfile", &live.id)
-        {
-            Err(e) if is_not_found_error(&e) => return Ok(()),
-            // Already on its way out (a re-run of a destroy): just wait for it.
-            Err(_) if live.readiness == Readiness::Deleting => {}
-            other => {
-                other?;
-            }
-        }
-        poll(
+        delete_and_wait(
             step,
-            &format!("Fargate profile {} to be deleted", live.id),
+            &format!("Fargate profile {}", live.id),
+            live.readiness == Readiness::Deleting,
+            &[],
             Self::READY_TIMEOUT,
             || async {
-                match describe(aws, cluster, &live.id).await? {
-                    None => Ok(Polled::Ready(())),
-                    Some(p) if p.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
-                        bail!("Fargate profile {} failed to delete", live.id)
-                    }
-                    Some(p) => Ok(Polled::Pending(
-                        p.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                    )),
-                }
+                aws.eks
+                    .delete_fargate_profile()
+                    .cluster_name(cluster)
+                    .fargate_profile_name(&live.id)
+                    .send()
+                    .await
+                    .aws_on("eks:DeleteFargateProfile", &live.id)
+                    .map(|_| ())
+            },
+            || async {
+                Ok(match describe(aws, cluster, &live.id).await? {
+                    None => Going::Gone,
+                    Some(p) => match p.status().map(|s| s.as_str().to_string()).unwrap_or_default() {
+                        s if s == "DELETE_FAILED" => Going::Failed(String::new()),
+                        s => Going::Still(s),
+                    },
+                })
             },
         )
         .await

@@ -9,14 +9,16 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::UpdateLabelsPayload;
 use aws_sdk_eks::types::{AmiTypes, CapacityTypes, Nodegroup as SdkNodegroup, NodegroupScalingConfig};
 
-use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_update, UpdateOf};
+use super::eks::{
+    delete_and_wait, once_role_propagated, request_token, sync_tags, tag_map, wait_update, Going, UpdateOf,
+};
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Polled, Ref};
 use super::{Kind, Resolve, ResourceKind, Step};
-use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
+use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::{Capacity, Nodegroup, Stack};
 use crate::cost::Billable;
@@ -381,42 +383,32 @@ impl ResourceKind for EksNodegroup {
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         let aws = step.aws();
         let cluster = &live.observed.cluster;
-        match aws
-            .eks
-            .delete_nodegroup()
-            .cluster_name(cluster)
-            .nodegroup_name(&live.id)
-            .send()
-            .await
-            .aws_on("eks:DeleteNodegroup", &live.id)
-        {
-            Err(e) if is_not_found_error(&e) => return Ok(()),
-            // Already on its way out (a re-run of a destroy): just wait for it.
-            Err(_) if live.readiness == Readiness::Deleting => {}
-            Err(e) if has_code(&e, "ResourceInUseException") => {} // already deleting
-            other => {
-                other?;
-            }
-        }
-        poll(
+        delete_and_wait(
             step,
-            &format!("node group {} to be deleted", live.id),
+            &format!("node group {}", live.id),
+            live.readiness == Readiness::Deleting,
+            // Already deleting.
+            &["ResourceInUseException"],
             Self::READY_TIMEOUT,
             || async {
-                match describe(aws, cluster, &live.id).await? {
-                    None => Ok(Polled::Ready(())),
+                aws.eks
+                    .delete_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(&live.id)
+                    .send()
+                    .await
+                    .aws_on("eks:DeleteNodegroup", &live.id)
+                    .map(|_| ())
+            },
+            || async {
+                Ok(match describe(aws, cluster, &live.id).await? {
+                    None => Going::Gone,
                     Some(n) if n.status().is_some_and(|s| s.as_str() == "DELETE_FAILED") => {
                         let health = to_found(&n, &step.ctx.stack).and_then(|l| l.observed.health);
-                        bail!(
-                            "node group {} failed to delete{}",
-                            live.id,
-                            health.map(|h| format!(": {h}")).unwrap_or_default()
-                        )
+                        Going::Failed(health.map(|h| format!(": {h}")).unwrap_or_default())
                     }
-                    Some(n) => Ok(Polled::Pending(
-                        n.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                    )),
-                }
+                    Some(n) => Going::Still(n.status().map(|s| s.as_str().to_string()).unwrap_or_default()),
+                })
             },
         )
         .await

@@ -2,55 +2,7 @@
 //! AWS rules on (tests/support/rules): each scenario must converge in one
 //! run of the command, as it would on AWS.
 
-use crate::proxy::FaultProxy;
 use crate::support::*;
-
-/// A project whose commands go through a rules proxy of its own, so the
-/// requests it saw are this test's alone.
-struct Scenario {
-    p: Project,
-    proxy: FaultProxy,
-}
-
-impl Scenario {
-    fn new(text: &str, prefix: &str) -> Scenario {
-        Scenario {
-            p: Project::with_text(text, prefix),
-            proxy: FaultProxy::start_blocking(&moto(), Default::default()).unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let url = self.proxy.url();
-        let mut args = args.to_vec();
-        args.extend(["--endpoint-url", url.as_str()]);
-        self.p.run_env(&args, &[("EKSTACK_POLL_SCALE", "0.01")])
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "{args:?} failed:\n{out}{err}");
-        format!("{out}{err}")
-    }
-
-    fn converged(&self, env: &str) {
-        let url = self.proxy.url();
-        let (code, out, err) = self
-            .p
-            .run(&["plan", "--env", env, "--detailed-exitcode", "--endpoint-url", &url]);
-        assert_eq!(code, 0, "one run converges:\n{out}{err}");
-    }
-
-    /// Bodies of the requests whose action starts with `prefix`, as JSON.
-    fn bodies(&self, prefix: &str) -> Vec<serde_json::Value> {
-        self.proxy
-            .requests()
-            .iter()
-            .filter(|(a, _)| a.starts_with(prefix))
-            .filter_map(|(_, b)| serde_json::from_slice(b).ok())
-            .collect()
-    }
-}
 
 fn learning() -> String {
     std::fs::read_to_string(repo().join("stacks/learning.toml")).unwrap()

@@ -501,3 +501,72 @@ impl Independent {
 pub fn count(calls: &serde_json::Value, op: &str) -> u64 {
     calls["by_operation"][op].as_u64().unwrap_or(0)
 }
+
+/// A project whose commands go through a rules proxy of its own, so the
+/// requests it saw are this test's alone.
+pub struct Scenario {
+    pub p: Project,
+    pub proxy: crate::proxy::FaultProxy,
+}
+
+impl Scenario {
+    pub fn new(text: &str, prefix: &str) -> Scenario {
+        Scenario::of(Project::with_text(text, prefix))
+    }
+
+    pub fn from_sample(sample: &str, prefix: &str) -> Scenario {
+        Scenario::of(Project::from_sample(sample, prefix))
+    }
+
+    fn of(p: Project) -> Scenario {
+        Scenario {
+            p,
+            proxy: crate::proxy::FaultProxy::start_blocking(&moto(), Default::default()).unwrap(),
+        }
+    }
+
+    /// The SDK's view of the account through this proxy.
+    pub fn aws(&self, region: &str) -> Independent {
+        Independent::through(&self.proxy.url(), region)
+    }
+
+    /// The position of the first request matching `action` whose JSON body
+    /// has `field` = `value` (any body when `field` is empty).
+    pub fn first(&self, action: &str, field: &str, value: &str) -> Option<usize> {
+        self.proxy.requests().iter().position(|(a, b)| {
+            a == action
+                && (field.is_empty() || serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v[field] == value))
+        })
+    }
+
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let url = self.proxy.url();
+        let mut args = args.to_vec();
+        args.extend(["--endpoint-url", url.as_str()]);
+        self.p.run_env(&args, &[("EKSTACK_POLL_SCALE", "0.01")])
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "{args:?} failed:\n{out}{err}");
+        format!("{out}{err}")
+    }
+
+    pub fn converged(&self, env: &str) {
+        let url = self.proxy.url();
+        let (code, out, err) = self
+            .p
+            .run(&["plan", "--env", env, "--detailed-exitcode", "--endpoint-url", &url]);
+        assert_eq!(code, 0, "one run converges:\n{out}{err}");
+    }
+
+    /// Bodies of the requests whose action starts with `prefix`, as JSON.
+    pub fn bodies(&self, prefix: &str) -> Vec<serde_json::Value> {
+        self.proxy
+            .requests()
+            .iter()
+            .filter(|(a, _)| a.starts_with(prefix))
+            .filter_map(|(_, b)| serde_json::from_slice(b).ok())
+            .collect()
+    }
+}

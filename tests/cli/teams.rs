@@ -4,50 +4,7 @@
 //! DescribeAddonVersions) with EKS's shapes. Everything is checked through
 //! the SDK over HTTP, against that emulator, not through ekstack.
 
-use crate::proxy::FaultProxy;
 use crate::support::*;
-
-struct Team {
-    p: Project,
-    proxy: FaultProxy,
-    region: &'static str,
-}
-
-impl Team {
-    fn new(sample: &str, prefix: &str, region: &'static str) -> Team {
-        Team {
-            p: Project::from_sample(sample, prefix),
-            proxy: FaultProxy::start_blocking(&moto(), Default::default()).unwrap(),
-            region,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let url = self.proxy.url();
-        let mut args = args.to_vec();
-        args.extend(["--endpoint-url", url.as_str()]);
-        self.p.run_env(&args, &[("EKSTACK_POLL_SCALE", "0.01")])
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "{args:?} failed:\n{out}{err}");
-        format!("{out}{err}")
-    }
-
-    fn aws(&self) -> Independent {
-        Independent::through(&self.proxy.url(), self.region)
-    }
-
-    /// The position of the first request matching `action` whose JSON body
-    /// has `field` = `value` (any body when `field` is empty).
-    fn first(&self, action: &str, field: &str, value: &str) -> Option<usize> {
-        self.proxy.requests().iter().position(|(a, b)| {
-            a == action
-                && (field.is_empty() || serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v[field] == value))
-        })
-    }
-}
 
 /// The team stack: three teammates with their policies and scopes, the
 /// default add-ons plus three opt-in ones at the versions EKS offers, the
@@ -57,7 +14,7 @@ impl Team {
 #[test]
 fn a_team_stack_gets_access_entries_and_addons_in_order() {
     require_emulator();
-    let t = Team::new("team", "team", "us-east-1");
+    let t = Scenario::from_sample("team", "team");
     let name = t.p.name.clone();
     let out = t.ok(&["plan", "--env", "mvp"]);
     assert!(out.contains("eks-access.developers"), "{out}");
@@ -75,7 +32,7 @@ fn a_team_stack_gets_access_entries_and_addons_in_order() {
     );
 
     t.ok(&["apply", "--env", "mvp", "--yes"]);
-    let aws = t.aws();
+    let aws = t.aws("us-east-1");
 
     // Access entries: the three teammates, the creator's (made by EKS)
     // and the node role's (made by EKS), one each.
@@ -265,10 +222,10 @@ fn a_team_stack_gets_access_entries_and_addons_in_order() {
 #[test]
 fn coredns_runs_on_fargate_on_a_fargate_only_stack() {
     require_emulator();
-    let t = Team::new("fargate", "fdns", "us-east-1");
+    let t = Scenario::from_sample("fargate", "fdns");
     let name = t.p.name.clone();
     t.ok(&["apply", "--env", "mvp", "--yes"]);
-    let aws = t.aws();
+    let aws = t.aws("us-east-1");
     let coredns = aws
         .block_on(
             aws.eks
@@ -302,7 +259,7 @@ fn coredns_runs_on_fargate_on_a_fargate_only_stack() {
 #[test]
 fn a_degraded_addon_fails_the_step_with_its_health_issue() {
     require_emulator();
-    let t = Team::new("learning", "dgr", "ap-northeast-1");
+    let t = Scenario::from_sample("learning", "dgr");
     t.ok(&["apply", "--env", "mvp", "--yes"]);
     let text = std::fs::read_to_string(t.p.path()).unwrap();
     let scaled = |desired: &str| {
@@ -330,7 +287,7 @@ fn a_degraded_addon_fails_the_step_with_its_health_issue() {
 #[test]
 fn newer_addon_versions_are_available_not_changes() {
     require_emulator();
-    let t = Team::new("learning", "avail", "ap-northeast-1");
+    let t = Scenario::from_sample("learning", "avail");
     t.ok(&["apply", "--env", "mvp", "--yes"]);
     t.proxy
         .rules()
@@ -381,7 +338,7 @@ fn newer_addon_versions_are_available_not_changes() {
 #[test]
 fn kubeconfig_warns_without_an_access_entry() {
     require_emulator();
-    let t = Team::new("fargate", "kcfg", "us-east-1");
+    let t = Scenario::from_sample("fargate", "kcfg");
     let name = t.p.name.clone();
     t.ok(&["apply", "--env", "mvp", "--yes"]);
     let dir = tempfile::tempdir().unwrap();
@@ -389,7 +346,7 @@ fn kubeconfig_warns_without_an_access_entry() {
     let file = file.to_str().unwrap();
     let out = t.ok(&["kubeconfig", "--env", "mvp", "--kubeconfig", file]);
     assert!(!out.contains("no access entry"), "the creator has one:\n{out}");
-    let aws = t.aws();
+    let aws = t.aws("us-east-1");
     aws.block_on(
         aws.eks
             .delete_access_entry()
