@@ -363,3 +363,59 @@ fn kubeconfig_warns_without_an_access_entry() {
     assert!(out.contains("[eks.access.me]"), "the way out is shown:\n{out}");
     t.ok(&["destroy", "--env", "mvp", "--yes"]);
 }
+
+/// A cluster made before access entries (CONFIG_MAP) moves to
+/// API_AND_CONFIG_MAP in place, the plan says it is one-way, and the
+/// teammates' entries follow in the same apply.
+#[test]
+fn a_config_map_cluster_moves_to_access_entries_in_place() {
+    require_emulator();
+    let text = format!(
+        "{}\n[eks.access.dev]\nprincipal = \"arn:aws:iam::111122223333:role/dev\"\npolicy = \"view\"\n",
+        std::fs::read_to_string(repo().join("stacks/fargate.toml")).unwrap()
+    );
+    let t = Scenario::new(&text, "cmap");
+    let name = t.p.name.clone();
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    t.proxy.rules().unwrap().as_config_map_cluster(&name);
+
+    let (code, out, err) = t.run(&["plan", "--env", "mvp", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let action = |address: &str| {
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["address"] == address)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cluster = action("eks-cluster");
+    assert_eq!(cluster["action"], "update", "{cluster}");
+    assert_eq!(cluster["changes"][0]["before"], "CONFIG_MAP", "{cluster}");
+    assert!(
+        cluster["changes"][0]["note"].to_string().contains("one-way"),
+        "{cluster}"
+    );
+    assert_eq!(action("eks-access.dev")["action"], "create");
+
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    let updates = t.bodies(&format!("POST /clusters/{name}/update-config"));
+    assert!(
+        updates
+            .iter()
+            .any(|u| u["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"),
+        "{updates:?}"
+    );
+    let aws = t.aws("us-east-1");
+    let entries = aws
+        .block_on(aws.eks.list_access_entries().cluster_name(&name).send())
+        .unwrap();
+    assert!(entries
+        .access_entries()
+        .iter()
+        .any(|p| p == "arn:aws:iam::111122223333:role/dev"));
+    t.converged("mvp");
+    t.ok(&["destroy", "--env", "mvp", "--yes"]);
+}

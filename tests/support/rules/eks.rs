@@ -32,6 +32,16 @@ pub struct State {
     clusters: HashMap<String, Cluster>,
 }
 
+impl State {
+    /// See [`super::Rules::as_config_map_cluster`].
+    pub fn config_map_only(&mut self, cluster: &str) {
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            c.access_config["authenticationMode"] = json!("CONFIG_MAP");
+            c.access.clear();
+        }
+    }
+}
+
 struct Cluster {
     creating_until: Instant,
     deleting_until: Option<Instant>,

@@ -239,6 +239,14 @@ impl Rules {
             .push((addon.to_string(), version.to_string()));
     }
 
+    /// Turns a cluster into one made before access entries: CONFIG_MAP
+    /// authentication and no entries, as CreateCluster through the API
+    /// leaves it by default (`accessConfig.authenticationMode`, CreateCluster
+    /// API reference), so a test can show the move to access entries.
+    pub fn as_config_map_cluster(&self, cluster: &str) {
+        self.state().eks.config_map_only(cluster);
+    }
+
     /// Add-on versions published after the catalog was made.
     fn published(&self) -> Vec<(String, String)> {
         self.published.lock().unwrap_or_else(|e| e.into_inner()).clone()
