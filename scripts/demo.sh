@@ -34,6 +34,9 @@ $EK status $STACK --env prod
 step "output --env prod"
 $EK output $STACK --env prod
 
+step "output --env prod --k8s: the app's ConfigMap and its service account (IRSA on Fargate)"
+$EK output $STACK --env prod --k8s
+
 step "kubeconfig --env prod (into a scratch file): the creator has an access entry"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

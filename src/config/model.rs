@@ -131,6 +131,47 @@ pub struct Eks {
     /// Who may use the cluster besides its creator, by key.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub access: BTreeMap<String, Access>,
+    /// AWS permissions for service accounts, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_identities: BTreeMap<String, PodIdentity>,
+}
+
+/// An IAM role for one Kubernetes service account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodIdentity {
+    pub namespace: String,
+    pub service_account: String,
+    /// Managed policy ARNs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub statements: Vec<Statement>,
+    /// May read the database's managed master secret.
+    pub database: bool,
+    /// How the pods get the role's credentials; derived from where the
+    /// namespace runs, so never written in a file.
+    #[serde(skip)]
+    pub mechanism: Mechanism,
+}
+
+/// One inline Allow statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// How a service account's pods get AWS credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mechanism {
+    /// EKS Pod Identity: a role trusting `pods.eks.amazonaws.com` and an
+    /// association; needs EC2 nodes and the Pod Identity agent.
+    PodIdentity,
+    /// IAM roles for service accounts: a role trusting the cluster's OIDC
+    /// provider for exactly this service account. Fargate pods cannot use
+    /// EKS Pod Identity.
+    Irsa,
 }
 
 /// A managed add-on.

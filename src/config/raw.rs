@@ -86,6 +86,33 @@ pub struct RawEks {
     pub addons: Option<BTreeMap<String, RawAddon>>,
     /// Principals (IAM roles or users) given access to the cluster, by key.
     pub access: Option<BTreeMap<String, RawAccess>>,
+    /// AWS permissions for a Kubernetes service account, by name: EKS Pod
+    /// Identity on EC2 nodes, IRSA on Fargate.
+    pub pod_identities: Option<BTreeMap<String, RawPodIdentity>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawPodIdentity {
+    /// The service account's namespace.
+    pub namespace: Option<L<String>>,
+    /// The service account's name. Default: the identity's name.
+    pub service_account: Option<L<String>>,
+    /// Managed policy ARNs attached to its role.
+    pub policies: Option<L<Vec<L<String>>>>,
+    /// Inline Allow statements: `{ actions = [...], resources = [...] }`.
+    pub statements: Option<L<Vec<RawStatement>>>,
+    /// Read the database's managed master secret (and nothing else of it).
+    pub database: Option<L<bool>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawStatement {
+    /// IAM actions such as `s3:GetObject`.
+    pub actions: Option<L<Vec<L<String>>>>,
+    /// Resource ARNs, or `*`.
+    pub resources: Option<L<Vec<L<String>>>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -328,6 +355,7 @@ impl Merge for RawEks {
         deep(&mut self.fargate, o.fargate);
         deep(&mut self.addons, o.addons);
         deep(&mut self.access, o.access);
+        deep(&mut self.pod_identities, o.pod_identities);
     }
 }
 
@@ -336,6 +364,16 @@ impl Merge for RawAddon {
         replace(&mut self.version, o.version);
         replace(&mut self.configuration, o.configuration);
         replace(&mut self.enabled, o.enabled);
+    }
+}
+
+impl Merge for RawPodIdentity {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.namespace, o.namespace);
+        replace(&mut self.service_account, o.service_account);
+        replace(&mut self.policies, o.policies);
+        replace(&mut self.statements, o.statements);
+        replace(&mut self.database, o.database);
     }
 }
 

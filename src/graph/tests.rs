@@ -21,12 +21,13 @@ fn learning_mvp_has_every_kind_it_needs() {
     assert_eq!(count(Kind::NatGateway), 1);
     assert_eq!(count(Kind::Eip), 1);
     assert_eq!(count(Kind::RouteTable), 3);
-    assert_eq!(count(Kind::IamRole), 3);
+    assert_eq!(count(Kind::IamRole), 4);
+    assert_eq!(count(Kind::IamOidcProvider), 1);
     assert_eq!(count(Kind::EksNodegroup), 1);
     assert_eq!(count(Kind::EksFargateProfile), 1);
     assert_eq!(count(Kind::DbInstance), 1);
     assert_eq!(count(Kind::EksAddon), 4);
-    assert_eq!(g.resources.len(), 24);
+    assert_eq!(g.resources.len(), 26);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::aws::Target;
-use crate::config::Stack;
+use crate::config::{Mechanism, Stack};
 use crate::resources::discover::discover;
 use crate::resources::{db_cluster, db_instance, eks_cluster, vpc};
 
@@ -23,6 +23,20 @@ pub struct Outputs {
     pub db_secret_arn: Option<String>,
     pub kubeconfig_context: Option<String>,
     pub region: String,
+    /// The service accounts the stack's pod identities bind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub service_accounts: Vec<ServiceAccount>,
+}
+
+/// A service account with AWS permissions, and how its pods get them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAccount {
+    pub identity: String,
+    pub namespace: String,
+    pub name: String,
+    pub mechanism: Mechanism,
+    /// The role's ARN, once made.
+    pub role_arn: Option<String>,
 }
 
 /// The kubeconfig context ekstack writes for a stack's cluster.
@@ -58,6 +72,17 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         out.db_secret_arn = o.secret_arn;
         out.db_name = Some(o.db_name);
         out.db_username = Some(o.username);
+    }
+    for (identity, p) in stack.eks.iter().flat_map(|e| &e.pod_identities) {
+        out.service_accounts.push(ServiceAccount {
+            identity: identity.clone(),
+            namespace: p.namespace.clone(),
+            name: p.service_account.clone(),
+            mechanism: p.mechanism,
+            role_arn: live
+                .get(&crate::resources::iam_role::pod(identity).address)
+                .and_then(|l| l.arn.clone()),
+        });
     }
     Ok(out)
 }

@@ -2,7 +2,8 @@
 //! ConfigMap. The password never appears: commands read it from Secrets
 //! Manager when they run.
 
-use crate::ops::output::Outputs;
+use crate::config::Mechanism;
+use crate::ops::output::{Outputs, ServiceAccount};
 
 fn or_dash(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
@@ -68,5 +69,30 @@ pub fn config_map(o: &Outputs, stack: &str, namespace: &str) -> String {
     s.push_str(&format!("  DB_NAME: \"{}\"\n", or_dash(&o.db_name)));
     s.push_str(&format!("  DB_USER: \"{}\"\n", or_dash(&o.db_username)));
     s.push_str(&format!("  DB_SECRET_ARN: \"{}\"\n", or_dash(&o.db_secret_arn)));
+    for sa in &o.service_accounts {
+        s.push_str(&service_account(sa));
+    }
+    s
+}
+
+/// A ServiceAccount of a pod identity: IRSA needs the role annotation;
+/// EKS Pod Identity binds the role through its association alone.
+fn service_account(sa: &ServiceAccount) -> String {
+    let mut s = format!(
+        "---\n# pod identity {}: {}\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {}\n  namespace: {}\n  labels:\n    app.kubernetes.io/managed-by: ekstack\n",
+        sa.identity,
+        match sa.mechanism {
+            Mechanism::Irsa => "IRSA (the namespace runs on Fargate)",
+            Mechanism::PodIdentity => "EKS Pod Identity (the association binds the role)",
+        },
+        sa.name,
+        sa.namespace
+    );
+    if sa.mechanism == Mechanism::Irsa {
+        s.push_str(&format!(
+            "  annotations:\n    eks.amazonaws.com/role-arn: \"{}\"\n",
+            sa.role_arn.as_deref().unwrap_or("(known after apply)")
+        ));
+    }
     s
 }

@@ -642,6 +642,7 @@ mod tests {
                     vpc_id: None,
                     authentication_mode: Some("API_AND_CONFIG_MAP".into()),
                     bootstrap_self_managed_addons: Some(!tags.contains_key(TAG_SELF_MANAGED_ADDONS)),
+                    issuer: None,
                 },
             )
             .with_tags(tags)

@@ -75,6 +75,8 @@ pub struct Observed {
     pub authentication_mode: Option<String>,
     /// Made with EKS's self-managed CNI, kube-proxy and CoreDNS.
     pub bootstrap_self_managed_addons: Option<bool>,
+    /// The cluster's OIDC issuer URL, which IRSA trusts.
+    pub issuer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -699,6 +701,11 @@ fn to_found(c: &Cluster, stack: &str) -> Option<Found<EksCluster>> {
         // DescribeCluster does not report it: the cluster's tag says, and a
         // cluster without the tag has them, as EKS's default is.
         bootstrap_self_managed_addons: Some(tags.get(TAG_SELF_MANAGED_ADDONS).map(String::as_str) != Some("false")),
+        issuer: c
+            .identity()
+            .and_then(|i| i.oidc())
+            .and_then(|o| o.issuer())
+            .map(str::to_string),
     };
     // A cluster of this name that ekstack did not make is reported, not adopted.
     let origin = if is_of_stack(&tags, stack) {

@@ -11,6 +11,7 @@ use super::{gone_ok, Attribute, Changes, Desired, Discovery, Found, Inputs, New,
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
+use crate::config::Mechanism;
 use crate::config::Stack;
 use crate::graph::Address;
 use crate::live::{Live, Readiness, Tags};
@@ -48,6 +49,14 @@ pub fn addon(name: &str) -> Ref<IamRole> {
 /// https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
 pub const POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
 
+/// The role of a pod identity.
+pub fn pod(name: &str) -> Ref<IamRole> {
+    Ref::new(format!("iam-role.pod.{name}"))
+}
+
+/// The inline policy ekstack writes on a role.
+const INLINE: &str = "ekstack";
+
 /// IAM is global, so role names carry the region as well as the stack.
 pub fn role_name(stack: &str, region: &str, purpose: &str) -> String {
     format!("{stack}-{region}-{purpose}")
@@ -66,6 +75,30 @@ pub struct Spec {
     pub source_arn: Option<String>,
     /// ARNs of the AWS managed policies attached.
     pub policies: Vec<String>,
+    /// Trusted through the cluster's OIDC provider for one service account
+    /// (IRSA) instead of a service.
+    pub federated: Option<Federated>,
+    /// What the role's own inline policy allows.
+    pub inline: Option<Inline>,
+}
+
+/// IRSA: the cluster's OIDC provider may have the role assumed for exactly
+/// this service account ("Assign IAM roles to Kubernetes service
+/// accounts", https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Federated {
+    pub provider: Ref<super::iam_oidc_provider::IamOidcProvider>,
+    /// `system:serviceaccount:<namespace>:<name>`.
+    pub subject: String,
+}
+
+/// An inline policy: the file's statements, and reading the database's
+/// managed master secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inline {
+    pub statements: Vec<crate::config::Statement>,
+    /// The database whose secret may be read (`db-instance` or `db-cluster`).
+    pub database: Option<Address>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +107,11 @@ pub struct Observed {
     pub source_arn: Option<String>,
     /// Sorted.
     pub policies: Vec<String>,
+    /// The federated principal and its `:sub` condition, as `<arn> <subject>`.
+    pub federation: Option<String>,
+    /// The inline policy document, canonical JSON; read only for the roles
+    /// that have one in the file (pod identities).
+    pub inline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -82,6 +120,8 @@ pub enum Attr {
     Service,
     SourceArn,
     Policies,
+    Federation,
+    Inline,
     Tags,
 }
 
@@ -134,18 +174,54 @@ impl ResourceKind for IamRole {
                         service: service.into(),
                         source_arn,
                         policies: policies.iter().map(|p| p.to_string()).collect(),
+                        federated: None,
+                        inline: None,
                     },
                     after: vec![],
                 }
             })
+            .chain(eks.pod_identities.iter().map(|(name, p)| {
+                let r = pod(name);
+                let role = role_name(&stack.meta.name, &stack.meta.region, &format!("pod-{name}"));
+                let database = p.database.then(|| match &stack.database {
+                    Some(db) if db.engine.is_aurora() => super::db_cluster::ADDRESS.to_string(),
+                    _ => super::db_instance::ADDRESS.to_string(),
+                });
+                let federated = (p.mechanism == Mechanism::Irsa).then(|| Federated {
+                    provider: super::iam_oidc_provider::reference(),
+                    subject: format!("system:serviceaccount:{}:{}", p.namespace, p.service_account),
+                });
+                New {
+                    tags: tags::of(stack, &r.address, &role),
+                    address: r.address,
+                    name: role,
+                    spec: Spec {
+                        service: if federated.is_some() {
+                            String::new()
+                        } else {
+                            POD_IDENTITY_SERVICE.into()
+                        },
+                        source_arn: None,
+                        policies: p.policies.clone(),
+                        federated,
+                        inline: (database.is_some() || !p.statements.is_empty()).then(|| Inline {
+                            statements: p.statements.clone(),
+                            database,
+                        }),
+                    },
+                    after: vec![],
+                }
+            }))
             .collect()
     }
 
-    fn references(_: &Spec) -> Vec<Address> {
-        vec![]
+    fn references(spec: &Spec) -> Vec<Address> {
+        let mut refs: Vec<Address> = spec.federated.iter().map(|f| f.provider.address.clone()).collect();
+        refs.extend(spec.inline.iter().flat_map(|i| i.database.clone()));
+        refs
     }
 
-    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn super::Resolve) -> Vec<Attribute<Self>> {
         let mut rows = vec![
             Attribute::<Self>::new(Attr::Service, "eks", d.spec.service.clone(), |l| {
                 l.observed.service.clone().into()
@@ -158,6 +234,33 @@ impl ResourceKind for IamRole {
             .unordered(),
             tags::attribute(Attr::Tags, d, "iam:TagRole"),
         ];
+        if let Some(f) = &d.spec.federated {
+            let provider = refs.live(&f.provider.address).and_then(|l| l.arn.clone());
+            rows.push(
+                Attribute::<Self>::new(
+                    Attr::Federation,
+                    "eks.pod_identities",
+                    provider
+                        .map(|arn| Value::Text(format!("{arn} {}", f.subject)))
+                        .unwrap_or(Value::Unknown),
+                    |l| Value::from(l.observed.federation.clone()),
+                )
+                .in_place("iam:UpdateAssumeRolePolicy"),
+            );
+        }
+        if let Some(inline) = &d.spec.inline {
+            rows.push(
+                Attribute::<Self>::new(
+                    Attr::Inline,
+                    "eks.pod_identities",
+                    inline_document(inline, |a| secret_of(refs.live(a)))
+                        .map(Value::Text)
+                        .unwrap_or(Value::Unknown),
+                    |l| Value::from(l.observed.inline.clone()),
+                )
+                .in_place("iam:PutRolePolicy"),
+            );
+        }
         // Only roles whose trust names a source compare one.
         if let Some(source) = &d.spec.source_arn {
             rows.push(
@@ -168,6 +271,21 @@ impl ResourceKind for IamRole {
             );
         }
         rows
+    }
+
+    /// Which mechanism a pod identity's role is used through, and why.
+    fn notes(d: &Desired<'_, Self>, _: Option<&Found<Self>>, _: &dyn super::Resolve) -> Vec<String> {
+        if !d.address.starts_with("iam-role.pod.") {
+            return vec![];
+        }
+        match &d.spec.federated {
+            Some(f) => vec![format!(
+                "IRSA: {} runs on Fargate, where EKS Pod Identity does not work, so the role trusts the cluster's OIDC provider for {} only",
+                f.subject.split(':').nth(2).unwrap_or_default(),
+                f.subject
+            )],
+            None => vec!["EKS Pod Identity: the service account's pods run on EC2 nodes; an association binds the role".into()],
+        }
     }
 
     fn points_at(_: &Observed) -> Vec<String> {
@@ -192,12 +310,13 @@ impl ResourceKind for IamRole {
         Ok(found.into_iter().flatten().collect())
     }
 
-    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, _: &Inputs) -> Result<Found<Self>> {
+    async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
         let iam = &step.aws().iam;
+        let federation = federation(d.spec, inputs)?;
         let created = iam
             .create_role()
             .role_name(d.name)
-            .assume_role_policy_document(trust_policy(d.spec))
+            .assume_role_policy_document(trust_document(d.spec, federation.as_ref()))
             .description(format!("ekstack stack {}: {}", step.ctx.stack, d.address))
             .set_tags(Some(iam_tags(d.tags)?))
             .send()
@@ -233,12 +352,18 @@ impl ResourceKind for IamRole {
                 .await
                 .aws_on("iam:AttachRolePolicy", d.name)?;
         }
+        let inline = match &d.spec.inline {
+            Some(i) => Some(put_inline(step, d.name, i, inputs).await?),
+            None => None,
+        };
         let mut policies = d.spec.policies.clone();
         policies.sort();
         let observed = Observed {
             service: d.spec.service.clone(),
             source_arn: d.spec.source_arn.clone(),
             policies,
+            federation: federation.map(|f| format!("{} {}", f.provider_arn, f.subject)),
+            inline,
         };
         Ok(Self::found(d.address, d.name, "available", Readiness::Ready, observed)
             .with_arn(arn)
@@ -250,25 +375,47 @@ impl ResourceKind for IamRole {
         d: &Desired<'_, Self>,
         current: &Found<Self>,
         changes: &Changes<Self>,
-        _: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Found<Self>> {
         let iam = &step.aws().iam;
         let mut live = current.clone();
+        let federation = federation(d.spec, inputs)?;
         for change in changes.iter() {
             match change {
-                // One document holds both: it is written once for either.
-                Attr::Service | Attr::SourceArn => {
-                    if live.observed.service == d.spec.service && live.observed.source_arn == d.spec.source_arn {
+                // One document holds them all: it is written once for any.
+                Attr::Service | Attr::SourceArn | Attr::Federation => {
+                    let federated = federation.as_ref().map(|f| format!("{} {}", f.provider_arn, f.subject));
+                    if live.observed.service == d.spec.service
+                        && live.observed.source_arn == d.spec.source_arn
+                        && live.observed.federation == federated
+                    {
                         continue;
                     }
                     iam.update_assume_role_policy()
                         .role_name(&live.id)
-                        .policy_document(trust_policy(d.spec))
+                        .policy_document(trust_document(d.spec, federation.as_ref()))
                         .send()
                         .await
                         .aws_on("iam:UpdateAssumeRolePolicy", &live.id)?;
                     live.observed.service = d.spec.service.clone();
                     live.observed.source_arn = d.spec.source_arn.clone();
+                    live.observed.federation = federated;
+                }
+                Attr::Inline => {
+                    live.observed.inline = match &d.spec.inline {
+                        Some(i) => Some(put_inline(step, &live.id, i, inputs).await?),
+                        None => {
+                            gone_ok(
+                                iam.delete_role_policy()
+                                    .role_name(&live.id)
+                                    .policy_name(INLINE)
+                                    .send()
+                                    .await
+                                    .aws_on("iam:DeleteRolePolicy", &live.id),
+                            )?;
+                            None
+                        }
+                    };
                 }
                 Attr::Policies => {
                     let have = attached_policies(step.aws(), &live.id).await?;
@@ -321,6 +468,17 @@ impl ResourceKind for IamRole {
         for p in policies {
             detach(step, &live.id, &p).await?;
         }
+        // A role with an inline policy cannot be deleted (DeleteConflict).
+        if live.observed.inline.is_some() || live.id.contains("-pod-") {
+            gone_ok(
+                iam.delete_role_policy()
+                    .role_name(&live.id)
+                    .policy_name(INLINE)
+                    .send()
+                    .await
+                    .aws_on("iam:DeleteRolePolicy", &live.id),
+            )?;
+        }
         gone_ok(
             iam.delete_role()
                 .role_name(&live.id)
@@ -358,17 +516,167 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<Iam
     let Some(address) = tags.get(TAG_ADDRESS).cloned() else {
         return Ok(None);
     };
-    let trust = role.assume_role_policy_document().and_then(read_trust);
+    let document = role.assume_role_policy_document();
+    let trust = document.and_then(read_trust);
+    // Only pod identities' roles carry an inline policy.
+    let inline = if address.starts_with("iam-role.pod.") {
+        read_inline(aws, name).await?
+    } else {
+        None
+    };
     let observed = Observed {
         service: trust.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
         source_arn: trust.and_then(|t| t.1),
         policies: attached_policies(aws, name).await?,
+        federation: document.and_then(read_federation),
+        inline,
     };
     Ok(Some(
         IamRole::found(address, name, "available", Readiness::Ready, observed)
             .with_arn(Some(role.arn()))
             .with_tags(tags),
     ))
+}
+
+/// The OIDC provider an IRSA role trusts, from the provider's live record.
+struct Federation {
+    provider_arn: String,
+    /// The issuer without `https://`: the prefix of its condition keys.
+    issuer: String,
+    subject: String,
+}
+
+fn federation(spec: &Spec, inputs: &Inputs) -> Result<Option<Federation>> {
+    let Some(f) = &spec.federated else { return Ok(None) };
+    let provider = inputs.get(&f.provider)?;
+    Ok(Some(Federation {
+        provider_arn: provider.id.clone(),
+        issuer: provider.observed.url.trim_start_matches("https://").to_string(),
+        subject: f.subject.clone(),
+    }))
+}
+
+fn trust_document(spec: &Spec, federation: Option<&Federation>) -> String {
+    match federation {
+        Some(f) => json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": f.provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    format!("{}:sub", f.issuer): f.subject,
+                    format!("{}:aud", f.issuer): "sts.amazonaws.com",
+                }}
+            }]
+        })
+        .to_string(),
+        None => trust_policy(spec),
+    }
+}
+
+/// `<provider arn> <subject>` of a federated trust, if it is one.
+fn read_federation(document: &str) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(document).decode_utf8().ok()?;
+    let v: serde_json::Value = serde_json::from_str(&decoded).ok()?;
+    let statement = v.get("Statement")?.as_array()?.first()?;
+    let arn = statement.get("Principal")?.get("Federated")?.as_str()?;
+    let subject = statement
+        .get("Condition")?
+        .get("StringEquals")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.ends_with(":sub"))?
+        .1
+        .as_str()?;
+    Some(format!("{arn} {subject}"))
+}
+
+/// The managed master secret of a database's live record.
+fn secret_of(live: Option<&Live>) -> Option<String> {
+    let live = live?;
+    live.observed::<super::db_instance::DbInstance>()
+        .and_then(|o| o.secret_arn.clone())
+        .or_else(|| {
+            live.observed::<super::db_cluster::DbCluster>()
+                .and_then(|o| o.secret_arn.clone())
+        })
+}
+
+/// The inline policy: the file's statements, and GetSecretValue on exactly
+/// the database's managed secret. `None` while the secret is not known
+/// (the database is made in the same apply). RDS encrypts that secret with
+/// the `aws/secretsmanager` key unless told otherwise, whose key policy lets
+/// Secrets Manager decrypt for the caller, so no kms:Decrypt is granted.
+fn inline_document(inline: &Inline, secret: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut statements: Vec<serde_json::Value> = inline
+        .statements
+        .iter()
+        .map(|s| json!({"Effect": "Allow", "Action": s.actions, "Resource": s.resources}))
+        .collect();
+    if let Some(db) = &inline.database {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": [secret(db)?],
+        }));
+    }
+    Some(canonical(&json!({"Version": "2012-10-17", "Statement": statements})))
+}
+
+/// JSON with sorted keys, compact.
+fn canonical(v: &serde_json::Value) -> String {
+    fn sorted(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let ordered: std::collections::BTreeMap<&String, serde_json::Value> =
+                    m.iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::to_value(ordered).unwrap_or_default()
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}
+
+async fn put_inline(step: &Step<'_>, role: &str, inline: &Inline, inputs: &Inputs) -> Result<String> {
+    let document = inline_document(inline, |address| secret_of(super::Resolve::live(inputs, address)))
+        .ok_or_else(|| anyhow::anyhow!("the database's managed secret is not known yet"))?;
+    step.aws()
+        .iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(INLINE)
+        .policy_document(&document)
+        .send()
+        .await
+        .aws_on("iam:PutRolePolicy", role)?;
+    Ok(document)
+}
+
+async fn read_inline(aws: &Aws, role: &str) -> Result<Option<String>> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(INLINE)
+        .send()
+        .await
+        .aws_on("iam:GetRolePolicy", role)
+    {
+        Ok(out) => {
+            let decoded = percent_encoding::percent_decode_str(out.policy_document())
+                .decode_utf8()
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            Ok(serde_json::from_str::<serde_json::Value>(&decoded)
+                .ok()
+                .map(|v| canonical(&v)))
+        }
+        Err(e) if is_not_found_error(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn trust_policy(spec: &Spec) -> String {
@@ -470,6 +778,8 @@ mod tests {
             service: "eks-fargate-pods.amazonaws.com".into(),
             source_arn: Some("arn:aws:eks:us-east-1:111122223333:fargateprofile/shop/*".into()),
             policies: vec![],
+            federated: None,
+            inline: None,
         };
         let doc = trust_policy(&spec);
         let v: serde_json::Value = serde_json::from_str(&doc).unwrap();

@@ -23,6 +23,8 @@ pub mod eks_addon;
 pub mod eks_cluster;
 pub mod eks_fargate_profile;
 pub mod eks_nodegroup;
+pub mod eks_pod_identity;
+pub mod iam_oidc_provider;
 pub mod iam_role;
 pub mod internet_gateway;
 pub mod nat_gateway;

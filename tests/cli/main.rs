@@ -12,6 +12,7 @@ mod apply;
 mod cost;
 mod destroy;
 mod faults;
+mod identities;
 mod kube;
 mod plan;
 mod promotion;

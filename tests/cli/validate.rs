@@ -130,11 +130,38 @@ fn addon_and_access_mistakes_fail_before_any_aws_call() {
             "must be \"default\", \"latest\" or an add-on version",
         ),
     ];
+    let identities: &[(&str, &str, &str)] = &[
+        (
+            "[eks.pod_identities.api]\nnamespace = \"App\"\npolicies = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n",
+            "stack.toml:8:13: eks.pod_identities.api.namespace",
+            "not a Kubernetes namespace name",
+        ),
+        (
+            "[eks.pod_identities.api]\nnamespace = \"app\"\nservice_account = \"Api_1\"\npolicies = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n",
+            "stack.toml:9:19: eks.pod_identities.api.service_account",
+            "not a Kubernetes service account name",
+        ),
+        (
+            "[eks.pod_identities.api]\nnamespace = \"app\"\npolicies = [\"ReadOnlyAccess\"]\n",
+            "stack.toml:9:13: eks.pod_identities.api.policies[0]",
+            "is not an IAM policy ARN",
+        ),
+        (
+            "[eks.pod_identities.api]\nnamespace = \"app\"\ndatabase = true\n",
+            "stack.toml:9:12: eks.pod_identities.api.database",
+            "the stack has no [database]",
+        ),
+    ];
     let fargate_only = [
         (
             "[eks.fargate.apps]\nnamespaces = [\"app\"]\n",
             "stack.toml:5:6: eks.fargate",
             "no Fargate profile selects the kube-system namespace",
+        ),
+        (
+            "[eks.fargate.system]\nnamespaces = [\"kube-system\"]\n[eks.pod_identities.api]\nnamespace = \"app\"\npolicies = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n",
+            "stack.toml:8:13: eks.pod_identities.api.namespace",
+            "nothing runs namespace \"app\"",
         ),
         (
             "[eks.fargate.system]\nnamespaces = [\"kube-system\"]\n[eks.addons.aws-ebs-csi-driver]\n",
@@ -144,6 +171,7 @@ fn addon_and_access_mistakes_fail_before_any_aws_call() {
     ];
     let all = cases
         .iter()
+        .chain(identities)
         .map(|(body, at, rule)| (format!("{with_nodes}{body}"), *at, *rule))
         .chain(
             fargate_only

@@ -15,7 +15,7 @@ use crate::config::regions;
 use crate::config::source::Located;
 
 impl Resolver {
-    pub(super) fn eks(&mut self, e: &RawEks) -> Result<Eks, Reported> {
+    pub(super) fn eks(&mut self, e: &RawEks, has_database: bool) -> Result<Eks, Reported> {
         let today = regions::today();
         let version = match &e.version {
             None => Ok(regions::default_kubernetes_version(today).to_string()),
@@ -114,8 +114,22 @@ impl Resolver {
         );
         let addons = self.addons(e, version.as_ref().ok().map(String::as_str));
         let access = self.access(e.access.as_ref());
-        let (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access) =
-            (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access).all()?;
+        let pod_identities = self.pod_identities(
+            e.pod_identities.as_ref(),
+            &super::pod_identities::Compute::of(e, has_database),
+        );
+        let (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access, pod_identities) = (
+            version,
+            endpoint,
+            cidrs,
+            logging,
+            nodegroups,
+            fargate,
+            addons,
+            access,
+            pod_identities,
+        )
+            .all()?;
         Ok(Eks {
             version,
             endpoint,
@@ -125,6 +139,7 @@ impl Resolver {
             fargate,
             addons,
             access,
+            pod_identities,
         })
     }
 

@@ -19,6 +19,7 @@ mod checks;
 mod database;
 mod eks;
 mod network;
+mod pod_identities;
 mod stack;
 
 pub use addons::assumed_role;
@@ -252,7 +253,7 @@ impl Resolver {
         let azs_required = raw.eks.is_some() || raw.database.is_some();
         let region = identity.as_ref().map(|i| &i.region).map_err(|r| *r);
         let (network, two_azs) = self.network(raw.network.as_ref(), region, azs_required);
-        let eks = raw.eks.as_ref().map(|e| self.eks(e));
+        let eks = raw.eks.as_ref().map(|e| self.eks(e, raw.database.is_some()));
         let database = raw.database.as_ref().map(|d| self.database(d));
 
         // Cross-section rules.

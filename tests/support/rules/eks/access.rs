@@ -319,10 +319,10 @@ pub fn policies() -> Before {
     ))
 }
 
-/// TagResource, UntagResource and ListTagsForResource on an add-on or
-/// access entry ARN, which moto's tag routes do not know.
+/// TagResource, UntagResource and ListTagsForResource on an add-on, access
+/// entry or Pod Identity association ARN, which moto's tag routes do not know.
 pub fn tags(rules: &Rules, req: &Req, arn: &str) -> Option<Before> {
-    if !arn.contains(":addon/") && !arn.contains(":access-entry/") {
+    if !arn.contains(":addon/") && !arn.contains(":access-entry/") && !arn.contains(":podidentityassociation/") {
         return None;
     }
     let cluster = arn.split(':').nth(5)?.split('/').nth(1)?.to_string();
@@ -330,6 +330,8 @@ pub fn tags(rules: &Rules, req: &Req, arn: &str) -> Option<Before> {
     let c = st.eks.clusters.get_mut(&cluster)?;
     let tags: &mut BTreeMap<String, String> = if arn.contains(":addon/") {
         &mut c.addons.values_mut().find(|a| a.arn == arn)?.tags
+    } else if arn.contains(":podidentityassociation/") {
+        &mut c.associations.values_mut().find(|a| a.arn == arn)?.tags
     } else {
         &mut c.access.values_mut().find(|e| e.arn == arn)?.tags
     };

@@ -1,0 +1,169 @@
+//! Workload identities: a service account's AWS permissions, by IRSA on
+//! Fargate and EKS Pod Identity on EC2 nodes, checked through the SDK over
+//! HTTP against the emulator (moto serves IAM and its OIDC providers; the
+//! rules proxy serves Pod Identity associations).
+
+use crate::support::*;
+
+#[test]
+fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs() {
+    require_emulator();
+    let text = format!(
+        "{}\n[eks.pod_identities.worker]\nnamespace = \"jobs\"\npolicies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n",
+        std::fs::read_to_string(repo().join("stacks/learning.toml")).unwrap()
+    );
+    let t = Scenario::new(&text, "podid");
+    let name = t.p.name.clone();
+    let (code, out, err) = t.run(&["plan", "--env", "mvp"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("IRSA: app runs on Fargate"),
+        "the plan says which mechanism:\n{out}"
+    );
+    assert!(
+        out.contains("EKS Pod Identity: the service account's pods run on EC2 nodes"),
+        "{out}"
+    );
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    let aws = t.aws("ap-northeast-1");
+
+    // IRSA for `app/api`: the cluster's OIDC provider, and a role that
+    // trusts it for exactly that service account.
+    let cluster = aws
+        .block_on(aws.eks.describe_cluster().name(&name).send())
+        .unwrap()
+        .cluster
+        .unwrap();
+    let issuer = cluster
+        .identity()
+        .unwrap()
+        .oidc()
+        .unwrap()
+        .issuer()
+        .unwrap()
+        .to_string();
+    let host = issuer.trim_start_matches("https://").to_string();
+    let provider_arn = format!("arn:aws:iam::123456789012:oidc-provider/{host}");
+    let provider = aws
+        .block_on(
+            aws.iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&provider_arn)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
+    let role = |purpose: &str| {
+        let role_name = format!("{name}-ap-northeast-1-{purpose}");
+        let role = aws
+            .block_on(aws.iam.get_role().role_name(&role_name).send())
+            .unwrap()
+            .role
+            .unwrap();
+        let trust: serde_json::Value = serde_json::from_str(
+            &percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+                .decode_utf8()
+                .unwrap(),
+        )
+        .unwrap();
+        (role_name, role.arn().to_string(), trust["Statement"][0].clone())
+    };
+    let (api_name, api_arn, api_trust) = role("pod-api");
+    assert_eq!(
+        api_trust["Principal"]["Federated"],
+        provider_arn.as_str(),
+        "{api_trust}"
+    );
+    assert_eq!(api_trust["Action"], "sts:AssumeRoleWithWebIdentity");
+    assert_eq!(
+        api_trust["Condition"]["StringEquals"][format!("{host}:sub")],
+        "system:serviceaccount:app:api"
+    );
+    assert_eq!(
+        api_trust["Condition"]["StringEquals"][format!("{host}:aud")],
+        "sts.amazonaws.com"
+    );
+
+    // The database identity reads exactly the database's managed secret.
+    let db = aws.db_instance(&format!("{name}-db")).unwrap();
+    let secret = db.master_user_secret().unwrap().secret_arn().unwrap().to_string();
+    let inline = aws
+        .block_on(
+            aws.iam
+                .get_role_policy()
+                .role_name(&api_name)
+                .policy_name("ekstack")
+                .send(),
+        )
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(
+        &percent_encoding::percent_decode_str(inline.policy_document())
+            .decode_utf8()
+            .unwrap(),
+    )
+    .unwrap();
+    let statements = doc["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{doc}");
+    assert_eq!(statements[0]["Resource"], serde_json::json!([secret]), "{doc}");
+    assert_eq!(
+        statements[0]["Action"],
+        serde_json::json!(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
+    );
+    let attached = aws
+        .block_on(aws.iam.list_attached_role_policies().role_name(&api_name).send())
+        .unwrap();
+    assert!(attached.attached_policies().is_empty(), "nothing else is granted");
+
+    // EKS Pod Identity for `jobs/worker`: a role trusting the agent's
+    // service, bound by an association; none for the IRSA identity.
+    let (_, worker_arn, worker_trust) = role("pod-worker");
+    assert_eq!(worker_trust["Principal"]["Service"], "pods.eks.amazonaws.com");
+    assert_eq!(
+        worker_trust["Action"],
+        serde_json::json!(["sts:AssumeRole", "sts:TagSession"])
+    );
+    let listed = aws
+        .block_on(aws.eks.list_pod_identity_associations().cluster_name(&name).send())
+        .unwrap();
+    let ours: Vec<_> = listed
+        .associations()
+        .iter()
+        .filter(|a| a.owner_arn().is_none())
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].namespace(), Some("jobs"));
+    assert_eq!(ours[0].service_account(), Some("worker"));
+    let association = aws
+        .block_on(
+            aws.eks
+                .describe_pod_identity_association()
+                .cluster_name(&name)
+                .association_id(ours[0].association_id().unwrap())
+                .send(),
+        )
+        .unwrap()
+        .association
+        .unwrap();
+    assert_eq!(association.role_arn(), Some(worker_arn.as_str()));
+
+    // The manifests carry the IRSA annotation where it is needed.
+    let k8s = t.ok(&["output", "--env", "mvp", "--k8s"]);
+    assert!(
+        k8s.contains(&format!("eks.amazonaws.com/role-arn: \"{api_arn}\"")),
+        "{k8s}"
+    );
+    assert!(k8s.contains("name: worker\n  namespace: jobs"), "{k8s}");
+
+    t.converged("mvp");
+    let out = t.ok(&["destroy", "--env", "mvp", "--yes"]);
+    assert!(out.contains("Destroy complete"), "{out}");
+    assert!(aws
+        .block_on(
+            aws.iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&provider_arn)
+                .send()
+        )
+        .is_err());
+    assert!(aws.block_on(aws.iam.get_role().role_name(&api_name).send()).is_err());
+}
