@@ -8,6 +8,7 @@
 pub mod addons;
 pub mod diagnostic;
 mod keys;
+pub mod lb_controller;
 pub mod model;
 pub mod overlay;
 pub mod raw;

@@ -134,6 +134,8 @@ pub struct Eks {
     /// AWS permissions for service accounts, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub pod_identities: BTreeMap<String, PodIdentity>,
+    /// The AWS Load Balancer Controller's identity is among them.
+    pub load_balancer_controller: bool,
 }
 
 /// An IAM role for one Kubernetes service account.
@@ -152,6 +154,13 @@ pub struct PodIdentity {
     /// namespace runs, so never written in a file.
     #[serde(skip)]
     pub mechanism: Mechanism,
+    /// Its role's purpose in the role name (`pod-<name>`; `lbc` for the
+    /// load balancer controller, whose name is too long for IAM).
+    #[serde(skip)]
+    pub role_purpose: String,
+    /// Grants what the AWS Load Balancer Controller needs.
+    #[serde(skip)]
+    pub load_balancer_controller: bool,
 }
 
 /// One inline Allow statement.

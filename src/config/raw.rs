@@ -89,6 +89,9 @@ pub struct RawEks {
     /// AWS permissions for a Kubernetes service account, by name: EKS Pod
     /// Identity on EC2 nodes, IRSA on Fargate.
     pub pod_identities: Option<BTreeMap<String, RawPodIdentity>>,
+    /// A role for the AWS Load Balancer Controller, bound to
+    /// kube-system/aws-load-balancer-controller, so an Ingress gets an ALB.
+    pub load_balancer_controller: Option<L<bool>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -356,6 +359,7 @@ impl Merge for RawEks {
         deep(&mut self.addons, o.addons);
         deep(&mut self.access, o.access);
         deep(&mut self.pod_identities, o.pod_identities);
+        replace(&mut self.load_balancer_controller, o.load_balancer_controller);
     }
 }
 

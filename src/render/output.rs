@@ -30,6 +30,13 @@ pub fn text(o: &Outputs, stack_args: &str) -> String {
             "\n# kubectl\nekstack kubeconfig {stack_args} && kubectl get nodes\n"
         ));
     }
+    let controller = o
+        .service_accounts
+        .iter()
+        .find(|sa| sa.identity == crate::config::lb_controller::IDENTITY);
+    if let (Some(sa), Some(cluster), Some(vpc)) = (controller, &o.cluster_name, &o.vpc_id) {
+        s.push_str(&helm(sa, cluster, &o.region, vpc));
+    }
     if let (Some(host), Some(secret)) = (&o.db_endpoint, &o.db_secret_arn) {
         let port = o.db_port.unwrap_or(5432);
         let user = o.db_username.as_deref().unwrap_or("app");
@@ -71,6 +78,27 @@ pub fn config_map(o: &Outputs, stack: &str, namespace: &str) -> String {
     s.push_str(&format!("  DB_SECRET_ARN: \"{}\"\n", or_dash(&o.db_secret_arn)));
     for sa in &o.service_accounts {
         s.push_str(&service_account(sa));
+    }
+    s
+}
+
+/// How to install the AWS Load Balancer Controller with its chart, bound to
+/// the role ekstack made (its installation guide's Helm steps).
+fn helm(sa: &ServiceAccount, cluster: &str, region: &str, vpc: &str) -> String {
+    let mut s = format!(
+        "\n# AWS Load Balancer Controller (an Ingress gets an ALB)\nhelm repo add eks https://aws.github.io/eks-charts && helm repo update eks\nhelm upgrade --install aws-load-balancer-controller eks/aws-load-balancer-controller -n {} \\\n  --set clusterName={cluster} --set region={region} --set vpcId={vpc} \\\n  --set serviceAccount.create=true --set serviceAccount.name={}",
+        sa.namespace, sa.name
+    );
+    match (sa.mechanism, &sa.role_arn) {
+        (Mechanism::Irsa, Some(arn)) => s.push_str(&format!(
+            " \\\n  --set-string 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={arn}'\n"
+        )),
+        (Mechanism::Irsa, None) => {
+            s.push_str("\n# (apply first: the role's ARN goes into the service account's annotation)\n")
+        }
+        (Mechanism::PodIdentity, _) => {
+            s.push_str("\n# (EKS Pod Identity binds the role to the service account; no annotation)\n")
+        }
     }
     s
 }

@@ -99,6 +99,8 @@ pub struct Inline {
     pub statements: Vec<crate::config::Statement>,
     /// The database whose secret may be read (`db-instance` or `db-cluster`).
     pub database: Option<Address>,
+    /// What the AWS Load Balancer Controller needs.
+    pub load_balancer_controller: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -182,7 +184,7 @@ impl ResourceKind for IamRole {
             })
             .chain(eks.pod_identities.iter().map(|(name, p)| {
                 let r = pod(name);
-                let role = role_name(&stack.meta.name, &stack.meta.region, &format!("pod-{name}"));
+                let role = role_name(&stack.meta.name, &stack.meta.region, &p.role_purpose);
                 let database = p.database.then(|| match &stack.database {
                     Some(db) if db.engine.is_aurora() => super::db_cluster::ADDRESS.to_string(),
                     _ => super::db_instance::ADDRESS.to_string(),
@@ -204,10 +206,13 @@ impl ResourceKind for IamRole {
                         source_arn: None,
                         policies: p.policies.clone(),
                         federated,
-                        inline: (database.is_some() || !p.statements.is_empty()).then(|| Inline {
-                            statements: p.statements.clone(),
-                            database,
-                        }),
+                        inline: (database.is_some() || !p.statements.is_empty() || p.load_balancer_controller).then(
+                            || Inline {
+                                statements: p.statements.clone(),
+                                database,
+                                load_balancer_controller: p.load_balancer_controller,
+                            },
+                        ),
                     },
                     after: vec![],
                 }
@@ -614,6 +619,9 @@ fn inline_document(inline: &Inline, secret: impl Fn(&str) -> Option<String>) -> 
         .iter()
         .map(|s| json!({"Effect": "Allow", "Action": s.actions, "Resource": s.resources}))
         .collect();
+    if inline.load_balancer_controller {
+        statements.extend(crate::config::lb_controller::statements());
+    }
     if let Some(db) = &inline.database {
         statements.push(json!({
             "Effect": "Allow",

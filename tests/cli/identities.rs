@@ -10,7 +10,9 @@ fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs()
     require_emulator();
     let text = format!(
         "{}\n[eks.pod_identities.worker]\nnamespace = \"jobs\"\npolicies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n",
-        std::fs::read_to_string(repo().join("stacks/learning.toml")).unwrap()
+        std::fs::read_to_string(repo().join("stacks/learning.toml"))
+            .unwrap()
+            .replace("logging = []\n", "logging = []\nload_balancer_controller = true\n")
     );
     let t = Scenario::new(&text, "podid");
     let name = t.p.name.clone();
@@ -125,12 +127,16 @@ fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs()
     let listed = aws
         .block_on(aws.eks.list_pod_identity_associations().cluster_name(&name).send())
         .unwrap();
-    let ours: Vec<_> = listed
+    let mut ours: Vec<_> = listed
         .associations()
         .iter()
         .filter(|a| a.owner_arn().is_none())
         .collect();
-    assert_eq!(ours.len(), 1, "{ours:?}");
+    ours.sort_by_key(|a| a.namespace().map(str::to_string));
+    assert_eq!(ours.len(), 2, "the worker and the load balancer controller: {ours:?}");
+    // kube-system runs on the node group here: the controller gets EKS Pod Identity.
+    assert_eq!(ours[1].namespace(), Some("kube-system"));
+    assert_eq!(ours[1].service_account(), Some("aws-load-balancer-controller"));
     assert_eq!(ours[0].namespace(), Some("jobs"));
     assert_eq!(ours[0].service_account(), Some("worker"));
     let association = aws
@@ -166,4 +172,79 @@ fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs()
         )
         .is_err());
     assert!(aws.block_on(aws.iam.get_role().role_name(&api_name).send()).is_err());
+}
+
+/// `load_balancer_controller = true` on a stack whose kube-system runs on
+/// Fargate: the controller's role trusts the OIDC provider for its service
+/// account, allows what the controller's guide lists with its cluster-tag
+/// conditions, and `output` prints the Helm install filled in.
+#[test]
+fn the_load_balancer_controller_gets_its_role_and_its_install_command() {
+    require_emulator();
+    let text = std::fs::read_to_string(repo().join("stacks/fargate.toml"))
+        .unwrap()
+        .replace(
+            "version = \"1.35\"\n",
+            "version = \"1.35\"\nload_balancer_controller = true\n",
+        );
+    let t = Scenario::new(&text, "lbc");
+    let name = t.p.name.clone();
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    let aws = t.aws("us-east-1");
+    let role_name = format!("{name}-us-east-1-lbc");
+    let role = aws
+        .block_on(aws.iam.get_role().role_name(&role_name).send())
+        .unwrap()
+        .role
+        .unwrap();
+    let trust = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .to_string();
+    assert!(
+        trust.contains("system:serviceaccount:kube-system:aws-load-balancer-controller"),
+        "{trust}"
+    );
+    let inline = aws
+        .block_on(
+            aws.iam
+                .get_role_policy()
+                .role_name(&role_name)
+                .policy_name("ekstack")
+                .send(),
+        )
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(
+        &percent_encoding::percent_decode_str(inline.policy_document())
+            .decode_utf8()
+            .unwrap(),
+    )
+    .unwrap();
+    let create = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["Action"]
+                .to_string()
+                .contains("elasticloadbalancing:CreateLoadBalancer")
+        })
+        .cloned()
+        .unwrap();
+    assert!(
+        create["Condition"].to_string().contains("elbv2.k8s.aws/cluster"),
+        "{create}"
+    );
+
+    let out = t.ok(&["output", "--env", "mvp"]);
+    let vpc = aws.vpcs(&name)[0].vpc_id().unwrap().to_string();
+    assert!(
+        out.contains(&format!(
+            "--set clusterName={name} --set region=us-east-1 --set vpcId={vpc}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("role-arn={}", role.arn())), "{out}");
+    t.converged("mvp");
+    t.ok(&["destroy", "--env", "mvp", "--yes"]);
 }

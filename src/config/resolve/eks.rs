@@ -114,10 +114,17 @@ impl Resolver {
         );
         let addons = self.addons(e, version.as_ref().ok().map(String::as_str));
         let access = self.access(e.access.as_ref());
-        let pod_identities = self.pod_identities(
-            e.pod_identities.as_ref(),
-            &super::pod_identities::Compute::of(e, has_database),
-        );
+        let compute = super::pod_identities::Compute::of(e, has_database);
+        let pod_identities = self.pod_identities(e.pod_identities.as_ref(), &compute);
+        let controller = self.load_balancer_controller(e, &compute);
+        let pod_identities = match (pod_identities, controller) {
+            (Ok(mut ids), Ok(c)) => {
+                ids.extend(c);
+                Ok(ids)
+            }
+            (Err(r), _) | (_, Err(r)) => Err(r),
+        };
+        let load_balancer_controller = e.load_balancer_controller.as_ref().is_some_and(|l| l.value);
         let (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access, pod_identities) = (
             version,
             endpoint,
@@ -140,6 +147,7 @@ impl Resolver {
             addons,
             access,
             pod_identities,
+            load_balancer_controller,
         })
     }
 

@@ -190,6 +190,8 @@ impl Resolver {
                                     statements,
                                     database,
                                     mechanism,
+                                    role_purpose: format!("pod-{name}"),
+                                    load_balancer_controller: false,
                                 },
                             )
                         },
@@ -197,6 +199,58 @@ impl Resolver {
             );
         }
         collect_all(out)
+    }
+
+    /// The AWS Load Balancer Controller's identity, by the same rule as
+    /// the file's: IRSA where kube-system runs on Fargate.
+    pub(super) fn load_balancer_controller(
+        &mut self,
+        e: &RawEks,
+        compute: &Compute<'_>,
+    ) -> Result<Option<(String, PodIdentity)>, Reported> {
+        use crate::config::lb_controller::{IDENTITY, NAMESPACE, SERVICE_ACCOUNT};
+        let Some(on) = e.load_balancer_controller.as_ref().filter(|l| l.value) else {
+            return Ok(None);
+        };
+        let key = "eks.load_balancer_controller";
+        if e.pod_identities.as_ref().is_some_and(|m| m.contains_key(IDENTITY)) {
+            return Err(self.error(
+                key,
+                format!("adds the pod identity \"{IDENTITY}\", which [eks.pod_identities.{IDENTITY}] already names"),
+                loc(on),
+            ));
+        }
+        let mechanism = if compute.fargate_namespaces.contains(&NAMESPACE) {
+            Mechanism::Irsa
+        } else if compute.has_nodes && compute.agent {
+            Mechanism::PodIdentity
+        } else if compute.has_nodes {
+            return Err(self.error_help(
+                key,
+                format!("the controller runs on EC2 nodes through EKS Pod Identity, which needs the {POD_IDENTITY_AGENT} add-on, but it is turned off"),
+                loc(on),
+                Some(format!("remove `enabled = false` from [eks.addons.{POD_IDENTITY_AGENT}]")),
+            ));
+        } else {
+            return Err(self.error(
+                key,
+                "the controller runs in kube-system, which nothing runs: add a node group or a Fargate profile selecting kube-system",
+                loc(on),
+            ));
+        };
+        Ok(Some((
+            IDENTITY.to_string(),
+            PodIdentity {
+                namespace: NAMESPACE.into(),
+                service_account: SERVICE_ACCOUNT.into(),
+                policies: vec![],
+                statements: vec![],
+                database: false,
+                mechanism,
+                role_purpose: "lbc".into(),
+                load_balancer_controller: true,
+            },
+        )))
     }
 
     fn statement(
