@@ -16,6 +16,11 @@ ensure_venv() {
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet 'moto[server]==5.2.5'
   fi
+  # Offline checks of the manifests `output --k8s` prints (tests/cli/identities.rs).
+  if [ ! -x "$VENV/bin/kubernetes-validate" ]; then
+    echo "emulator: installing kubernetes-validate==1.37.0 into $VENV" >&2
+    "$VENV/bin/pip" install --quiet 'kubernetes-validate==1.37.0'
+  fi
 }
 
 up() {

@@ -1,5 +1,5 @@
 //! `ekstack output`: endpoints, names and the secret's ARN, with commands
-//! ready to paste; `--k8s` prints a ConfigMap for the app.
+//! ready to paste; `--k8s` prints the app's manifests.
 
 use clap::Args;
 
@@ -12,10 +12,11 @@ pub struct OutputArgs {
     /// Print JSON on stdout.
     #[arg(long, conflicts_with = "k8s")]
     pub json: bool,
-    /// Print a Kubernetes ConfigMap with the database's host, port and name.
+    /// Print the app's Kubernetes manifests: Namespace, ServiceAccounts,
+    /// ConfigMap, Deployment, Service, Ingress and HPA.
     #[arg(long)]
     pub k8s: bool,
-    /// Namespace of the ConfigMap.
+    /// The app's namespace.
     #[arg(long, default_value = "app")]
     pub namespace: String,
 }
@@ -29,11 +30,11 @@ pub fn run(session: &Session, args: OutputArgs) -> anyhow::Result<Outcome> {
     if args.json {
         crate::render::json(&out)?;
     } else if args.k8s {
-        crate::render::stdout(&crate::render::output::config_map(
+        crate::render::stdout(&crate::render::output::manifests(
             &out,
             &stack.meta.name,
             &args.namespace,
-        ))?;
+        )?)?;
     } else {
         crate::render::stdout(&crate::render::output::text(&out, &args.stack.as_typed()))?;
     }

@@ -4,4 +4,5 @@
 //! this binary and kubectl.
 
 pub mod kubeconfig;
+pub mod manifests;
 pub mod token;

@@ -16,6 +16,9 @@ pub struct Outputs {
     pub cluster_name: Option<String>,
     pub cluster_endpoint: Option<String>,
     pub db_endpoint: Option<String>,
+    /// Aurora's reader endpoint, where there are readers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_reader_endpoint: Option<String>,
     pub db_port: Option<i64>,
     pub db_name: Option<String>,
     pub db_username: Option<String>,
@@ -35,6 +38,8 @@ pub struct ServiceAccount {
     pub namespace: String,
     pub name: String,
     pub mechanism: Mechanism,
+    /// May read the database's secret.
+    pub database: bool,
     /// The role's ARN, once made.
     pub role_arn: Option<String>,
 }
@@ -68,6 +73,12 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
     } else if let Some(db) = live.find::<db_cluster::DbCluster>(db_cluster::ADDRESS) {
         let o = db.observed;
         out.db_endpoint = o.endpoint;
+        // The reader endpoint serves only once a reader instance exists.
+        let readers = live
+            .of_kind::<crate::resources::db_cluster_instance::DbClusterInstance>()
+            .count()
+            > 1;
+        out.db_reader_endpoint = o.reader_endpoint.filter(|_| readers);
         out.db_port = o.port.map(i64::from);
         out.db_secret_arn = o.secret_arn;
         out.db_name = Some(o.db_name);
@@ -79,6 +90,7 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
             namespace: p.namespace.clone(),
             name: p.service_account.clone(),
             mechanism: p.mechanism,
+            database: p.database,
             role_arn: live
                 .get(&crate::resources::iam_role::pod(identity).address)
                 .and_then(|l| l.arn.clone()),

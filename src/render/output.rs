@@ -55,31 +55,23 @@ pub fn text(o: &Outputs, stack_args: &str) -> String {
     s
 }
 
-/// A ConfigMap with the database's settings, and how to make its Secret.
-pub fn config_map(o: &Outputs, stack: &str, namespace: &str) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "# The app's database settings. The password is not here: RDS keeps it in\n# Secrets Manager ({}).\n# Read it into a Secret with the External Secrets Operator, or once by hand:\n#   kubectl -n {namespace} create secret generic {stack}-db --from-literal=password=\"$(aws secretsmanager get-secret-value --secret-id '{}' --query SecretString --output text | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"password\"])')\"\n",
-        or_dash(&o.db_secret_arn),
+/// The app's manifests as YAML documents for `kubectl apply -f -`, after a
+/// comment on how the app reads its password.
+pub fn manifests(o: &Outputs, stack: &str, namespace: &str) -> anyhow::Result<String> {
+    let mut s = format!(
+        "# The app for stack {stack}: kubectl apply -f - < this file.\n# The password is not here: RDS keeps it in Secrets Manager ({}). The app\n# reads it at start through its service account, for example in Python:\n#   secret = boto3.client(\"secretsmanager\").get_secret_value(SecretId=os.environ[\"DB_SECRET_ARN\"])\n#   password = json.loads(secret[\"SecretString\"])[\"password\"]\n",
         or_dash(&o.db_secret_arn)
-    ));
-    s.push_str("apiVersion: v1\nkind: ConfigMap\nmetadata:\n");
-    s.push_str(&format!(
-        "  name: {stack}-db\n  namespace: {namespace}\n  labels:\n    app.kubernetes.io/managed-by: ekstack\n"
-    ));
-    s.push_str("data:\n");
-    s.push_str(&format!("  DB_HOST: \"{}\"\n", or_dash(&o.db_endpoint)));
-    s.push_str(&format!(
-        "  DB_PORT: \"{}\"\n",
-        o.db_port.map(|p| p.to_string()).unwrap_or_default()
-    ));
-    s.push_str(&format!("  DB_NAME: \"{}\"\n", or_dash(&o.db_name)));
-    s.push_str(&format!("  DB_USER: \"{}\"\n", or_dash(&o.db_username)));
-    s.push_str(&format!("  DB_SECRET_ARN: \"{}\"\n", or_dash(&o.db_secret_arn)));
-    for sa in &o.service_accounts {
-        s.push_str(&service_account(sa));
+    );
+    let app = crate::kube::manifests::App {
+        stack,
+        namespace,
+        outputs: o,
+    };
+    for doc in crate::kube::manifests::manifests(&app) {
+        s.push_str("---\n");
+        s.push_str(&yaml_serde::to_string(&doc)?);
     }
-    s
+    Ok(s)
 }
 
 /// How to install the AWS Load Balancer Controller with its chart, bound to
@@ -99,28 +91,6 @@ fn helm(sa: &ServiceAccount, cluster: &str, region: &str, vpc: &str) -> String {
         (Mechanism::PodIdentity, _) => {
             s.push_str("\n# (EKS Pod Identity binds the role to the service account; no annotation)\n")
         }
-    }
-    s
-}
-
-/// A ServiceAccount of a pod identity: IRSA needs the role annotation;
-/// EKS Pod Identity binds the role through its association alone.
-fn service_account(sa: &ServiceAccount) -> String {
-    let mut s = format!(
-        "---\n# pod identity {}: {}\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {}\n  namespace: {}\n  labels:\n    app.kubernetes.io/managed-by: ekstack\n",
-        sa.identity,
-        match sa.mechanism {
-            Mechanism::Irsa => "IRSA (the namespace runs on Fargate)",
-            Mechanism::PodIdentity => "EKS Pod Identity (the association binds the role)",
-        },
-        sa.name,
-        sa.namespace
-    );
-    if sa.mechanism == Mechanism::Irsa {
-        s.push_str(&format!(
-            "  annotations:\n    eks.amazonaws.com/role-arn: \"{}\"\n",
-            sa.role_arn.as_deref().unwrap_or("(known after apply)")
-        ));
     }
     s
 }

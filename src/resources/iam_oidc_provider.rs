@@ -188,7 +188,9 @@ impl ResourceKind for IamOidcProvider {
                 .open_id_connect_provider_arn()
                 .map(str::to_string)
                 .ok_or_else(|| anyhow!("CreateOpenIDConnectProvider returned no ARN"))?,
-            // An interrupted run made it: find it by its URL.
+            // One provider per URL: an interrupted run's, or one made by
+            // hand for this cluster (`eksctl utils associate-iam-oidc-provider`),
+            // which IRSA can use as well; it is compared and tagged.
             Err(e) if crate::aws::errors::has_code(&e, "EntityAlreadyExists") => {
                 let host = url.trim_start_matches("https://").to_string();
                 let listed = step
@@ -198,13 +200,27 @@ impl ResourceKind for IamOidcProvider {
                     .send()
                     .await
                     .aws("iam:ListOpenIDConnectProviders")?;
-                listed
+                let found = listed
                     .open_id_connect_provider_list()
                     .iter()
                     .filter_map(|p| p.arn())
                     .find(|arn| arn.ends_with(&format!("oidc-provider/{host}")))
                     .map(str::to_string)
-                    .ok_or(e)?
+                    .ok_or(e)?;
+                let tags: Vec<Tag> = d
+                    .tags
+                    .iter()
+                    .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
+                    .collect::<Result<_>>()?;
+                step.aws()
+                    .iam
+                    .tag_open_id_connect_provider()
+                    .open_id_connect_provider_arn(&found)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .aws_on("iam:TagOpenIDConnectProvider", &found)?;
+                found
             }
             Err(e) => return Err(e),
         };

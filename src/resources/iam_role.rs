@@ -279,8 +279,9 @@ impl ResourceKind for IamRole {
     }
 
     /// Which mechanism a pod identity's role is used through, and why.
-    fn notes(d: &Desired<'_, Self>, _: Option<&Found<Self>>, _: &dyn super::Resolve) -> Vec<String> {
-        if !d.address.starts_with("iam-role.pod.") {
+    fn notes(d: &Desired<'_, Self>, live: Option<&Found<Self>>, _: &dyn super::Resolve) -> Vec<String> {
+        // Said when the role is made; a converged plan stays quiet.
+        if !d.address.starts_with("iam-role.pod.") || live.is_some() {
             return vec![];
         }
         match &d.spec.federated {

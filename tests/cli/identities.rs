@@ -152,13 +152,34 @@ fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs()
         .unwrap();
     assert_eq!(association.role_arn(), Some(worker_arn.as_str()));
 
-    // The manifests carry the IRSA annotation where it is needed.
-    let k8s = t.ok(&["output", "--env", "mvp", "--k8s"]);
-    assert!(
-        k8s.contains(&format!("eks.amazonaws.com/role-arn: \"{api_arn}\"")),
-        "{k8s}"
+    // The manifests carry the IRSA annotation where it is needed, the app
+    // runs as the database identity, and the Ingress is the controller's.
+    let (code, k8s, err) = t.run(&["output", "--env", "mvp", "--k8s"]);
+    assert_eq!(code, 0, "{err}");
+    let docs = manifests(&k8s);
+    let account = |name: &str| {
+        docs.iter()
+            .find(|d| d["kind"].as_str() == Some("ServiceAccount") && d["metadata"]["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no ServiceAccount {name}:\n{k8s}"))
+            .clone()
+    };
+    assert_eq!(
+        account("api")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].as_str(),
+        Some(api_arn.as_str())
     );
-    assert!(k8s.contains("name: worker\n  namespace: jobs"), "{k8s}");
+    assert_eq!(account("worker")["metadata"]["namespace"].as_str(), Some("jobs"));
+    assert!(
+        account("worker")["metadata"]["annotations"].is_null(),
+        "Pod Identity needs no annotation"
+    );
+    let deployment = docs.iter().find(|d| d["kind"].as_str() == Some("Deployment")).unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
+        Some("api")
+    );
+    let ingress = docs.iter().find(|d| d["kind"].as_str() == Some("Ingress")).unwrap();
+    assert_eq!(ingress["spec"]["ingressClassName"].as_str(), Some("alb"));
+    assert_offline_valid(&k8s);
 
     t.converged("mvp");
     let out = t.ok(&["destroy", "--env", "mvp", "--yes"]);
@@ -247,4 +268,58 @@ fn the_load_balancer_controller_gets_its_role_and_its_install_command() {
     assert!(out.contains(&format!("role-arn={}", role.arn())), "{out}");
     t.converged("mvp");
     t.ok(&["destroy", "--env", "mvp", "--yes"]);
+}
+
+/// The manifests checked against Kubernetes' own schemas, offline
+/// (`kubectl apply --dry-run=client` needs an API server): the
+/// `kubernetes-validate` package in the test venv, strict, for the
+/// cluster's Kubernetes version.
+fn assert_offline_valid(yaml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let validator = repo().join(".venv/bin/kubernetes-validate");
+    assert!(validator.exists(), "make test installs kubernetes-validate into .venv");
+    let out = std::process::Command::new(validator)
+        .args(["--strict", "-k", "1.35.0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the manifests fail the schema check:\n{text}\n{yaml}"
+    );
+    assert!(!text.contains("ERROR"), "{text}");
+}
+
+/// Manifests on a stack not applied yet still pass the schema check: what
+/// is not known yet is a placeholder, never a broken document.
+#[test]
+fn manifests_are_valid_kubernetes_before_and_after_apply() {
+    require_emulator();
+    let p = Project::from_sample("learning", "mani");
+    let (code, yaml, err) = p.run(&["output", "--env", "mvp", "--k8s"]);
+    assert_eq!(code, 0, "{err}");
+    let kinds: Vec<String> = manifests(&yaml)
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ConfigMap",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler"
+        ],
+        "{yaml}"
+    );
+    assert_offline_valid(&yaml);
 }

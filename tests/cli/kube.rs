@@ -174,10 +174,15 @@ fn output_matches_what_aws_reports_and_no_command_prints_a_secret() {
     assert!(psql.contains(&format!("port={db_port}")), "{psql}");
     assert!(psql.contains("dbname=app"), "{psql}");
 
-    // --k8s: a ConfigMap for the app.
+    // --k8s: the app's manifests, among them its ConfigMap.
     let (code, yaml, err) = run("output --k8s", &["output", "--env", "mvp", "--k8s"]);
     assert_eq!(code, 0, "{yaml}{err}");
-    let cm: yaml_serde::Value = yaml_serde::from_str(&yaml).unwrap_or_else(|e| panic!("{e}:\n{yaml}"));
+    let docs = manifests(&yaml);
+    let cm = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("ConfigMap"))
+        .unwrap_or_else(|| panic!("no ConfigMap:\n{yaml}"))
+        .clone();
     assert_eq!(cm["apiVersion"].as_str(), Some("v1"), "{yaml}");
     assert_eq!(cm["kind"].as_str(), Some("ConfigMap"), "{yaml}");
     assert_eq!(cm["data"]["DB_HOST"].as_str(), Some(db_host), "{yaml}");

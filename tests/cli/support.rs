@@ -570,3 +570,12 @@ impl Scenario {
             .collect()
     }
 }
+
+/// The YAML documents of a multi-document stream (`output --k8s`).
+pub fn manifests(yaml: &str) -> Vec<yaml_serde::Value> {
+    use serde::Deserialize;
+    yaml_serde::Deserializer::from_str(yaml)
+        .map(|d| yaml_serde::Value::deserialize(d).unwrap_or_else(|e| panic!("{e}:\n{yaml}")))
+        .filter(|v| !v.is_null())
+        .collect()
+}

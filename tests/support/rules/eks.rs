@@ -61,6 +61,9 @@ struct Cluster {
     access: BTreeMap<String, access::Entry>,
     /// Pod Identity associations by id.
     associations: BTreeMap<String, addons::Association>,
+    /// The id of its OIDC issuer: unique per cluster on AWS, while moto
+    /// gives every cluster of a process the same one.
+    issuer_id: String,
 }
 
 #[derive(Default)]
@@ -483,6 +486,7 @@ fn fresh_cluster(now: Instant) -> Cluster {
         addons: BTreeMap::new(),
         access: BTreeMap::new(),
         associations: BTreeMap::new(),
+        issuer_id: new_update_id().replace('-', "").to_ascii_uppercase(),
     }
 }
 
@@ -1128,6 +1132,11 @@ fn show_cluster(st: &mut State, name: &str, cluster: &mut Value, now: Instant) {
         cluster["version"] = json!(v);
     }
     cluster["accessConfig"] = c.access_config.clone();
+    if let Some(issuer) = cluster["identity"]["oidc"]["issuer"].as_str() {
+        if let Some((base, _)) = issuer.rsplit_once("/id/") {
+            cluster["identity"]["oidc"]["issuer"] = json!(format!("{base}/id/{}", c.issuer_id));
+        }
+    }
     cluster["bootstrapSelfManagedAddons"] = json!(c.bootstrap_self_managed_addons);
     if let Some(auto) = &c.auto_mode {
         for k in ["computeConfig", "storageConfig", "kubernetesNetworkConfig"] {
