@@ -184,11 +184,17 @@ fn a_destroy_right_after_a_killed_apply_leaves_nothing_billing() {
     {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    // The proxy logs a create as it forwards it: under load, moto may not
+    // have made the VPC yet. Kill once moto has it (the rules proxy still
+    // hides it from EC2 calls for a moment, as AWS does).
+    let aws = Independent::new("ap-northeast-1");
+    while aws.vpcs(&s.p.name).is_empty() && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let _ = child.kill();
     let _ = child.wait();
     let out = s.ok(&["destroy", "--env", "mvp", "--yes"]);
     assert!(out.contains("Destroy complete"), "{out}");
-    let aws = Independent::new("ap-northeast-1");
     assert_eq!(aws.tagged_leftovers(&s.p.name), Vec::<String>::new(), "{out}");
     assert!(aws.addresses(&s.p.name).is_empty(), "no Elastic IP left billing: {out}");
     assert!(aws.vpcs(&s.p.name).is_empty(), "no VPC left: {out}");
