@@ -411,14 +411,7 @@ impl ResourceKind for IamRole {
                     live.observed.inline = match &d.spec.inline {
                         Some(i) => Some(put_inline(step, &live.id, i, inputs).await?),
                         None => {
-                            gone_ok(
-                                iam.delete_role_policy()
-                                    .role_name(&live.id)
-                                    .policy_name(INLINE)
-                                    .send()
-                                    .await
-                                    .aws_on("iam:DeleteRolePolicy", &live.id),
-                            )?;
+                            delete_inline(step, &live.id).await?;
                             None
                         }
                     };
@@ -475,15 +468,8 @@ impl ResourceKind for IamRole {
             detach(step, &live.id, &p).await?;
         }
         // A role with an inline policy cannot be deleted (DeleteConflict).
-        if live.observed.inline.is_some() || live.id.contains("-pod-") {
-            gone_ok(
-                iam.delete_role_policy()
-                    .role_name(&live.id)
-                    .policy_name(INLINE)
-                    .send()
-                    .await
-                    .aws_on("iam:DeleteRolePolicy", &live.id),
-            )?;
+        if live.observed.inline.is_some() || live.address.starts_with("iam-role.pod.") {
+            delete_inline(step, &live.id).await?;
         }
         gone_ok(
             iam.delete_role()
@@ -662,6 +648,20 @@ async fn put_inline(step: &Step<'_>, role: &str, inline: &Inline, inputs: &Input
         .await
         .aws_on("iam:PutRolePolicy", role)?;
     Ok(document)
+}
+
+/// Removes the role's inline policy; one already gone is fine.
+async fn delete_inline(step: &Step<'_>, role: &str) -> Result<()> {
+    gone_ok(
+        step.aws()
+            .iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(INLINE)
+            .send()
+            .await
+            .aws_on("iam:DeleteRolePolicy", role),
+    )
 }
 
 async fn read_inline(aws: &Aws, role: &str) -> Result<Option<String>> {

@@ -89,21 +89,7 @@ fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs()
     // The database identity reads exactly the database's managed secret.
     let db = aws.db_instance(&format!("{name}-db")).unwrap();
     let secret = db.master_user_secret().unwrap().secret_arn().unwrap().to_string();
-    let inline = aws
-        .block_on(
-            aws.iam
-                .get_role_policy()
-                .role_name(&api_name)
-                .policy_name("ekstack")
-                .send(),
-        )
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_str(
-        &percent_encoding::percent_decode_str(inline.policy_document())
-            .decode_utf8()
-            .unwrap(),
-    )
-    .unwrap();
+    let doc = inline_policy(&aws, &api_name);
     let statements = doc["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 1, "{doc}");
     assert_eq!(statements[0]["Resource"], serde_json::json!([secret]), "{doc}");
@@ -226,21 +212,7 @@ fn the_load_balancer_controller_gets_its_role_and_its_install_command() {
         trust.contains("system:serviceaccount:kube-system:aws-load-balancer-controller"),
         "{trust}"
     );
-    let inline = aws
-        .block_on(
-            aws.iam
-                .get_role_policy()
-                .role_name(&role_name)
-                .policy_name("ekstack")
-                .send(),
-        )
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_str(
-        &percent_encoding::percent_decode_str(inline.policy_document())
-            .decode_utf8()
-            .unwrap(),
-    )
-    .unwrap();
+    let doc = inline_policy(&aws, &role_name);
     let create = doc["Statement"]
         .as_array()
         .unwrap()
@@ -322,4 +294,16 @@ fn manifests_are_valid_kubernetes_before_and_after_apply() {
         "{yaml}"
     );
     assert_offline_valid(&yaml);
+}
+
+/// The role's inline policy ekstack wrote, as JSON.
+fn inline_policy(aws: &Independent, role: &str) -> serde_json::Value {
+    let inline = aws
+        .block_on(aws.iam.get_role_policy().role_name(role).policy_name("ekstack").send())
+        .unwrap();
+    let text = percent_encoding::percent_decode_str(inline.policy_document())
+        .decode_utf8()
+        .unwrap()
+        .to_string();
+    serde_json::from_str(&text).unwrap()
 }
