@@ -20,9 +20,15 @@ use crate::resources::subnet::Subnet;
 /// https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html).
 pub const NO_CONTROL_PLANE: &[&str] = &["use1-az3", "usw1-az2", "cac1-az3"];
 
-/// The account the credentials belong to (STS GetCallerIdentity): it goes
-/// into ARNs that trust policies name.
-pub async fn account(aws: &Aws) -> Result<String> {
+/// Who the credentials are (STS GetCallerIdentity).
+pub struct Caller {
+    /// Goes into ARNs that trust policies name.
+    pub account: String,
+    /// The caller's ARN (a role session's, for assumed roles).
+    pub arn: String,
+}
+
+pub async fn caller(aws: &Aws) -> Result<Caller> {
     let out = aws
         .sts
         .get_caller_identity()
@@ -30,9 +36,17 @@ pub async fn account(aws: &Aws) -> Result<String> {
         .await
         .aws("sts:GetCallerIdentity")?;
     match out.account {
-        Some(account) if !account.is_empty() => Ok(account),
+        Some(account) if !account.is_empty() => Ok(Caller {
+            account,
+            arn: out.arn.unwrap_or_default(),
+        }),
         _ => bail!("sts:GetCallerIdentity returned no account"),
     }
+}
+
+/// The account the credentials belong to.
+pub async fn account(aws: &Aws) -> Result<String> {
+    Ok(caller(aws).await?.account)
 }
 
 /// The add-on versions EKS offers for the stack's Kubernetes version (none

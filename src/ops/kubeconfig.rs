@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::output::context_name;
-use crate::aws::errors::AwsResultExt;
 use crate::aws::Target;
 use crate::config::Stack;
 use crate::kube::kubeconfig::{self, ClusterEntry};
@@ -75,13 +74,8 @@ pub async fn kubeconfig(target: &Target, stack: &Stack, request: KubeconfigReque
     };
     // Whoever these credentials are needs an access entry, or kubectl is
     // refused with "Unauthorized".
-    let caller = aws
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .aws("sts:GetCallerIdentity")?;
-    let principal = eks_access_entry::principal_of(caller.arn().unwrap_or_default());
+    let caller = super::facts::caller(&aws).await?;
+    let principal = eks_access_entry::principal_of(&caller.arn);
     let access = match eks_access_entry::has_entry(&aws, &stack.meta.name, &principal).await? {
         Some(true) => Access::Entry { principal },
         Some(false) => Access::Missing { principal },

@@ -422,18 +422,21 @@ pub fn principal_of(caller: &str) -> String {
 /// Whether `principal` (an IAM role or user ARN) has an entry on the
 /// cluster; `None` when the cluster takes only the aws-auth ConfigMap.
 pub async fn has_entry(aws: &Aws, cluster: &str, principal: &str) -> Result<Option<bool>> {
-    match aws
+    let mut pages = aws
         .eks
         .list_access_entries()
         .cluster_name(cluster)
-        .send()
-        .await
-        .aws_on("eks:ListAccessEntries", cluster)
-    {
-        Ok(out) => Ok(Some(out.access_entries().iter().any(|p| p == principal))),
-        Err(e) if has_code(&e, "InvalidRequestException") => Ok(None),
-        Err(e) => Err(e),
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page.aws_on("eks:ListAccessEntries", cluster) {
+            Ok(out) if out.access_entries().iter().any(|p| p == principal) => return Ok(Some(true)),
+            Ok(_) => {}
+            Err(e) if has_code(&e, "InvalidRequestException") => return Ok(None),
+            Err(e) => return Err(e),
+        }
     }
+    Ok(Some(false))
 }
 
 #[cfg(test)]

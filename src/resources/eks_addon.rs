@@ -387,7 +387,8 @@ impl ResourceKind for EksAddon {
                 )
                 .await?;
             }
-            live = Self::wait_ready(step, &live).await?;
+            // The engine waits for ACTIVE after every update.
+            live = now;
         }
         if changes.has(Attr::Tags) {
             sync_tags(step, live.arn.as_deref(), &live.tags, d.tags).await?;
@@ -501,6 +502,8 @@ pub async fn offered(aws: &Aws, kubernetes: &str) -> Result<std::collections::BT
         .eks
         .describe_addon_versions()
         .kubernetes_version(kubernetes)
+        // Every add-on AWS and the Marketplace publish: the largest pages.
+        .max_results(100)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
