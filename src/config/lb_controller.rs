@@ -235,5 +235,10 @@ mod tests {
         ] {
             assert!(conditioned(a), "{a} is limited to the controller's own resources");
         }
+        // An inline role policy takes at most 10,240 characters, whitespace
+        // aside (IAM and STS quotas).
+        let document = json!({"Version": "2012-10-17", "Statement": s}).to_string();
+        println!("load balancer controller policy: {} characters", document.len());
+        assert!(document.len() < 10_240, "{}", document.len());
     }
 }
