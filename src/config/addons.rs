@@ -43,6 +43,11 @@ pub struct Known {
     pub permissions: Option<Permissions>,
     /// What it is for, in the plan and errors.
     pub what: &'static str,
+    /// EKS Auto Mode runs it itself, as part of the nodes ("Automate
+    /// cluster infrastructure with EKS Auto Mode": networking, kube-proxy,
+    /// CoreDNS, the Pod Identity agent and block storage), so it is never
+    /// a managed add-on there.
+    pub in_auto_mode: bool,
 }
 
 pub const ADDONS: &[Known] = &[
@@ -54,6 +59,7 @@ pub const ADDONS: &[Known] = &[
         // The node role carries AmazonEKS_CNI_Policy.
         permissions: None,
         what: "pod networking (Amazon VPC CNI)",
+        in_auto_mode: true,
     },
     Known {
         name: "kube-proxy",
@@ -62,6 +68,7 @@ pub const ADDONS: &[Known] = &[
         needs_nodes: false,
         permissions: None,
         what: "Service routing on each node",
+        in_auto_mode: true,
     },
     Known {
         name: "coredns",
@@ -70,6 +77,7 @@ pub const ADDONS: &[Known] = &[
         needs_nodes: false,
         permissions: None,
         what: "cluster DNS",
+        in_auto_mode: true,
     },
     Known {
         name: "eks-pod-identity-agent",
@@ -78,6 +86,7 @@ pub const ADDONS: &[Known] = &[
         needs_nodes: false,
         permissions: None,
         what: "AWS credentials for pods (EKS Pod Identity)",
+        in_auto_mode: true,
     },
     Known {
         name: "aws-ebs-csi-driver",
@@ -91,6 +100,7 @@ pub const ADDONS: &[Known] = &[
             purpose: "ebs-csi",
         }),
         what: "EBS persistent volumes",
+        in_auto_mode: true,
     },
     Known {
         name: "metrics-server",
@@ -99,6 +109,7 @@ pub const ADDONS: &[Known] = &[
         needs_nodes: false,
         permissions: None,
         what: "resource metrics for `kubectl top` and the HorizontalPodAutoscaler",
+        in_auto_mode: false,
     },
     Known {
         name: "amazon-cloudwatch-observability",
@@ -115,6 +126,7 @@ pub const ADDONS: &[Known] = &[
             purpose: "cloudwatch",
         }),
         what: "Container Insights metrics and logs",
+        in_auto_mode: false,
     },
 ];
 

@@ -136,6 +136,40 @@ pub struct Eks {
     pub pod_identities: BTreeMap<String, PodIdentity>,
     /// The AWS Load Balancer Controller's identity is among them.
     pub load_balancer_controller: bool,
+    pub mode: ClusterMode,
+    /// Auto Mode: the instances the node pools are expected to start, for
+    /// the cost estimate (an assumption the plan states).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_mode_expected_instances: Option<u32>,
+}
+
+/// The instances Auto Mode's node pools are assumed to start, for the cost
+/// estimate, when the file does not say.
+pub const AUTO_MODE_EXPECTED_INSTANCES: u32 = 2;
+
+/// How the cluster gets its nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[serde(into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
+pub enum ClusterMode {
+    /// Managed node groups and Fargate profiles that the file lists.
+    Managed,
+    /// EKS Auto Mode: EKS starts and runs the nodes from its node pools,
+    /// and runs the CNI, kube-proxy, CoreDNS, the Pod Identity agent, the
+    /// EBS CSI driver and load balancing itself.
+    Auto,
+}
+
+impl ClusterMode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl Eks {
+    pub fn auto(&self) -> bool {
+        self.mode == ClusterMode::Auto
+    }
 }
 
 /// An IAM role for one Kubernetes service account.

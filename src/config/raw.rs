@@ -92,6 +92,13 @@ pub struct RawEks {
     /// A role for the AWS Load Balancer Controller, bound to
     /// kube-system/aws-load-balancer-controller, so an Ingress gets an ALB.
     pub load_balancer_controller: Option<L<bool>>,
+    /// How the cluster gets its nodes: `managed` (node groups and Fargate
+    /// profiles, the default) or `auto` (EKS Auto Mode).
+    #[schemars(with = "Option<ClusterModeSchema>")]
+    pub mode: Option<L<String>>,
+    /// Auto Mode only: how many instances the node pools are expected to
+    /// start, for the cost estimate. Default 2.
+    pub auto_mode_expected_instances: Option<L<i64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -230,6 +237,14 @@ enum NatSchema {
     None,
     Single,
     PerAz,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum ClusterModeSchema {
+    Managed,
+    Auto,
 }
 
 #[allow(dead_code)]

@@ -92,7 +92,20 @@ pub enum Billable {
     Snapshot {
         gib: u32,
     },
+    /// The instances EKS Auto Mode is expected to start: EC2 plus Auto
+    /// Mode's management fee, each as [`AUTO_MODE_ASSUMED_INSTANCE`]
+    /// (Auto Mode picks the types). `assumed_by_default`: the count is the
+    /// default expectation, not the file's.
+    EksAutoModeNodes {
+        count: u32,
+        assumed_by_default: bool,
+    },
 }
+
+/// The instance type Auto Mode's nodes are priced as: a general-purpose
+/// type its `general-purpose` node pool may choose (C, M or R families of
+/// generation 5 or later).
+pub const AUTO_MODE_ASSUMED_INSTANCE: &str = "m5.large";
 
 /// One priced line. `None` amounts mean the price is unknown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -378,6 +391,28 @@ impl Pricer<'_> {
                 (
                     format!("Aurora storage {used} GiB"),
                     per_gb.map(|p| p * f64::from(used) / HOURS_PER_MONTH),
+                )
+            }
+            Billable::EksAutoModeNodes {
+                count,
+                assumed_by_default,
+            } => {
+                let t = AUTO_MODE_ASSUMED_INSTANCE;
+                notes.push(if *assumed_by_default {
+                    format!("assumed: {count} instances of {t} (the default expectation; Auto Mode's instances are not counted)")
+                } else {
+                    format!("assumed: eks.auto_mode_expected_instances = {count}, each priced as {t} (Auto Mode picks the types and scales with the pods)")
+                });
+                let hourly = if *count == 0 {
+                    Some(0.0)
+                } else {
+                    let ec2 = self.lookup(Section::Ec2, t, &mut notes);
+                    let fee = self.lookup(Section::EksAutoMode, t, &mut notes);
+                    ec2.zip(fee).map(|(e, f)| (e + f) * f64::from(*count))
+                };
+                (
+                    format!("{count} x EKS Auto Mode node ({t}: EC2 + Auto Mode fee)"),
+                    hourly,
                 )
             }
             Billable::Snapshot { gib } => {

@@ -36,10 +36,12 @@ pub enum Section {
     AuroraPostgresql,
     AuroraMysql,
     Aurora,
+    /// EKS Auto Mode's management fee, per instance-hour, by instance type.
+    EksAutoMode,
 }
 
 impl Section {
-    pub const ALL: [Section; 13] = [
+    pub const ALL: [Section; 14] = [
         Section::Eks,
         Section::Vpc,
         Section::Ebs,
@@ -53,6 +55,7 @@ impl Section {
         Section::AuroraPostgresql,
         Section::AuroraMysql,
         Section::Aurora,
+        Section::EksAutoMode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Section {
             Section::AuroraPostgresql => "aurora_postgresql",
             Section::AuroraMysql => "aurora_mysql",
             Section::Aurora => "aurora",
+            Section::EksAutoMode => "eks_auto_mode",
         }
     }
 
@@ -100,7 +104,8 @@ impl Section {
             | Section::RdsMysql
             | Section::RdsMysqlMultiAz
             | Section::AuroraPostgresql
-            | Section::AuroraMysql => None,
+            | Section::AuroraMysql
+            | Section::EksAutoMode => None,
         }
     }
 }
@@ -268,10 +273,11 @@ struct FileRegion {
     aurora_postgresql: Option<FileSection>,
     aurora_mysql: Option<FileSection>,
     aurora: Option<FileSection>,
+    eks_auto_mode: Option<FileSection>,
 }
 
 impl FileRegion {
-    fn sections(self) -> [(Section, Option<FileSection>); 13] {
+    fn sections(self) -> [(Section, Option<FileSection>); 14] {
         [
             (Section::Eks, self.eks),
             (Section::Vpc, self.vpc),
@@ -286,6 +292,7 @@ impl FileRegion {
             (Section::AuroraPostgresql, self.aurora_postgresql),
             (Section::AuroraMysql, self.aurora_mysql),
             (Section::Aurora, self.aurora),
+            (Section::EksAutoMode, self.eks_auto_mode),
         ]
     }
 }

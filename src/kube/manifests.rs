@@ -1,7 +1,8 @@
 //! The app's Kubernetes manifests, ready for `kubectl apply -f -`: its
 //! Namespace, the ServiceAccounts of the stack's pod identities, a
 //! ConfigMap with the database's settings, and an example Deployment,
-//! Service, Ingress (an ALB through the load balancer controller) and
+//! Service, Ingress (an ALB through the load balancer controller, or EKS
+//! Auto Mode's own load balancing with its IngressClass) and
 //! HorizontalPodAutoscaler. The password is never in them: the app reads it
 //! from Secrets Manager through its identity.
 
@@ -9,6 +10,9 @@ use serde_json::{json, Value};
 
 use crate::config::{lb_controller, Mechanism};
 use crate::ops::output::Outputs;
+
+/// The IngressClass (and its IngressClassParams) for Auto Mode's ALBs.
+pub const AUTO_MODE_INGRESS_CLASS: &str = "alb";
 
 /// What the manifests are made for.
 pub struct App<'a> {
@@ -112,7 +116,43 @@ pub fn manifests(app: &App<'_>) -> Vec<Value> {
             "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
         },
     }));
-    if o.service_accounts
+    let rules = json!([{"http": {"paths": [{
+        "path": "/",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": name, "port": {"name": "http"}}},
+    }]}}]);
+    if o.auto_mode {
+        // Auto Mode's load balancing answers an IngressClass naming its
+        // controller, with the ALB's settings in an IngressClassParams
+        // ("Create an IngressClass to configure an Application Load
+        // Balancer", EKS user guide). Both are cluster-scoped.
+        docs.push(json!({
+            "apiVersion": "eks.amazonaws.com/v1",
+            "kind": "IngressClassParams",
+            "metadata": {"name": AUTO_MODE_INGRESS_CLASS, "labels": {"app.kubernetes.io/managed-by": "ekstack"}},
+            "spec": {"scheme": "internet-facing"},
+        }));
+        docs.push(json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": AUTO_MODE_INGRESS_CLASS, "labels": {"app.kubernetes.io/managed-by": "ekstack"}},
+            "spec": {
+                "controller": "eks.amazonaws.com/alb",
+                "parameters": {
+                    "apiGroup": "eks.amazonaws.com",
+                    "kind": "IngressClassParams",
+                    "name": AUTO_MODE_INGRESS_CLASS,
+                },
+            },
+        }));
+        docs.push(json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name, "namespace": app.namespace, "labels": labels(app)},
+            "spec": {"ingressClassName": AUTO_MODE_INGRESS_CLASS, "rules": rules},
+        }));
+    } else if o
+        .service_accounts
         .iter()
         .any(|sa| sa.identity == lb_controller::IDENTITY)
     {
@@ -131,11 +171,7 @@ pub fn manifests(app: &App<'_>) -> Vec<Value> {
             },
             "spec": {
                 "ingressClassName": "alb",
-                "rules": [{"http": {"paths": [{
-                    "path": "/",
-                    "pathType": "Prefix",
-                    "backend": {"service": {"name": name, "port": {"name": "http"}}},
-                }]}}],
+                "rules": rules,
             },
         }));
     }

@@ -29,6 +29,10 @@ pub struct Outputs {
     /// The service accounts the stack's pod identities bind.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub service_accounts: Vec<ServiceAccount>,
+    /// EKS Auto Mode runs the cluster's load balancing: an Ingress needs
+    /// its IngressClass, and no controller.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auto_mode: bool,
 }
 
 /// A service account with AWS permissions, and how its pods get them.
@@ -62,6 +66,10 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         out.cluster_name = Some(c.id.clone());
         out.cluster_endpoint = Some(c.observed.endpoint_url.clone()).filter(|e| !e.is_empty());
         out.kubeconfig_context = Some(context_name(stack));
+        out.auto_mode = c.observed.auto_mode;
+    } else {
+        // Not made yet: what the file asks for.
+        out.auto_mode = stack.eks.as_ref().is_some_and(|e| e.auto());
     }
     if let Some(db) = live.find::<db_instance::DbInstance>(db_instance::ADDRESS) {
         let o = db.observed;

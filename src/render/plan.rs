@@ -151,6 +151,18 @@ pub fn human(plan: &Plan, style: Style) -> String {
             c.current_monthly_usd,
             delta.abs()
         );
+        // What the figure rests on that the plan cannot know (how many
+        // instances Auto Mode starts, storage not yet used) is said.
+        for line in &c.lines {
+            let assumed = line
+                .note
+                .iter()
+                .flat_map(|n| n.split("; "))
+                .filter(|n| n.starts_with("assumed"));
+            for note in assumed {
+                let _ = writeln!(out, "  {}: {note}", line.description);
+            }
+        }
     }
     let s = &plan.summary;
     if s.create + s.update + s.replace + s.delete > 0 {

@@ -646,6 +646,8 @@ mod tests {
                     authentication_mode: Some("API_AND_CONFIG_MAP".into()),
                     bootstrap_self_managed_addons: Some(!tags.contains_key(TAG_SELF_MANAGED_ADDONS)),
                     issuer: None,
+                    auto_mode: false,
+                    node_pools: vec![],
                 },
             )
             .with_tags(tags)

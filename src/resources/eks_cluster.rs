@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_eks::types::{
-    AuthenticationMode, Cluster, CreateAccessConfigRequest, LogSetup, LogType, Logging, UpdateAccessConfigRequest,
+    AuthenticationMode, BlockStorage, Cluster, ComputeConfigRequest, CreateAccessConfigRequest, ElasticLoadBalancing,
+    KubernetesNetworkConfigRequest, LogSetup, LogType, Logging, StorageConfigRequest, UpdateAccessConfigRequest,
     VpcConfigRequest,
 };
 
@@ -46,7 +47,24 @@ pub struct Spec {
     pub addons: Vec<(String, AddonVersion)>,
     /// How many managed node groups each upgrade hop rolls.
     pub nodegroups: usize,
+    /// EKS Auto Mode; `None` in managed mode.
+    pub auto: Option<AutoMode>,
 }
+
+/// EKS Auto Mode's compute: the built-in node pools, started with the
+/// node role ("Create a cluster with Amazon EKS Auto Mode").
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoMode {
+    pub node_role: Ref<IamRole>,
+    pub node_pools: Vec<String>,
+    /// How many instances the node pools are expected to start, for the
+    /// cost estimate.
+    pub expected_instances: u32,
+}
+
+/// Auto Mode's built-in node pools: `general-purpose` for workloads,
+/// `system` (tainted CriticalAddonsOnly) for cluster add-ons.
+pub const NODE_POOLS: &[&str] = &["general-purpose", "system"];
 
 /// Access entries and the aws-auth ConfigMap both: teammates get access
 /// entries, and whatever already reads aws-auth keeps working.
@@ -77,6 +95,9 @@ pub struct Observed {
     pub bootstrap_self_managed_addons: Option<bool>,
     /// The cluster's OIDC issuer URL, which IRSA trusts.
     pub issuer: Option<String>,
+    /// `computeConfig.enabled`: EKS Auto Mode is on.
+    pub auto_mode: bool,
+    pub node_pools: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -88,6 +109,7 @@ pub enum Attr {
     PublicAccessCidrs,
     Logging,
     AuthenticationMode,
+    Mode,
     Tags,
 }
 
@@ -117,6 +139,13 @@ impl ResourceKind for EksCluster {
                 subnets: super::subnet::all(stack, Tier::Private),
                 addons: eks.addons.iter().map(|(n, a)| (n.clone(), a.version.clone())).collect(),
                 nodegroups: eks.nodegroups.len(),
+                auto: eks.auto().then(|| AutoMode {
+                    node_role: super::iam_role::node(),
+                    node_pools: NODE_POOLS.iter().map(|p| p.to_string()).collect(),
+                    expected_instances: eks
+                        .auto_mode_expected_instances
+                        .unwrap_or(crate::config::AUTO_MODE_EXPECTED_INSTANCES),
+                }),
             },
             after: vec![],
         }]
@@ -124,6 +153,7 @@ impl ResourceKind for EksCluster {
 
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs = vec![spec.role.address.clone()];
+        refs.extend(spec.auto.iter().map(|a| a.node_role.address.clone()));
         refs.extend(spec.subnets.iter().map(|s| s.address.clone()));
         refs
     }
@@ -172,6 +202,11 @@ impl ResourceKind for EksCluster {
             })
             .in_place("eks:UpdateClusterConfig")
             .guard(authentication_guard),
+            Attribute::<Self>::new(Attr::Mode, "eks.mode", mode_of(s.auto.is_some()), |l| {
+                mode_of(l.observed.auto_mode).into()
+            })
+            .in_place("eks:UpdateClusterConfig")
+            .guard(mode_guard),
             tags::attribute(Attr::Tags, d, "eks:TagResource"),
         ]
         .into_iter()
@@ -225,15 +260,29 @@ impl ResourceKind for EksCluster {
     }
 
     fn billables(d: &Desired<'_, Self>) -> Vec<Billable> {
-        vec![Billable::EksControlPlane {
+        let mut bills = vec![Billable::EksControlPlane {
             extended: extended_support(&d.spec.version),
-        }]
+        }];
+        bills.extend(d.spec.auto.as_ref().map(|a| Billable::EksAutoModeNodes {
+            count: a.expected_instances,
+            assumed_by_default: false,
+        }));
+        bills
     }
 
+    /// Auto Mode's instances are EKS's, not the stack's: how many run is not
+    /// read, so the default expectation is priced and said to be assumed.
     fn live_billables(l: &Found<Self>, _: &LiveState) -> Vec<Billable> {
-        vec![Billable::EksControlPlane {
+        let mut bills = vec![Billable::EksControlPlane {
             extended: extended_support(&l.observed.version),
-        }]
+        }];
+        if l.observed.auto_mode {
+            bills.push(Billable::EksAutoModeNodes {
+                count: crate::config::AUTO_MODE_EXPECTED_INSTANCES,
+                assumed_by_default: true,
+            });
+        }
+        bills
     }
 
     /// A version in extended support bills six times the standard rate.
@@ -311,8 +360,11 @@ impl ResourceKind for EksCluster {
                         .build(),
                 )
                 // The CNI, kube-proxy and CoreDNS come as managed add-ons,
-                // each in its turn.
+                // each in its turn (or, in Auto Mode, with the nodes).
                 .bootstrap_self_managed_addons(false)
+                .set_compute_config(auto_compute(s.auto.as_ref(), inputs)?)
+                .set_kubernetes_network_config(s.auto.as_ref().map(|_| load_balancing(true)))
+                .set_storage_config(s.auto.as_ref().map(|_| block_storage(true)))
                 .set_tags(Some(d.tags.clone().into_iter().collect()))
                 .client_request_token(&token)
                 .send()
@@ -438,6 +490,33 @@ impl ResourceKind for EksCluster {
                         .authentication_mode(AuthenticationMode::ApiAndConfigMap)
                         .build(),
                 )
+                .send()
+                .await
+                .aws_on("eks:UpdateClusterConfig", &name)?;
+            wait_update(step, &name, UpdateOf::Cluster, out.update, Self::READY_TIMEOUT).await?;
+        }
+        // Auto Mode needs access entries, so this follows the change of
+        // authentication mode above.
+        if changes.has(Attr::Mode) {
+            let on = s.auto.is_some();
+            step.status(if on {
+                "turning on EKS Auto Mode"
+            } else {
+                "turning off EKS Auto Mode"
+            });
+            // Compute, block storage and load balancing go together, in one
+            // call ("Auto Mode API reference": all enabled or all disabled).
+            let compute = match auto_compute(s.auto.as_ref(), inputs)? {
+                Some(c) => c,
+                None => ComputeConfigRequest::builder().enabled(false).build(),
+            };
+            let out = aws
+                .eks
+                .update_cluster_config()
+                .name(&name)
+                .compute_config(compute)
+                .kubernetes_network_config(load_balancing(on))
+                .storage_config(block_storage(on))
                 .send()
                 .await
                 .aws_on("eks:UpdateClusterConfig", &name)?;
@@ -640,6 +719,52 @@ fn authentication_guard(before: &Value, _: &Value) -> Verdict {
     }
 }
 
+fn mode_of(auto: bool) -> &'static str {
+    if auto {
+        crate::config::ClusterMode::Auto.as_str()
+    } else {
+        crate::config::ClusterMode::Managed.as_str()
+    }
+}
+
+/// EKS switches a cluster into or out of Auto Mode in place; what happens
+/// to the pods is the part a reviewer needs to know.
+fn mode_guard(before: &Value, after: &Value) -> Verdict {
+    match (before.as_str(), after.as_str()) {
+        (Some("managed"), Some("auto")) => Verdict::AllowedWithNote(
+            "in place: one UpdateClusterConfig turns on Auto Mode's compute, block storage and load balancing together (after any version upgrade and the move to access entries, which it needs); the cluster role gains Auto Mode's policies first; pods move to Auto Mode's nodes as the node groups and Fargate profiles go; volumes made by the EBS CSI driver keep their old StorageClass".into(),
+        ),
+        (Some("auto"), Some("managed")) => Verdict::AllowedWithNote(
+            "in place: one UpdateClusterConfig turns off Auto Mode's compute, block storage and load balancing together; EKS drains and ends Auto Mode's instances, so the node groups or Fargate profiles in the file must be able to take the pods; load balancers of Ingresses on the eks.amazonaws.com/alb class are no longer managed".into(),
+        ),
+        _ => Verdict::Allowed,
+    }
+}
+
+/// Auto Mode's compute config, with the node role's ARN; `None` in managed mode.
+fn auto_compute(auto: Option<&AutoMode>, inputs: &Inputs) -> Result<Option<ComputeConfigRequest>> {
+    let Some(a) = auto else { return Ok(None) };
+    Ok(Some(
+        ComputeConfigRequest::builder()
+            .enabled(true)
+            .set_node_pools(Some(a.node_pools.clone()))
+            .node_role_arn(inputs.arn(&a.node_role)?)
+            .build(),
+    ))
+}
+
+fn load_balancing(enabled: bool) -> KubernetesNetworkConfigRequest {
+    KubernetesNetworkConfigRequest::builder()
+        .elastic_load_balancing(ElasticLoadBalancing::builder().enabled(enabled).build())
+        .build()
+}
+
+fn block_storage(enabled: bool) -> StorageConfigRequest {
+    StorageConfigRequest::builder()
+        .block_storage(BlockStorage::builder().enabled(enabled).build())
+        .build()
+}
+
 fn version_guard(before: &Value, after: &Value) -> Verdict {
     let (Some(b), Some(a)) = (before.as_str(), after.as_str()) else {
         return Verdict::Allowed;
@@ -706,6 +831,11 @@ fn to_found(c: &Cluster, stack: &str) -> Option<Found<EksCluster>> {
             .and_then(|i| i.oidc())
             .and_then(|o| o.issuer())
             .map(str::to_string),
+        auto_mode: c.compute_config().and_then(|cc| cc.enabled()) == Some(true),
+        node_pools: c
+            .compute_config()
+            .map(|cc| cc.node_pools().to_vec())
+            .unwrap_or_default(),
     };
     // A cluster of this name that ekstack did not make is reported, not adopted.
     let origin = if is_of_stack(&tags, stack) {

@@ -74,8 +74,14 @@ impl ResourceKind for EksPodIdentity {
                         namespace: p.namespace.clone(),
                         service_account: p.service_account.clone(),
                     },
-                    // The agent hands out the credentials.
-                    after: vec![super::eks_addon::address(crate::config::addons::POD_IDENTITY_AGENT)],
+                    // The agent hands out the credentials: the add-on, or
+                    // in Auto Mode the nodes themselves.
+                    after: eks
+                        .addons
+                        .contains_key(crate::config::addons::POD_IDENTITY_AGENT)
+                        .then(|| super::eks_addon::address(crate::config::addons::POD_IDENTITY_AGENT))
+                        .into_iter()
+                        .collect(),
                 }
             })
             .collect()

@@ -25,6 +25,23 @@ pub const NODE_POLICIES: &[&str] = &[
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 ];
 pub const FARGATE_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSFargatePodExecutionRolePolicy"];
+/// What EKS Auto Mode adds to the cluster role: it starts instances, makes
+/// volumes and load balancers, and manages their network interfaces
+/// ("Amazon EKS Auto Mode cluster IAM role",
+/// https://docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html).
+pub const AUTO_CLUSTER_POLICIES: &[&str] = &[
+    "arn:aws:iam::aws:policy/AmazonEKSBlockStoragePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSComputePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSLoadBalancingPolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSNetworkingPolicy",
+];
+/// An Auto Mode node's role is minimal: Auto Mode runs the CNI with the
+/// cluster role ("Amazon EKS Auto Mode node IAM role",
+/// https://docs.aws.amazon.com/eks/latest/userguide/auto-create-node-role.html).
+pub const AUTO_NODE_POLICIES: &[&str] = &[
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodeMinimalPolicy",
+];
 
 pub fn cluster() -> Ref<IamRole> {
     Ref::new("iam-role.cluster")
@@ -80,6 +97,9 @@ pub struct Spec {
     pub federated: Option<Federated>,
     /// What the role's own inline policy allows.
     pub inline: Option<Inline>,
+    /// The trust lets the service tag its session too (sts:TagSession), as
+    /// EKS Pod Identity and an Auto Mode cluster's role need.
+    pub tag_session: bool,
 }
 
 /// IRSA: the cluster's OIDC provider may have the role assumed for exactly
@@ -114,6 +134,8 @@ pub struct Observed {
     /// The inline policy document, canonical JSON; read only for the roles
     /// that have one in the file (pod identities).
     pub inline: Option<String>,
+    /// The trust allows sts:TagSession.
+    pub tag_session: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -124,6 +146,7 @@ pub enum Attr {
     Policies,
     Federation,
     Inline,
+    TagSession,
     Tags,
 }
 
@@ -135,9 +158,17 @@ impl ResourceKind for IamRole {
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = &stack.eks else { return vec![] };
-        let mut roles = vec![(cluster(), "cluster", "eks.amazonaws.com", CLUSTER_POLICIES, None)];
-        if !eks.nodegroups.is_empty() {
-            roles.push((node(), "node", "ec2.amazonaws.com", NODE_POLICIES, None));
+        let auto = eks.auto();
+        let cluster_policies: Vec<&str> = if auto {
+            CLUSTER_POLICIES.iter().chain(AUTO_CLUSTER_POLICIES).copied().collect()
+        } else {
+            CLUSTER_POLICIES.to_vec()
+        };
+        let mut roles = vec![(cluster(), "cluster", "eks.amazonaws.com", cluster_policies, None)];
+        if auto {
+            roles.push((node(), "node", "ec2.amazonaws.com", AUTO_NODE_POLICIES.to_vec(), None));
+        } else if !eks.nodegroups.is_empty() {
+            roles.push((node(), "node", "ec2.amazonaws.com", NODE_POLICIES.to_vec(), None));
         }
         if !eks.fargate.is_empty() {
             // "Amazon EKS Pod execution IAM role": the trust policy names the
@@ -155,13 +186,13 @@ impl ResourceKind for IamRole {
                 fargate(),
                 "fargate",
                 "eks-fargate-pods.amazonaws.com",
-                FARGATE_POLICIES,
+                FARGATE_POLICIES.to_vec(),
                 source,
             ));
         }
         for name in eks.addons.keys() {
             if let Some(p) = crate::config::addons::known(name).and_then(|k| k.permissions) {
-                roles.push((addon(name), p.purpose, POD_IDENTITY_SERVICE, p.policies, None));
+                roles.push((addon(name), p.purpose, POD_IDENTITY_SERVICE, p.policies.to_vec(), None));
             }
         }
         roles
@@ -178,6 +209,7 @@ impl ResourceKind for IamRole {
                         policies: policies.iter().map(|p| p.to_string()).collect(),
                         federated: None,
                         inline: None,
+                        tag_session: service == POD_IDENTITY_SERVICE || (auto && purpose == "cluster"),
                     },
                     after: vec![],
                 }
@@ -213,6 +245,7 @@ impl ResourceKind for IamRole {
                                 load_balancer_controller: p.load_balancer_controller,
                             },
                         ),
+                        tag_session: p.mechanism == Mechanism::PodIdentity,
                     },
                     after: vec![],
                 }
@@ -239,6 +272,14 @@ impl ResourceKind for IamRole {
             .unordered(),
             tags::attribute(Attr::Tags, d, "iam:TagRole"),
         ];
+        // Compared where the trust needs it; a trust that allows a tagged
+        // session it no longer needs is left as it is.
+        if d.spec.tag_session {
+            rows.push(
+                Attribute::<Self>::new(Attr::TagSession, "eks", true, |l| Value::from(l.observed.tag_session))
+                    .in_place("iam:UpdateAssumeRolePolicy"),
+            );
+        }
         if let Some(f) = &d.spec.federated {
             let provider = refs.live(&f.provider.address).and_then(|l| l.arn.clone());
             rows.push(
@@ -370,6 +411,7 @@ impl ResourceKind for IamRole {
             policies,
             federation: federation.map(|f| format!("{} {}", f.provider_arn, f.subject)),
             inline,
+            tag_session: d.spec.tag_session,
         };
         Ok(Self::found(d.address, d.name, "available", Readiness::Ready, observed)
             .with_arn(arn)
@@ -389,11 +431,12 @@ impl ResourceKind for IamRole {
         for change in changes.iter() {
             match change {
                 // One document holds them all: it is written once for any.
-                Attr::Service | Attr::SourceArn | Attr::Federation => {
+                Attr::Service | Attr::SourceArn | Attr::Federation | Attr::TagSession => {
                     let federated = federation.as_ref().map(|f| format!("{} {}", f.provider_arn, f.subject));
                     if live.observed.service == d.spec.service
                         && live.observed.source_arn == d.spec.source_arn
                         && live.observed.federation == federated
+                        && live.observed.tag_session == d.spec.tag_session
                     {
                         continue;
                     }
@@ -406,6 +449,7 @@ impl ResourceKind for IamRole {
                     live.observed.service = d.spec.service.clone();
                     live.observed.source_arn = d.spec.source_arn.clone();
                     live.observed.federation = federated;
+                    live.observed.tag_session = d.spec.tag_session;
                 }
                 Attr::Inline => {
                     live.observed.inline = match &d.spec.inline {
@@ -522,6 +566,7 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<Iam
         policies: attached_policies(aws, name).await?,
         federation: document.and_then(read_federation),
         inline,
+        tag_session: document.is_some_and(trusts_tag_session),
     };
     Ok(Some(
         IamRole::found(address, name, "available", Readiness::Ready, observed)
@@ -688,8 +733,23 @@ async fn read_inline(aws: &Aws, role: &str) -> Result<Option<String>> {
     }
 }
 
+/// Whether a trust policy's first statement allows sts:TagSession.
+fn trusts_tag_session(document: &str) -> bool {
+    let Some(decoded) = percent_encoding::percent_decode_str(document).decode_utf8().ok() else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&decoded) else {
+        return false;
+    };
+    match &v["Statement"][0]["Action"] {
+        serde_json::Value::String(a) => a == "sts:TagSession",
+        serde_json::Value::Array(a) => a.iter().any(|x| x == "sts:TagSession"),
+        _ => false,
+    }
+}
+
 fn trust_policy(spec: &Spec) -> String {
-    let action = if spec.service == POD_IDENTITY_SERVICE {
+    let action = if spec.tag_session {
         json!(["sts:AssumeRole", "sts:TagSession"])
     } else {
         json!("sts:AssumeRole")
@@ -789,6 +849,7 @@ mod tests {
             policies: vec![],
             federated: None,
             inline: None,
+            tag_session: false,
         };
         let doc = trust_policy(&spec);
         let v: serde_json::Value = serde_json::from_str(&doc).unwrap();

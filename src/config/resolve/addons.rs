@@ -21,9 +21,17 @@ use crate::config::source::Located;
 const KUBE_PROXY_SKEW: u32 = 3;
 
 impl Resolver {
-    pub(super) fn addons(&mut self, e: &RawEks, kubernetes: Option<&str>) -> Result<BTreeMap<String, Addon>, Reported> {
+    /// `auto`: EKS Auto Mode, which runs the default add-ons itself, so
+    /// there are none by default and naming one is an error.
+    pub(super) fn addons(
+        &mut self,
+        e: &RawEks,
+        kubernetes: Option<&str>,
+        auto: bool,
+    ) -> Result<BTreeMap<String, Addon>, Reported> {
         let raw = e.addons.as_ref();
-        let has_nodes = e.nodegroups.as_ref().is_some_and(|m| !m.is_empty());
+        // Auto Mode starts its own nodes.
+        let has_nodes = auto || e.nodegroups.as_ref().is_some_and(|m| !m.is_empty());
         let kube_system_on_fargate = e.fargate.iter().flatten().any(|(_, p)| {
             p.namespaces
                 .as_ref()
@@ -51,12 +59,37 @@ impl Resolver {
             let r = raw.and_then(|m| m.get(name));
             match r.and_then(|r| r.enabled.as_ref()) {
                 Some(e) => e.value,
-                None => known.is_some_and(|k| k.default) || r.is_some(),
+                None => known.is_some_and(|k| k.default && !auto) || r.is_some(),
             }
         };
-        let agent = enabled(POD_IDENTITY_AGENT);
+        // Auto Mode runs the Pod Identity agent on its nodes.
+        let agent = auto || enabled(POD_IDENTITY_AGENT);
+        if auto {
+            for known in addons::ADDONS.iter().filter(|k| k.in_auto_mode && enabled(k.name)) {
+                let base = format!("eks.addons.{}", known.name);
+                let at = raw
+                    .and_then(|m| m.get(known.name))
+                    .and_then(|r| r.enabled.as_ref().map(|l| l.at()))
+                    .or_else(|| self.table(&base));
+                checks.push(Err(self.error_help(
+                    base,
+                    format!(
+                        "EKS Auto Mode runs {} ({}) itself; a managed add-on would run a second copy beside it",
+                        known.name, known.what
+                    ),
+                    at,
+                    Some(format!(
+                        "remove [eks.addons.{}], or set eks.mode = \"managed\"",
+                        known.name
+                    )),
+                )));
+            }
+        }
         let mut out = Vec::new();
-        for known in addons::ADDONS.iter().filter(|k| enabled(k.name)) {
+        for known in addons::ADDONS
+            .iter()
+            .filter(|k| enabled(k.name) && !(auto && k.in_auto_mode))
+        {
             let base = format!("eks.addons.{}", known.name);
             let r = raw.and_then(|m| m.get(known.name));
             let at = r

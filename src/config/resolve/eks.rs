@@ -9,7 +9,11 @@ use ipnet::Ipv4Net;
 
 use super::checks::{check_aws_child_name, is_dns_label, is_instance_type, is_label_key, is_label_name};
 use super::{collect_all, loc, All, Reported, Resolver};
-use crate::config::model::{Arch, Capacity, Eks, EndpointAccess, FargateProfile, Nodegroup, LOG_TYPES};
+use crate::config::model::{Arch, Capacity, ClusterMode, Eks, EndpointAccess, FargateProfile, Nodegroup, LOG_TYPES};
+
+/// The oldest Kubernetes minor version EKS Auto Mode runs.
+const AUTO_MODE_MIN_MINOR: u32 = 29;
+
 use crate::config::raw::{RawEks, RawFargate, RawNodegroup};
 use crate::config::regions;
 use crate::config::source::Located;
@@ -112,9 +116,15 @@ impl Resolver {
                 .flatten()
                 .map(|(name, p)| self.fargate(name, p).map(|f| (name.clone(), f))),
         );
-        let addons = self.addons(e, version.as_ref().ok().map(String::as_str));
+        let mode = match &e.mode {
+            None => Ok(ClusterMode::Managed),
+            Some(m) => self.variant("eks.mode", m),
+        };
+        let auto = matches!(mode, Ok(ClusterMode::Auto));
+        let auto_rules = self.auto_mode(e, auto, version.as_ref().ok().map(String::as_str));
+        let addons = self.addons(e, version.as_ref().ok().map(String::as_str), auto);
         let access = self.access(e.access.as_ref());
-        let compute = super::pod_identities::Compute::of(e, has_database);
+        let compute = super::pod_identities::Compute::of(e, has_database, auto);
         let pod_identities = self.pod_identities(e.pod_identities.as_ref(), &compute);
         let controller = self.load_balancer_controller(e, &compute);
         let pod_identities = match (pod_identities, controller) {
@@ -125,18 +135,24 @@ impl Resolver {
             (Err(r), _) | (_, Err(r)) => Err(r),
         };
         let load_balancer_controller = e.load_balancer_controller.as_ref().is_some_and(|l| l.value);
-        let (version, endpoint, cidrs, logging, nodegroups, fargate, addons, access, pod_identities) = (
-            version,
-            endpoint,
-            cidrs,
-            logging,
-            nodegroups,
-            fargate,
-            addons,
-            access,
-            pod_identities,
-        )
-            .all()?;
+        let ((version, endpoint, cidrs, logging, nodegroups, fargate, addons, access, pod_identities), mode, expected) =
+            (
+                (
+                    version,
+                    endpoint,
+                    cidrs,
+                    logging,
+                    nodegroups,
+                    fargate,
+                    addons,
+                    access,
+                    pod_identities,
+                )
+                    .all(),
+                mode,
+                auto_rules,
+            )
+                .all()?;
         Ok(Eks {
             version,
             endpoint,
@@ -148,7 +164,76 @@ impl Resolver {
             access,
             pod_identities,
             load_balancer_controller,
+            mode,
+            auto_mode_expected_instances: expected,
         })
+    }
+
+    /// What EKS Auto Mode excludes or requires, and how many instances its
+    /// node pools are expected to start (`None` in managed mode).
+    fn auto_mode(&mut self, e: &RawEks, auto: bool, version: Option<&str>) -> Result<Option<u32>, Reported> {
+        let expected = e.auto_mode_expected_instances.as_ref();
+        if !auto {
+            return match expected {
+                Some(n) => Err(self.error_help(
+                    "eks.auto_mode_expected_instances",
+                    "only applies to EKS Auto Mode, but eks.mode is \"managed\"",
+                    loc(n),
+                    Some("set eks.mode = \"auto\", or remove it".into()),
+                )),
+                None => Ok(None),
+            };
+        }
+        let help = |what: &str| Some(format!("remove {what}, or set eks.mode = \"managed\""));
+        let nodegroups = match e.nodegroups.as_ref().filter(|m| !m.is_empty()) {
+            Some(_) => Err(self.error_help(
+                "eks.nodegroups",
+                "EKS Auto Mode starts and scales the nodes itself from its node pools; managed node groups belong to mode = \"managed\"",
+                self.table("eks.nodegroups"),
+                help("[eks.nodegroups.*]"),
+            )),
+            None => Ok(()),
+        };
+        let fargate = match e.fargate.as_ref().filter(|m| !m.is_empty()) {
+            Some(_) => Err(self.error_help(
+                "eks.fargate",
+                "EKS Auto Mode runs every namespace on its own nodes; Fargate profiles belong to mode = \"managed\"",
+                self.table("eks.fargate"),
+                help("[eks.fargate.*]"),
+            )),
+            None => Ok(()),
+        };
+        let controller = match e.load_balancer_controller.as_ref().filter(|l| l.value) {
+            Some(on) => Err(self.error_help(
+                "eks.load_balancer_controller",
+                "EKS Auto Mode runs load balancing itself (IngressClass controller eks.amazonaws.com/alb); the AWS Load Balancer Controller would contend with it for the same Ingresses",
+                loc(on),
+                help("load_balancer_controller"),
+            )),
+            None => Ok(()),
+        };
+        // "EKS Auto Mode requires Kubernetes version 1.29 or greater"
+        // (Auto Mode user guide, "Create a cluster with Amazon EKS Auto Mode").
+        let minor = version.and_then(|v| v.split('.').nth(1)?.parse::<u32>().ok());
+        let supported = match (minor, e.version.as_ref()) {
+            (Some(m), Some(v)) if m < AUTO_MODE_MIN_MINOR => Err(self.error(
+                "eks.version",
+                format!(
+                    "EKS Auto Mode needs Kubernetes 1.{AUTO_MODE_MIN_MINOR} or later, not {}",
+                    v.value
+                ),
+                loc(v),
+            )),
+            _ => Ok(()),
+        };
+        let count = match expected {
+            None => Ok(crate::config::model::AUTO_MODE_EXPECTED_INSTANCES),
+            Some(n) => self
+                .int_in("eks.auto_mode_expected_instances", n, 0, 1000)
+                .map(|n| n as u32),
+        };
+        let ((), (), (), (), count) = (nodegroups, fargate, controller, supported, count).all()?;
+        Ok(Some(count))
     }
 
     fn access_cidr(&mut self, key: &str, c: &Located<String>) -> Result<String, Reported> {

@@ -23,15 +23,17 @@ pub(super) struct Compute<'a> {
 }
 
 impl<'a> Compute<'a> {
-    pub fn of(e: &'a RawEks, has_database: bool) -> Self {
-        let agent = e
-            .addons
-            .as_ref()
-            .and_then(|m| m.get(POD_IDENTITY_AGENT))
-            .and_then(|a| a.enabled.as_ref())
-            .is_none_or(|en| en.value);
+    /// `auto`: EKS Auto Mode, whose own EC2 nodes run every namespace
+    /// and the Pod Identity agent.
+    pub fn of(e: &'a RawEks, has_database: bool, auto: bool) -> Self {
+        let agent = auto
+            || e.addons
+                .as_ref()
+                .and_then(|m| m.get(POD_IDENTITY_AGENT))
+                .and_then(|a| a.enabled.as_ref())
+                .is_none_or(|en| en.value);
         Compute {
-            has_nodes: e.nodegroups.as_ref().is_some_and(|m| !m.is_empty()),
+            has_nodes: auto || e.nodegroups.as_ref().is_some_and(|m| !m.is_empty()),
             fargate_namespaces: e
                 .fargate
                 .iter()

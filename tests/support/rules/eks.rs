@@ -471,6 +471,33 @@ async fn delayed_delete(
     }
 }
 
+impl Cluster {
+    /// Auto Mode's three configs as a request sets them. Turning it on
+    /// makes the node role's access entry (type EC2, with
+    /// AmazonEKSAutoNodePolicy): "When you create a new auto mode cluster,
+    /// EKS automatically creates the corresponding Kubernetes permissions
+    /// using Access entries" ("Learn about identity and access in EKS Auto
+    /// Mode").
+    fn set_auto_mode(&mut self, cluster: &str, region: &str, body: &Value) {
+        self.auto_mode = Some(json!({
+            "computeConfig": body["computeConfig"],
+            "storageConfig": body["storageConfig"],
+            "kubernetesNetworkConfig": body["kubernetesNetworkConfig"],
+        }));
+        if body["computeConfig"]["enabled"] == true {
+            if let Some(role) = body["computeConfig"]["nodeRoleArn"].as_str() {
+                self.eks_made_entry(cluster, region, role, "EC2");
+                if let Some(e) = self.access.get_mut(role) {
+                    e.policies.insert(
+                        access::policy_arn("AmazonEKSAutoNodePolicy"),
+                        (json!({"type": "cluster", "namespaces": []}), epoch()),
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn fresh_cluster(now: Instant) -> Cluster {
     Cluster {
         creating_until: now,
@@ -696,11 +723,7 @@ async fn update_cluster_config(rules: &Rules, req: &Req, name: &str, now: Instan
                 .clusters
                 .entry(name.to_string())
                 .or_insert_with(|| fresh_cluster(now));
-            c.auto_mode = Some(json!({
-                "computeConfig": body["computeConfig"],
-                "storageConfig": body["storageConfig"],
-                "kubernetesNetworkConfig": body["kubernetesNetworkConfig"],
-            }));
+            c.set_auto_mode(name, &super::wire::signing_region(&req.headers), &body);
         }
     }
     if let Some(fields) = forward {
@@ -1056,6 +1079,11 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 c.bootstrap_self_managed_addons = b;
             }
             c.creator_entry(name, &super::wire::signing_region(&req.headers));
+            // moto drops Auto Mode's configs; EKS keeps them and makes the
+            // node role's access entry itself.
+            if !sent["computeConfig"].is_null() {
+                c.set_auto_mode(name, &super::wire::signing_region(&req.headers), &sent);
+            }
             st.clusters.insert(name.to_string(), c);
             show_cluster(st, name, &mut v["cluster"], now);
         }

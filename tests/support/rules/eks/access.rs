@@ -32,7 +32,7 @@ pub const POLICIES: &[&str] = &[
     "AmazonEKSViewPolicy",
 ];
 
-fn policy_arn(name: &str) -> String {
+pub(super) fn policy_arn(name: &str) -> String {
     format!("arn:aws:eks::aws:cluster-access-policy/{name}")
 }
 
@@ -68,6 +68,9 @@ impl Cluster {
                 "system:node:{{EC2PrivateDNSName}}".to_string(),
                 vec!["system:nodes".to_string()],
             ),
+            // Auto Mode's nodes: their permissions come from an access
+            // policy, not groups.
+            "EC2" => ("system:node:{{SessionName}}".to_string(), vec![]),
             "FARGATE_LINUX" => (
                 "system:node:{{SessionName}}".to_string(),
                 vec!["system:node-proxier".to_string(), "system:nodes".to_string()],
