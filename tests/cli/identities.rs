@@ -246,7 +246,7 @@ fn the_load_balancer_controller_gets_its_role_and_its_install_command() {
 /// (`kubectl apply --dry-run=client` needs an API server): the
 /// `kubernetes-validate` package in the test venv, strict, for the
 /// cluster's Kubernetes version.
-fn assert_offline_valid(yaml: &str) {
+pub(crate) fn assert_offline_valid(yaml: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.yaml");
     std::fs::write(&file, yaml).unwrap();

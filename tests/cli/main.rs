@@ -9,6 +9,7 @@ mod rules;
 mod support;
 
 mod apply;
+mod auto_mode;
 mod cost;
 mod destroy;
 mod faults;

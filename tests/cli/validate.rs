@@ -169,6 +169,44 @@ fn addon_and_access_mistakes_fail_before_any_aws_call() {
             "Fargate pods cannot mount EBS volumes",
         ),
     ];
+    // EKS Auto Mode: what it runs itself, or cannot take, is refused.
+    let auto = [
+        (
+            "[eks.nodegroups.g]\n",
+            "stack.toml:6:6: eks.nodegroups",
+            "managed node groups belong to mode = \"managed\"",
+        ),
+        (
+            "[eks.fargate.apps]\nnamespaces = [\"app\"]\n",
+            "stack.toml:6:6: eks.fargate",
+            "Fargate profiles belong to mode = \"managed\"",
+        ),
+        (
+            "[eks.addons.coredns]\nconfiguration = { replicaCount = 3 }\n",
+            "stack.toml:6:1: eks.addons.coredns",
+            "EKS Auto Mode runs coredns (cluster DNS) itself",
+        ),
+        (
+            "[eks.addons.aws-ebs-csi-driver]\nenabled = true\n",
+            "stack.toml:7:11: eks.addons.aws-ebs-csi-driver",
+            "EKS Auto Mode runs aws-ebs-csi-driver",
+        ),
+        (
+            "load_balancer_controller = true\n",
+            "stack.toml:6:28: eks.load_balancer_controller",
+            "EKS Auto Mode runs load balancing itself",
+        ),
+        (
+            "auto_mode_expected_instances = -1\n",
+            "stack.toml:6:32: eks.auto_mode_expected_instances",
+            "must be between 0 and 1000",
+        ),
+    ];
+    let managed = [(
+        "[eks]\nauto_mode_expected_instances = 3\n",
+        "stack.toml:5:32: eks.auto_mode_expected_instances",
+        "only applies to EKS Auto Mode",
+    )];
     let all = cases
         .iter()
         .chain(identities)
@@ -177,7 +215,12 @@ fn addon_and_access_mistakes_fail_before_any_aws_call() {
             fargate_only
                 .iter()
                 .map(|(body, at, rule)| (format!("[eks]\n{body}"), *at, *rule)),
-        );
+        )
+        .chain(
+            auto.iter()
+                .map(|(body, at, rule)| (format!("[eks]\nmode = \"auto\"\n{body}"), *at, *rule)),
+        )
+        .chain(managed.iter().map(|(body, at, rule)| (body.to_string(), *at, *rule)));
     for (body, located, rule) in all {
         let p = Project::with_text(&format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n{body}"), "val");
         let (code, out, err) = plan_without_aws(&p);
