@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on the moto emulator: apply the learning stack as
 # an MVP, show that a converged stack plans no changes, promote it to prod in
-# place, show its status, cost and outputs, and tear it all down again.
+# place, show its status, cost and outputs, apply and destroy an EKS Auto Mode
+# stack, and tear it all down again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EK=./target/debug/ekstack
@@ -44,6 +45,19 @@ $EK kubeconfig $STACK --env prod --kubeconfig "$scratch/config"
 
 step "plan stacks/team.toml --env mvp: teammates' access entries and opt-in add-ons"
 $EK plan stacks/team.toml --env mvp
+
+AUTO=stacks/auto.toml
+step "apply $AUTO --env mvp: EKS Auto Mode, no node groups or add-ons to run"
+$EK apply $AUTO --env mvp --yes
+
+step "plan $AUTO --env mvp again: converged"
+$EK plan $AUTO --env mvp
+
+step "output $AUTO --env mvp --k8s: the IngressClass Auto Mode's ALBs answer to, and the app"
+$EK output $AUTO --env mvp --k8s
+
+step "destroy $AUTO --env mvp"
+$EK destroy $AUTO --env mvp --yes
 
 step "destroy --env prod: refused up front, the prod database is protected"
 if $EK destroy $STACK --env prod --yes; then
