@@ -1,3 +1,4 @@
+use std::collections::HashSet;
 use std::path::Path;
 
 use super::*;
@@ -27,7 +28,33 @@ fn learning_mvp_has_every_kind_it_needs() {
     assert_eq!(count(Kind::EksFargateProfile), 1);
     assert_eq!(count(Kind::DbInstance), 1);
     assert_eq!(count(Kind::EksAddon), 4);
-    assert_eq!(g.resources.len(), 26);
+    assert_eq!(count(Kind::SecurityGroupRule), 1);
+    assert_eq!(g.resources.len(), 27);
+}
+
+/// The database admits the cluster security group by a rule made after
+/// the cluster, so the database itself never waits for the control plane.
+#[test]
+fn the_database_does_not_wait_for_the_cluster_but_its_rule_does() {
+    let g = graph("learning", "mvp");
+    fn upstream<'a>(g: &'a Graph, from: &'a str, seen: &mut HashSet<&'a str>) {
+        for dep in g.get(from).into_iter().flat_map(|r| r.deps()) {
+            if seen.insert(dep.as_str()) {
+                upstream(g, dep, seen);
+            }
+        }
+    }
+    let mut db = HashSet::new();
+    upstream(&g, "db-instance", &mut db);
+    assert!(!db.contains("eks-cluster"), "{db:?}");
+    let rule = g.get("sg-rule.database-from-cluster").unwrap();
+    let deps: Vec<&str> = rule.deps().map(String::as_str).collect();
+    assert_eq!(deps, ["security-group.database", "eks-cluster"]);
+    // With a cluster, the group itself admits no CIDR.
+    let sg = g
+        .spec::<crate::resources::security_group::SecurityGroup>("security-group.database")
+        .unwrap();
+    assert!(sg.ingress.is_empty(), "{:?}", sg.ingress);
 }
 
 #[test]

@@ -30,6 +30,7 @@ pub mod internet_gateway;
 pub mod nat_gateway;
 pub mod route_table;
 pub mod security_group;
+pub mod security_group_rule;
 pub mod subnet;
 pub mod vpc;
 

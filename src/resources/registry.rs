@@ -53,6 +53,7 @@ registry! {
     NatGateway => super::nat_gateway::NatGateway,
     RouteTable => super::route_table::RouteTable,
     SecurityGroup => super::security_group::SecurityGroup,
+    SecurityGroupRule => super::security_group_rule::SecurityGroupRule,
     IamRole => super::iam_role::IamRole,
     IamOidcProvider => super::iam_oidc_provider::IamOidcProvider,
     EksCluster => super::eks_cluster::EksCluster,

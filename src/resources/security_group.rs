@@ -1,9 +1,9 @@
-//! The database's security group: its port, from the private subnets only.
-//!
-//! It admits the private-subnet CIDRs, where the cluster's nodes and pods get
-//! their addresses, rather than the cluster security group: that lets the
-//! database be made at the same time as the control plane instead of ~12
-//! minutes after it.
+//! The database's security group. With a cluster, its port is opened to the
+//! cluster security group by a rule of its own
+//! ([`super::security_group_rule`]), added once the cluster exists, so the
+//! group (and the database) are made at the same time as the control plane
+//! rather than ~12 minutes after it. Without a cluster, it admits the
+//! private subnets' CIDRs.
 
 use std::fmt;
 
@@ -92,9 +92,15 @@ pub struct Spec {
 pub struct Observed {
     pub vpc_id: String,
     pub description: String,
-    /// Sorted.
+    /// Sorted; without the rules [`super::security_group_rule`] owns.
     pub ingress: Vec<Rule>,
+    /// The rules from another group that ekstack's own rule kind made
+    /// (their description says so), as (port, source group id).
+    pub group_rules: Vec<(i32, String)>,
 }
+
+/// The description ekstack gives the rules it adds from another group.
+pub const GROUP_RULE_DESCRIPTION: &str = "ekstack: the cluster security group";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "snake_case")]
@@ -107,8 +113,9 @@ fn rules_value(rules: &[Rule]) -> Value {
     Value::from(rules.iter().map(|r| r.to_string()).collect::<Vec<_>>())
 }
 
-fn observed_rules(g: &SdkSecurityGroup) -> Vec<Rule> {
+fn observed_rules(g: &SdkSecurityGroup) -> (Vec<Rule>, Vec<(i32, String)>) {
     let mut rules = Vec::new();
+    let mut owned = Vec::new();
     for p in g.ip_permissions() {
         let protocol = p.ip_protocol().unwrap_or("-1").to_string();
         let port = p.from_port().unwrap_or(0);
@@ -120,15 +127,21 @@ fn observed_rules(g: &SdkSecurityGroup) -> Vec<Rule> {
             });
         }
         for pair in p.user_id_group_pairs() {
+            let group = pair.group_id().unwrap_or_default().to_string();
+            if pair.description() == Some(GROUP_RULE_DESCRIPTION) {
+                owned.push((port, group));
+                continue;
+            }
             rules.push(Rule {
                 protocol: protocol.clone(),
                 port,
-                source: Source::Group(pair.group_id().unwrap_or_default().to_string()),
+                source: Source::Group(group),
             });
         }
     }
     rules.sort();
-    rules
+    owned.sort();
+    (rules, owned)
 }
 
 impl ResourceKind for SecurityGroup {
@@ -142,23 +155,35 @@ impl ResourceKind for SecurityGroup {
         let Some(db) = &stack.database else { return vec![] };
         let s = &stack.meta.name;
         let name = format!("{s}-database");
-        let ingress = stack
-            .network
-            .private_subnets
-            .iter()
-            .map(|cidr| Rule {
-                protocol: "tcp".into(),
-                port: db.engine.port(),
-                source: Source::Cidr(cidr.to_string()),
-            })
-            .collect();
+        // Nodes of managed node groups, Fargate pods and Auto Mode's nodes
+        // all carry the cluster security group, which the rule kind admits;
+        // the subnets' CIDRs would admit anything else placed in them too.
+        let from_cluster = stack.eks.is_some();
+        let ingress = if from_cluster {
+            Vec::new()
+        } else {
+            stack
+                .network
+                .private_subnets
+                .iter()
+                .map(|cidr| Rule {
+                    protocol: "tcp".into(),
+                    port: db.engine.port(),
+                    source: Source::Cidr(cidr.to_string()),
+                })
+                .collect()
+        };
         vec![New {
             address: DATABASE.into(),
             tags: tags::of(stack, DATABASE, &name),
             spec: Spec {
                 vpc: super::vpc::reference(),
                 group_name: name.clone(),
-                description: format!("ekstack {s}: the database port, from the private subnets"),
+                description: if from_cluster {
+                    format!("ekstack {s}: the database port, from the cluster")
+                } else {
+                    format!("ekstack {s}: the database port, from the private subnets")
+                },
                 ingress,
             },
             name,
@@ -205,10 +230,12 @@ impl ResourceKind for SecurityGroup {
             .filter_map(|g| {
                 let tags = tag_map(g.tags());
                 let address = claimed_address(&tags, cx.stack)?;
+                let (ingress, group_rules) = observed_rules(g);
                 let observed = Observed {
                     vpc_id: g.vpc_id().unwrap_or_default().to_string(),
                     description: g.description().unwrap_or_default().to_string(),
-                    ingress: observed_rules(g),
+                    ingress,
+                    group_rules,
                 };
                 Some(Self::found(address, g.group_id()?, "available", Readiness::Ready, observed).with_tags(tags))
             })
@@ -244,6 +271,7 @@ impl ResourceKind for SecurityGroup {
             vpc_id: vpc,
             description: d.spec.description.clone(),
             ingress,
+            group_rules: Vec::new(),
         };
         Ok(Self::found(d.address, id, "available", Readiness::Ready, observed).with_tags(d.tags.clone()))
     }

@@ -167,9 +167,70 @@ fn identities_get_least_privilege_roles_by_the_mechanism_their_namespace_needs()
     assert_eq!(ingress["spec"]["ingressClassName"].as_str(), Some("alb"));
     assert_offline_valid(&k8s);
 
+    // The database admits the cluster security group EKS reports, on its
+    // port, and no CIDR; it was made before the rule, which waited for the
+    // cluster.
+    let cluster_sg = cluster
+        .resources_vpc_config()
+        .and_then(|v| v.cluster_security_group_id())
+        .expect("EKS reports the cluster security group")
+        .to_string();
+    let groups = aws
+        .block_on(
+            aws.ec2
+                .describe_security_groups()
+                .filters(Independent::stack_filter(&name))
+                .send(),
+        )
+        .unwrap();
+    let db_sg = groups
+        .security_groups()
+        .iter()
+        .find(|g| g.group_name() == Some(&format!("{name}-database")))
+        .expect("the database's group");
+    let rules: Vec<(i32, Vec<String>, usize)> = db_sg
+        .ip_permissions()
+        .iter()
+        .map(|p| {
+            (
+                p.from_port().unwrap_or(0),
+                p.user_id_group_pairs()
+                    .iter()
+                    .map(|g| g.group_id().unwrap().to_string())
+                    .collect(),
+                p.ip_ranges().len(),
+            )
+        })
+        .collect();
+    assert_eq!(rules, [(5432, vec![cluster_sg.clone()], 0)]);
+    let order = |action: &str, needle: &str| {
+        t.proxy
+            .requests()
+            .iter()
+            .position(|(a, b)| a == action && String::from_utf8_lossy(b).contains(needle))
+    };
+    let db_made = order("CreateDBInstance", &format!("{name}-db")).expect("the database was made");
+    let admitted = order("AuthorizeSecurityGroupIngress", &cluster_sg).expect("the rule was added");
+    let cluster_made = t
+        .proxy
+        .requests()
+        .iter()
+        .position(|(a, _)| a == "POST /clusters")
+        .unwrap();
+    assert!(
+        db_made < admitted && cluster_made < admitted,
+        "{db_made} {cluster_made} {admitted}"
+    );
+
     t.converged("mvp");
     let out = t.ok(&["destroy", "--env", "mvp", "--yes"]);
     assert!(out.contains("Destroy complete"), "{out}");
+    // EKS's group went with the cluster: nothing named it any more.
+    let left = aws.block_on(aws.ec2.describe_security_groups().group_ids(&cluster_sg).send());
+    assert!(
+        left.map(|o| o.security_groups().is_empty()).unwrap_or(true),
+        "the cluster security group is gone"
+    );
     assert!(aws
         .block_on(
             aws.iam

@@ -30,6 +30,9 @@ const NO_CONTROL_PLANE: &[&str] = &["use1-az3", "usw1-az2", "cac1-az3"];
 #[derive(Default)]
 pub struct State {
     clusters: HashMap<String, Cluster>,
+    /// The security group EKS made for each cluster, by cluster name:
+    /// moto reports none.
+    cluster_security_groups: HashMap<String, String>,
 }
 
 impl State {
@@ -258,7 +261,13 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
     let seg = req.segments();
     let settings = &rules.settings;
     match (&req.method, seg.as_slice()) {
-        (&Method::POST, ["clusters"]) => create_cluster(rules, req, now),
+        (&Method::POST, ["clusters"]) => match create_cluster(rules, req, now) {
+            Before::Forward(body) => {
+                cluster_security_group(rules, req).await;
+                Before::Forward(body)
+            }
+            refused => refused,
+        },
         (&Method::DELETE, ["clusters", name]) => delete_cluster(rules, req, name, now).await,
         (&Method::POST, ["clusters", name, "update-config"]) => update_cluster_config(rules, req, name, now).await,
         (&Method::POST, ["clusters", name, "updates"]) => update_cluster_version(rules, req, name, now).await,
@@ -400,6 +409,114 @@ fn auto_mode_all_or_nothing(body: &Value, name: &str) -> Option<Before> {
     })
 }
 
+/// An EC2 query request to moto on behalf of EKS, in `region`.
+fn ec2_request(req: &Req, region: &str, fields: &[(&str, &str)]) -> Req {
+    let mut headers = hyper::HeaderMap::new();
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/ec2/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    if let Ok(v) = auth.parse() {
+        headers.insert(hyper::header::AUTHORIZATION, v);
+    }
+    let mut fields = fields.to_vec();
+    fields.push(("Version", "2016-11-15"));
+    let mut r = req.with_body(super::wire::form_body(&fields));
+    r.method = Method::POST;
+    r.path = "/".into();
+    r.query = String::new();
+    r.headers = headers;
+    r.service = "ec2".into();
+    r
+}
+
+/// "When you create a cluster, Amazon EKS creates a security group that's
+/// named eks-cluster-sg-my-cluster-uniqueID" in the cluster's VPC, and
+/// puts the control plane's interfaces, managed nodes and Fargate pods in it
+/// ("View Amazon EKS security group requirements for clusters",
+/// https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html).
+/// moto makes none; this makes it in moto, so rules may name it.
+async fn cluster_security_group(rules: &Rules, req: &Req) {
+    let body = req.json();
+    let Some(name) = body["name"].as_str() else { return };
+    if rules.state().eks.cluster_security_groups.contains_key(name) {
+        return;
+    }
+    let region = super::wire::signing_region(&req.headers);
+    let Some(subnet) = body["resourcesVpcConfig"]["subnetIds"][0].as_str() else {
+        return;
+    };
+    let known = rules.state().ec2.subnets.get(subnet).map(|s| s.vpc.clone());
+    let vpc = match known {
+        Some(v) => v,
+        None => {
+            let asked = ec2_request(req, &region, &[("Action", "DescribeSubnets"), ("SubnetId.1", subnet)]);
+            let Ok((_, answer)) = rules.upstream(&asked).await else {
+                return;
+            };
+            match super::wire::tag(&String::from_utf8_lossy(&answer), "vpcId") {
+                Some(v) => v.to_string(),
+                None => return,
+            }
+        }
+    };
+    let group = format!("eks-cluster-sg-{name}-{}", &new_update_id()[..8]);
+    let tag = format!("kubernetes.io/cluster/{name}");
+    let create = ec2_request(
+        req,
+        &region,
+        &[
+            ("Action", "CreateSecurityGroup"),
+            ("GroupName", &group),
+            (
+                "GroupDescription",
+                "EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, as well as any managed workloads.",
+            ),
+            ("VpcId", &vpc),
+            ("TagSpecification.1.ResourceType", "security-group"),
+            ("TagSpecification.1.Tag.1.Key", &tag),
+            ("TagSpecification.1.Tag.1.Value", "owned"),
+            ("TagSpecification.1.Tag.2.Key", "Name"),
+            ("TagSpecification.1.Tag.2.Value", &group),
+        ],
+    );
+    let Ok((StatusCode::OK, answer)) = rules.upstream(&create).await else {
+        return;
+    };
+    if let Some(id) = super::wire::tag(&String::from_utf8_lossy(&answer), "groupId") {
+        let id = id.to_string();
+        // Its default rule: everything from itself.
+        let own = ec2_request(
+            req,
+            &region,
+            &[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("GroupId", &id),
+                ("IpPermissions.1.IpProtocol", "-1"),
+                ("IpPermissions.1.Groups.1.GroupId", &id),
+            ],
+        );
+        let _ = rules.upstream(&own).await;
+        rules.state().eks.cluster_security_groups.insert(name.to_string(), id);
+    }
+}
+
+/// EKS deletes the cluster security group with the cluster. One that a
+/// rule of another group still names cannot be deleted (DependencyViolation)
+/// and is left behind, as EKS leaves it.
+async fn delete_cluster_security_group(rules: &Rules, req: &Req, name: &str) {
+    let Some(id) = rules.state().eks.cluster_security_groups.remove(name) else {
+        return;
+    };
+    let region = super::wire::signing_region(&req.headers);
+    let _ = rules
+        .upstream(&ec2_request(
+            req,
+            &region,
+            &[("Action", "DeleteSecurityGroup"), ("GroupId", &id)],
+        ))
+        .await;
+}
+
 async fn delete_cluster(rules: &Rules, req: &Req, name: &str, now: Instant) -> Before {
     {
         let mut st = rules.state();
@@ -420,6 +537,7 @@ async fn delete_cluster(rules: &Rules, req: &Req, name: &str, now: Instant) -> B
         }
     }
     let answer = delayed_delete(rules, req, name, None, None, rules.settings.model(5.0), now).await;
+    delete_cluster_security_group(rules, req, name).await;
     // Add-ons, access entries and Pod Identity associations go with the
     // cluster ("DeleteCluster": "you must delete node groups and Fargate
     // profiles first"; the rest is deleted with it).
@@ -1153,6 +1271,9 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
 }
 
 fn show_cluster(st: &mut State, name: &str, cluster: &mut Value, now: Instant) {
+    if let Some(sg) = st.cluster_security_groups.get(name) {
+        cluster["resourcesVpcConfig"]["clusterSecurityGroupId"] = json!(sg);
+    }
     let Some(c) = st.clusters.get_mut(name) else { return };
     c.settle(now);
     cluster["status"] = json!(c.status(now));
