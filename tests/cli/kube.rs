@@ -448,7 +448,7 @@ fn status_lists_every_live_resource_and_flags_drift() {
         .iter()
         .map(|a| a["address"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(planned.len(), 26, "{planned:?}");
+    assert_eq!(planned.len(), 27, "{planned:?}");
 
     p.apply_ok("mvp");
     let status = |p: &Project| -> serde_json::Value {
@@ -463,7 +463,7 @@ fn status_lists_every_live_resource_and_flags_drift() {
     assert_eq!(s["sleeping"], false);
     assert_eq!(s["missing"].as_array().map(Vec::len), Some(0), "{s}");
     let resources = s["resources"].as_array().unwrap();
-    assert_eq!(resources.len(), 26, "{s}");
+    assert_eq!(resources.len(), 27, "{s}");
     let live: BTreeSet<String> = resources
         .iter()
         .map(|r| r["address"].as_str().unwrap().to_string())
@@ -535,7 +535,7 @@ fn status_lists_every_live_resource_and_flags_drift() {
         .skip(1)
         .take_while(|l| !l.trim().is_empty())
         .collect();
-    assert_eq!(rows.len(), 26, "{table}");
+    assert_eq!(rows.len(), 27, "{table}");
     for address in &planned {
         assert!(
             rows.iter()

@@ -32,6 +32,7 @@ fn plan_on_an_empty_account_creates_every_kind_with_no_mutating_call() {
         "eks_nodegroup",
         "eks_fargate_profile",
         "eks_addon",
+        "security_group_rule",
         "db_subnet_group",
         "db_instance",
     ] {
@@ -42,7 +43,7 @@ fn plan_on_an_empty_account_creates_every_kind_with_no_mutating_call() {
         .unwrap()
         .iter()
         .all(|a| a["action"] == "create"));
-    assert_eq!(plan["summary"]["create"], 26);
+    assert_eq!(plan["summary"]["create"], 27);
     assert_eq!(calls["mutating"], 0, "{calls}");
     let n = calls["calls"].as_u64().unwrap();
     assert!(n < 40, "plan on an empty account made {n} calls: {calls}");
