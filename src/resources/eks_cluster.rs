@@ -735,7 +735,7 @@ fn mode_guard(before: &Value, after: &Value) -> Verdict {
             "in place: one UpdateClusterConfig turns on Auto Mode's compute, block storage and load balancing together (after any version upgrade and the move to access entries, which it needs); the cluster role gains Auto Mode's policies first; pods move to Auto Mode's nodes as the node groups and Fargate profiles go; volumes made by the EBS CSI driver keep their old StorageClass".into(),
         ),
         (Some("auto"), Some("managed")) => Verdict::AllowedWithNote(
-            "in place: one UpdateClusterConfig turns off Auto Mode's compute, block storage and load balancing together; EKS drains and ends Auto Mode's instances, so the node groups or Fargate profiles in the file must be able to take the pods; load balancers of Ingresses on the eks.amazonaws.com/alb class are no longer managed".into(),
+            "in place: one UpdateClusterConfig turns off Auto Mode's compute, block storage and load balancing together; EKS drains and ends Auto Mode's instances, so the node groups or Fargate profiles in the file must be able to take the pods; load balancers of Ingresses on the eks.amazonaws.com/alb class are no longer managed; the cluster role keeps Auto Mode's policies for EKS to do this, and the next apply detaches them".into(),
         ),
         _ => Verdict::Allowed,
     }

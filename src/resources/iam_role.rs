@@ -265,9 +265,12 @@ impl ResourceKind for IamRole {
                 l.observed.service.clone().into()
             })
             .in_place("iam:UpdateAssumeRolePolicy"),
-            Attribute::<Self>::new(Attr::Policies, "eks", &d.spec.policies, |l| {
-                Value::from(&l.observed.policies)
-            })
+            Attribute::<Self>::new(
+                Attr::Policies,
+                "eks",
+                &policies_to_keep(d, cluster_in_auto_mode(refs)),
+                |l| Value::from(&l.observed.policies),
+            )
             .in_place("iam:AttachRolePolicy")
             .unordered(),
             tags::attribute(Attr::Tags, d, "iam:TagRole"),
@@ -462,7 +465,18 @@ impl ResourceKind for IamRole {
                 }
                 Attr::Policies => {
                     let have = attached_policies(step.aws(), &live.id).await?;
-                    for p in d.spec.policies.iter().filter(|p| !have.contains(p)) {
+                    // Only the cluster role leaving Auto Mode asks EKS.
+                    let leaving_auto = d.address == cluster().address
+                        && AUTO_CLUSTER_POLICIES
+                            .iter()
+                            .any(|p| have.iter().any(|h| h == p) && !d.spec.policies.iter().any(|w| w == p));
+                    let auto_now = leaving_auto
+                        && super::eks_cluster::describe(step.aws(), &step.ctx.stack)
+                            .await?
+                            .and_then(|c| c.compute_config().and_then(|cc| cc.enabled()))
+                            == Some(true);
+                    let want = policies_to_keep(d, auto_now);
+                    for p in want.iter().filter(|p| !have.contains(p)) {
                         iam.attach_role_policy()
                             .role_name(&live.id)
                             .policy_arn(p)
@@ -470,10 +484,10 @@ impl ResourceKind for IamRole {
                             .await
                             .aws_on("iam:AttachRolePolicy", &live.id)?;
                     }
-                    for p in have.iter().filter(|p| !d.spec.policies.contains(p)) {
+                    for p in have.iter().filter(|p| !want.contains(p)) {
                         detach(step, &live.id, p).await?;
                     }
-                    live.observed.policies = d.spec.policies.clone();
+                    live.observed.policies = want;
                     live.observed.policies.sort();
                 }
                 Attr::Tags => {
@@ -523,6 +537,30 @@ impl ResourceKind for IamRole {
                 .aws_on("iam:DeleteRole", &live.id),
         )
     }
+}
+
+/// Whether the stack's live cluster runs EKS Auto Mode.
+fn cluster_in_auto_mode(refs: &dyn super::Resolve) -> bool {
+    refs.live(super::eks_cluster::ADDRESS)
+        .and_then(|c| c.observed::<super::eks_cluster::EksCluster>())
+        .is_some_and(|c| c.auto_mode)
+}
+
+/// The policies the role should have now: the file's, and on the cluster
+/// role of a cluster still in Auto Mode, Auto Mode's too. EKS turns Auto
+/// Mode off (and ends its instances) with the cluster role, and that update
+/// comes after the role's, so its policies go only once EKS reports Auto
+/// Mode off: the apply after.
+fn policies_to_keep(d: &Desired<'_, IamRole>, cluster_in_auto_mode: bool) -> Vec<String> {
+    let mut want = d.spec.policies.clone();
+    if d.address == cluster().address && cluster_in_auto_mode {
+        for p in AUTO_CLUSTER_POLICIES {
+            if !want.iter().any(|w| w == p) {
+                want.push(p.to_string());
+            }
+        }
+    }
+    want
 }
 
 /// One role by name, if it is the stack's (a role of this name made by

@@ -209,7 +209,9 @@ fn an_auto_mode_stack_creates_its_cluster_with_compute_storage_and_load_balancin
 /// in one UpdateClusterConfig (the emulator refuses them apart), gives the
 /// cluster role Auto Mode's policies and trust first, and removes the node
 /// group and the add-ons Auto Mode replaces. The cluster is never made
-/// again.
+/// again. Switched back, Auto Mode goes off in one call too, and the cluster
+/// role's Auto Mode policies go in the apply after, once EKS no longer
+/// needs them.
 #[test]
 fn a_managed_cluster_switches_to_auto_mode_in_place() {
     require_emulator();
@@ -299,6 +301,39 @@ fn a_managed_cluster_switches_to_auto_mode_in_place() {
         trusted_actions(&aws, &cluster_role),
         ["sts:AssumeRole", "sts:TagSession"]
     );
+    t.converged("mvp");
+
+    // And back: Auto Mode off in one call, with the cluster role still
+    // holding Auto Mode's policies for EKS to end its instances; the next
+    // apply detaches them.
+    t.p.write_stack(&managed);
+    let plan = t.ok(&["plan", "--env", "mvp"]);
+    assert!(plan.contains("eks.mode: \"auto\" → \"managed\""), "{plan}");
+    assert!(plan.contains("the next apply detaches them"), "{plan}");
+    let sent_before = t.proxy.requests().len();
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    let offs: Vec<serde_json::Value> = t.proxy.requests()[sent_before..]
+        .iter()
+        .filter(|(a, _)| *a == update_config)
+        .map(|(_, b)| serde_json::from_slice(b).unwrap())
+        .collect();
+    assert_eq!(offs.len(), 1, "{offs:?}");
+    assert_eq!(offs[0]["computeConfig"]["enabled"], false, "{}", offs[0]);
+    assert_eq!(offs[0]["storageConfig"]["blockStorage"]["enabled"], false);
+    assert_eq!(
+        offs[0]["kubernetesNetworkConfig"]["elasticLoadBalancing"]["enabled"],
+        false
+    );
+    assert_eq!(
+        attached(&aws, &cluster_role),
+        AUTO_CLUSTER_POLICIES,
+        "kept while EKS needed them"
+    );
+    assert!(aws.nodegroup(&name, "general").is_some());
+    let plan = t.ok(&["plan", "--env", "mvp"]);
+    assert!(plan.contains("~ iam-role.cluster"), "{plan}");
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    assert_eq!(attached(&aws, &cluster_role), ["AmazonEKSClusterPolicy"]);
     t.converged("mvp");
 
     let (code, out, err) = t.run(&["destroy", "--env", "mvp", "--yes"]);
