@@ -268,7 +268,7 @@ impl ResourceKind for IamRole {
             Attribute::<Self>::new(
                 Attr::Policies,
                 "eks",
-                &policies_to_keep(d, cluster_in_auto_mode(refs)),
+                policies_to_keep(d, cluster_in_auto_mode(refs)),
                 |l| Value::from(&l.observed.policies),
             )
             .in_place("iam:AttachRolePolicy")
