@@ -137,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
         ("aurora", "mvp"),
         ("aurora", "prod"),
         ("fargate", "mvp"),
+        ("auto", "mvp"),
     ] {
         let path = root.join("stacks").join(format!("{stack}.toml"));
         let s = load(&path, &Overlay::Env(env.into()), None)?.stack;
