@@ -98,14 +98,8 @@ fn an_auto_mode_stack_creates_its_cluster_with_compute_storage_and_load_balancin
     assert_eq!(sent["accessConfig"]["authenticationMode"], "API_AND_CONFIG_MAP");
 
     // What EKS reports back, and what it made.
-    let cluster = aws
-        .block_on(aws.eks.describe_cluster().name(&name).send())
-        .unwrap()
-        .cluster
-        .unwrap();
-    assert_eq!(cluster.compute_config().unwrap().enabled(), Some(true));
-    let addons = aws.block_on(aws.eks.list_addons().cluster_name(&name).send()).unwrap();
-    assert!(addons.addons().is_empty(), "{:?}", addons.addons());
+    assert_eq!(aws.cluster(&name).compute_config().unwrap().enabled(), Some(true));
+    assert!(aws.addon_names(&name).is_empty(), "{:?}", aws.addon_names(&name));
     let node_entry = aws
         .block_on(
             aws.eks
@@ -227,8 +221,7 @@ fn a_managed_cluster_switches_to_auto_mode_in_place() {
     let name = t.p.name.clone();
     t.ok(&["apply", "--env", "mvp", "--yes"]);
     let aws = t.aws("us-east-1");
-    let before = aws.block_on(aws.eks.list_addons().cluster_name(&name).send()).unwrap();
-    assert_eq!(before.addons().len(), 4, "{:?}", before.addons());
+    assert_eq!(aws.addon_names(&name).len(), 4, "{:?}", aws.addon_names(&name));
 
     t.p.write_stack(&auto);
     let plan = t.ok(&["plan", "--env", "mvp"]);
@@ -286,14 +279,8 @@ fn a_managed_cluster_switches_to_auto_mode_in_place() {
         "roles first: {attach} {trust} {switch}"
     );
 
-    let cluster = aws
-        .block_on(aws.eks.describe_cluster().name(&name).send())
-        .unwrap()
-        .cluster
-        .unwrap();
-    assert_eq!(cluster.compute_config().unwrap().enabled(), Some(true));
-    let after = aws.block_on(aws.eks.list_addons().cluster_name(&name).send()).unwrap();
-    assert!(after.addons().is_empty(), "{:?}", after.addons());
+    assert_eq!(aws.cluster(&name).compute_config().unwrap().enabled(), Some(true));
+    assert!(aws.addon_names(&name).is_empty(), "{:?}", aws.addon_names(&name));
     assert!(aws.nodegroup(&name, "general").is_none());
     let cluster_role = format!("{name}-us-east-1-cluster");
     assert_eq!(attached(&aws, &cluster_role), AUTO_CLUSTER_POLICIES);

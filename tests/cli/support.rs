@@ -414,6 +414,21 @@ impl Independent {
             .and_then(|o| o.db_instances().first().cloned())
     }
 
+    pub fn cluster(&self, name: &str) -> aws_sdk_eks::types::Cluster {
+        self.block_on(self.eks.describe_cluster().name(name).send())
+            .unwrap()
+            .cluster
+            .unwrap()
+    }
+
+    /// The names of the cluster's managed add-ons.
+    pub fn addon_names(&self, cluster: &str) -> Vec<String> {
+        self.block_on(self.eks.list_addons().cluster_name(cluster).send())
+            .unwrap()
+            .addons()
+            .to_vec()
+    }
+
     pub fn nodegroup(&self, cluster: &str, name: &str) -> Option<aws_sdk_eks::types::Nodegroup> {
         self.block_on(
             self.eks

@@ -185,24 +185,28 @@ impl Resolver {
             };
         }
         let help = |what: &str| Some(format!("remove {what}, or set eks.mode = \"managed\""));
-        let nodegroups = match e.nodegroups.as_ref().filter(|m| !m.is_empty()) {
-            Some(_) => Err(self.error_help(
+        // Auto Mode makes its own nodes, for every namespace.
+        let compute = [
+            (
                 "eks.nodegroups",
+                e.nodegroups.as_ref().is_some_and(|m| !m.is_empty()),
                 "EKS Auto Mode starts and scales the nodes itself from its node pools; managed node groups belong to mode = \"managed\"",
-                self.table("eks.nodegroups"),
-                help("[eks.nodegroups.*]"),
-            )),
-            None => Ok(()),
-        };
-        let fargate = match e.fargate.as_ref().filter(|m| !m.is_empty()) {
-            Some(_) => Err(self.error_help(
+                "[eks.nodegroups.*]",
+            ),
+            (
                 "eks.fargate",
+                e.fargate.as_ref().is_some_and(|m| !m.is_empty()),
                 "EKS Auto Mode runs every namespace on its own nodes; Fargate profiles belong to mode = \"managed\"",
-                self.table("eks.fargate"),
-                help("[eks.fargate.*]"),
-            )),
-            None => Ok(()),
-        };
+                "[eks.fargate.*]",
+            ),
+        ];
+        let compute: Result<Vec<()>, Reported> = collect_all(compute.iter().map(|(key, present, rule, what)| {
+            if *present {
+                Err(self.error_help(*key, *rule, self.table(key), help(what)))
+            } else {
+                Ok(())
+            }
+        }));
         let controller = match e.load_balancer_controller.as_ref().filter(|l| l.value) {
             Some(on) => Err(self.error_help(
                 "eks.load_balancer_controller",
@@ -232,7 +236,7 @@ impl Resolver {
                 .int_in("eks.auto_mode_expected_instances", n, 0, 1000)
                 .map(|n| n as u32),
         };
-        let ((), (), (), (), count) = (nodegroups, fargate, controller, supported, count).all()?;
+        let (_, (), (), count) = (compute, controller, supported, count).all()?;
         Ok(Some(count))
     }
 
