@@ -485,7 +485,28 @@ pub struct Database {
     pub db_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serverless: Option<Serverless>,
+    /// Read replicas (instance engines only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replicas: u32,
+    /// The replicas' class when not the primary's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_class: Option<String>,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Database {
+    /// The class read replicas run: their own, or the primary's.
+    pub fn replica_class(&self) -> &str {
+        self.replica_class.as_deref().unwrap_or(&self.class)
+    }
+}
+
+/// How many read replicas RDS allows one MySQL, MariaDB or PostgreSQL
+/// instance ("Working with DB instance read replicas": up to 15).
+pub const MAX_READ_REPLICAS: i64 = 15;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Serverless {

@@ -125,6 +125,20 @@ pub fn prune(
                     d.instances = None;
                 }
                 if !drop_if(
+                    "replicas",
+                    d.replicas.as_ref().map(Located::at),
+                    !aurora || d.replicas.is_none(),
+                ) {
+                    d.replicas = None;
+                }
+                if !drop_if(
+                    "replica_class",
+                    d.replica_class.as_ref().map(Located::at),
+                    !aurora || d.replica_class.is_none(),
+                ) {
+                    d.replica_class = None;
+                }
+                if !drop_if(
                     "serverless",
                     at("database.serverless"),
                     aurora || d.serverless.is_none(),

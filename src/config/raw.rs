@@ -209,6 +209,11 @@ pub struct RawDatabase {
     pub db_name: Option<L<String>>,
     /// Aurora Serverless v2 capacity range (with `class = "db.serverless"`).
     pub serverless: Option<RawServerless>,
+    /// Read replicas of an instance engine, spread over the stack's other
+    /// AZs (Aurora: use `instances`). Default 0.
+    pub replicas: Option<L<i64>>,
+    /// The replicas' class. Default: the primary's.
+    pub replica_class: Option<L<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -375,6 +380,8 @@ impl Merge for RawEks {
         deep(&mut self.access, o.access);
         deep(&mut self.pod_identities, o.pod_identities);
         replace(&mut self.load_balancer_controller, o.load_balancer_controller);
+        replace(&mut self.mode, o.mode);
+        replace(&mut self.auto_mode_expected_instances, o.auto_mode_expected_instances);
     }
 }
 
@@ -438,6 +445,8 @@ impl Merge for RawDatabase {
         replace(&mut self.username, o.username);
         replace(&mut self.db_name, o.db_name);
         deep(&mut self.serverless, o.serverless);
+        replace(&mut self.replicas, o.replicas);
+        replace(&mut self.replica_class, o.replica_class);
     }
 }
 

@@ -416,6 +416,27 @@ fn overlay_deep_merges_and_errors_point_into_it() {
     assert!(e.render(false).contains("did you mean \"prod\""), "{}", e.render(false));
 }
 
+/// Every key an environment may set reaches the stack: the ones added
+/// since the merge was written included.
+#[test]
+fn overlay_sets_the_mode_and_the_replicas() {
+    let d = Dir::new();
+    let stack = d.write(
+        "stacks/s.toml",
+        &format!("{BASE}[eks]\n[eks.pod_identities.api]\nnamespace = \"app\"\npolicies = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n[database]\n"),
+    );
+    d.write(
+        "environments/auto.toml",
+        "[eks]\nmode = \"auto\"\nauto_mode_expected_instances = 4\n[database]\nreplicas = 2\nreplica_class = \"db.t4g.small\"\n",
+    );
+    let l = load(&stack, &Overlay::Env("auto".into()), None).unwrap();
+    let eks = l.stack.eks.as_ref().unwrap();
+    assert!(eks.auto());
+    assert_eq!(eks.auto_mode_expected_instances, Some(4));
+    let db = l.stack.database.as_ref().unwrap();
+    assert_eq!((db.replicas, db.replica_class()), (2, "db.t4g.small"));
+}
+
 #[test]
 fn overlay_does_not_add_components_or_engine_mismatched_keys() {
     let d = Dir::new();

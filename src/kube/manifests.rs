@@ -68,6 +68,11 @@ pub fn manifests(app: &App<'_>) -> Vec<Value> {
     if let Some(reader) = &o.db_reader_endpoint {
         data["DB_READER_HOST"] = json!(reader);
     }
+    // Read replicas have no shared endpoint: an app spreading reads over
+    // more than one takes the list.
+    if o.db_replica_endpoints.len() > 1 {
+        data["DB_READER_HOSTS"] = json!(o.db_replica_endpoints.join(","));
+    }
     docs.push(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",

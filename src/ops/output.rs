@@ -16,9 +16,13 @@ pub struct Outputs {
     pub cluster_name: Option<String>,
     pub cluster_endpoint: Option<String>,
     pub db_endpoint: Option<String>,
-    /// Aurora's reader endpoint, where there are readers.
+    /// Where reads can go: Aurora's reader endpoint where there are
+    /// readers, or the first read replica.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_reader_endpoint: Option<String>,
+    /// Every read replica's endpoint, in replica order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub db_replica_endpoints: Vec<String>,
     pub db_port: Option<i64>,
     pub db_name: Option<String>,
     pub db_username: Option<String>,
@@ -78,6 +82,13 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         out.db_secret_arn = o.secret_arn;
         out.db_name = Some(o.db_name);
         out.db_username = Some(o.username);
+        let mut replicas: Vec<_> = live
+            .of_kind::<crate::resources::db_replica::DbReplica>()
+            .filter_map(|r| Some((r.address.clone(), r.observed.endpoint?)))
+            .collect();
+        replicas.sort_by_key(|(a, _)| a.trim_start_matches("db-replica.").parse::<u32>().unwrap_or(0));
+        out.db_replica_endpoints = replicas.into_iter().map(|(_, e)| e).collect();
+        out.db_reader_endpoint = out.db_replica_endpoints.first().cloned();
     } else if let Some(db) = live.find::<db_cluster::DbCluster>(db_cluster::ADDRESS) {
         let o = db.observed;
         out.db_endpoint = o.endpoint;

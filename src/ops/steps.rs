@@ -145,8 +145,10 @@ fn live_of(n: &Node<Work>) -> Option<&Live> {
 
 /// Adds the reversed edges: each deletion waits for every step on a live
 /// resource that points at the one deleted, and for steps on the kinds its
-/// kind says must go first; the sweep waits for deletions of the kinds that
-/// leave things behind, and deletions of the kinds it unblocks wait for it.
+/// kind says must go first; an update waits for the deletions its kind says
+/// must come first, of resources pointing at it; the sweep waits for
+/// deletions of the kinds that leave things behind, and deletions of the
+/// kinds it unblocks wait for it.
 pub fn order_deletions(nodes: &mut [Node<Work>]) {
     let info: Vec<(String, Option<Live>, bool)> = nodes
         .iter()
@@ -187,7 +189,19 @@ pub fn order_deletions(nodes: &mut [Node<Work>]) {
                     }
                 }
             }
-            Work::Ensure { .. } => {}
+            Work::Ensure { live: Some(me), .. } => {
+                let first = me.kind.ops().update_after_deleting();
+                for (key, other, is_delete) in &info {
+                    if *is_delete
+                        && other
+                            .as_ref()
+                            .is_some_and(|o| first.contains(&o.kind) && o.refers_to(me))
+                    {
+                        n.deps.push(key.clone());
+                    }
+                }
+            }
+            Work::Ensure { live: None, .. } => {}
         }
     }
 }

@@ -23,6 +23,12 @@ pub fn text(o: &Outputs, stack_args: &str) -> String {
         "db_port             {}\n",
         o.db_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
     ));
+    if let Some(reader) = &o.db_reader_endpoint {
+        s.push_str(&format!("db_reader_endpoint  {reader}\n"));
+    }
+    for (i, replica) in o.db_replica_endpoints.iter().enumerate().skip(1) {
+        s.push_str(&format!("db_replica_{}        {replica}\n", i + 1));
+    }
     s.push_str(&format!("db_name             {}\n", or_dash(&o.db_name)));
     s.push_str(&format!("db_secret_arn       {}\n", or_dash(&o.db_secret_arn)));
     if o.cluster_name.is_some() {
@@ -50,7 +56,11 @@ pub fn text(o: &Outputs, stack_args: &str) -> String {
         } else {
             s.push_str(&format!("\n# psql (the password is read from Secrets Manager, never stored)\nPGPASSWORD=\"$({fetch} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"password\"])')\" psql \"host={host} port={port} user={user} dbname={db} sslmode=require\"\n"));
         }
-        s.push_str("# The database admits connections only from the private subnets (the cluster's nodes and pods).\n");
+        s.push_str(if o.cluster_name.is_some() {
+            "# The database admits connections only from the cluster security group (the cluster's nodes and pods).\n"
+        } else {
+            "# The database admits connections only from the private subnets.\n"
+        });
     }
     s
 }

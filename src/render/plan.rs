@@ -298,6 +298,7 @@ mod tests {
                 az: None,
                 subnet_group: Some("snap-db".into()),
                 security_groups: vec![],
+                replicas: vec![],
             },
         )
         .with_tags(tags);

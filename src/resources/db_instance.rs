@@ -59,6 +59,8 @@ pub struct Observed {
     pub az: Option<String>,
     pub subnet_group: Option<String>,
     pub security_groups: Vec<String>,
+    /// `ReadReplicaDBInstanceIdentifiers`: its replicas.
+    pub replicas: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -207,6 +209,12 @@ impl ResourceKind for DbInstance {
         ids
     }
 
+    /// RDS refuses to stop an instance that has read replicas: `sleep`
+    /// deletes them first.
+    fn update_after_deleting() -> &'static [Kind] {
+        &[Kind::DbReplica]
+    }
+
     fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
         let protected = live.is_some_and(|l| l.observed.deletion_protection);
         Some(rds::data_loss(name, protected, policy))
@@ -254,7 +262,7 @@ impl ResourceKind for DbInstance {
         Ok(out
             .db_instances()
             .iter()
-            .filter(|d| d.db_cluster_identifier().is_none())
+            .filter(|d| d.db_cluster_identifier().is_none() && d.read_replica_source_db_instance_identifier().is_none())
             .filter_map(|d| to_found(d, cx.stack))
             .collect())
     }
@@ -580,6 +588,7 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbInstance>> {
             .iter()
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
             .collect(),
+        replicas: d.read_replica_db_instance_identifiers().to_vec(),
     };
     let readiness = readiness(&status, pending_modifications(d));
     let origin = if ours { Origin::Ours } else { Origin::Foreign };

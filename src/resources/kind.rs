@@ -74,6 +74,13 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
         &[]
     }
 
+    /// Kinds whose deletions, of resources pointing at this one, must be
+    /// done before this one is updated (an RDS instance cannot be stopped
+    /// while read replicas of it exist).
+    fn update_after_deleting() -> &'static [Kind] {
+        &[]
+    }
+
     /// What deleting or replacing this resource loses, if anything.
     fn data_loss(_name: &str, _live: Option<&Found<Self>>, _policy: &Policy) -> Option<String> {
         None

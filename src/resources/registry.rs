@@ -64,6 +64,7 @@ registry! {
     EksPodIdentity => super::eks_pod_identity::EksPodIdentity,
     DbSubnetGroup => super::db_subnet_group::DbSubnetGroup,
     DbInstance => super::db_instance::DbInstance,
+    DbReplica => super::db_replica::DbReplica,
     DbCluster => super::db_cluster::DbCluster,
     DbClusterInstance => super::db_cluster_instance::DbClusterInstance,
 }
@@ -94,6 +95,7 @@ pub trait KindOps: Send + Sync {
     fn replace_order(&self) -> ReplaceOrder;
     fn leftovers(&self) -> Leftovers;
     fn delete_after(&self) -> &'static [Kind];
+    fn update_after_deleting(&self) -> &'static [Kind];
     fn concurrency_group(&self) -> Option<&'static str>;
 
     /// Every attribute the kind names, whether or not a resource has it.
@@ -171,6 +173,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
 
     fn delete_after(&self) -> &'static [Kind] {
         K::delete_after()
+    }
+
+    fn update_after_deleting(&self) -> &'static [Kind] {
+        K::update_after_deleting()
     }
 
     fn concurrency_group(&self) -> Option<&'static str> {

@@ -18,6 +18,7 @@ mod kube;
 mod plan;
 mod promotion;
 mod quotas;
+mod replicas;
 mod scenarios;
 mod structure;
 mod teams;

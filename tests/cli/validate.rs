@@ -272,3 +272,42 @@ fn missing_credentials_fail_fast_with_a_clear_message() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("credentials"), "{err}");
 }
+
+/// Read replicas: what RDS would refuse minutes into an apply is named
+/// before any call.
+#[test]
+fn replica_mistakes_fail_before_any_aws_call() {
+    let cases = [
+        (
+            "engine = \"aurora-postgresql\"\nreplicas = 1\n",
+            "stack.toml:6:12: database.replicas",
+            "set database.instances = 2",
+        ),
+        (
+            "replicas = 16\n",
+            "stack.toml:5:12: database.replicas",
+            "must be between 0 and 15",
+        ),
+        (
+            "replicas = 1\nbackup_retention_days = 0\n",
+            "stack.toml:5:12: database.replicas",
+            "read replicas need automated backups",
+        ),
+        (
+            "replicas = 1\nreplica_class = \"m5.large\"\n",
+            "stack.toml:6:17: database.replica_class",
+            "is not an RDS instance class",
+        ),
+    ];
+    for (body, located, rule) in cases {
+        let p = Project::with_text(
+            &format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n[database]\n{body}"),
+            "val",
+        );
+        let (code, out, err) = plan_without_aws(&p);
+        assert_eq!(code, 1, "{body}: {out}{err}");
+        assert!(err.contains(located), "{body}: wanted {located} in\n{err}");
+        assert!(err.contains(rule), "{body}: wanted {rule} in\n{err}");
+        assert!(err.contains("nothing was sent to AWS"), "{err}");
+    }
+}

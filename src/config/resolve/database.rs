@@ -157,7 +157,46 @@ impl Resolver {
             )),
             _ => Ok(()),
         };
+        let replicas = match (&d.replicas, aurora) {
+            (Some(r), true) if r.value > 0 => Err(self.error_help(
+                "database.replicas",
+                "does not apply to Aurora, whose readers share the cluster's storage",
+                loc(r),
+                Some(format!(
+                    "set database.instances = {} (a writer and {} readers)",
+                    r.value + 1,
+                    r.value
+                )),
+            )),
+            (Some(r), false) => self
+                .int_in("database.replicas", r, 0, crate::config::model::MAX_READ_REPLICAS)
+                .map(|n| n as u32),
+            _ => Ok(0),
+        };
+        // RDS makes a replica from the source's automated backups
+        // ("Working with DB instance read replicas": backups must be on).
+        let replicas = match (replicas, &backup_retention_days) {
+            (Ok(n), Ok(0)) if n > 0 => Err(self.error_help(
+                "database.replicas",
+                "read replicas need automated backups on the primary, but backup_retention_days = 0",
+                d.replicas.as_ref().and_then(loc),
+                Some("set database.backup_retention_days = 1 or more".into()),
+            )),
+            (r, _) => r,
+        };
+        let replica_class = match (&d.replica_class, aurora) {
+            (Some(c), true) => Err(self.error(
+                "database.replica_class",
+                "does not apply to Aurora; its readers take database.class",
+                loc(c),
+            )),
+            (Some(c), false) => self
+                .instance_class("database.replica_class", c, false)
+                .map(|()| Some(c.value.clone())),
+            (None, _) => Ok(None),
+        };
         let offered = (insights, pause).all().map(|((), ())| ());
+        let (replicas, replica_class) = (replicas, replica_class).all()?;
         let (version, (), (), serverless, storage_gib, multi_az, instances, backup_retention_days, username, db_name) =
             (
                 version,
@@ -186,26 +225,33 @@ impl Resolver {
             username,
             db_name,
             serverless,
+            replicas,
+            replica_class,
         })
     }
 
     /// An instance class the engine offers.
     fn class(&mut self, c: &Located<String>, aurora: bool) -> Result<(), Reported> {
+        self.instance_class("database.class", c, aurora)
+    }
+
+    /// An instance class the engine offers, under `key`.
+    fn instance_class(&mut self, key: &str, c: &Located<String>, aurora: bool) -> Result<(), Reported> {
         if c.value == "db.serverless" {
             self.require(
                 aurora,
-                "database.class",
+                key,
                 "\"db.serverless\" is Aurora Serverless v2; it needs engine \"aurora-postgresql\" or \"aurora-mysql\"",
                 loc(c),
             )
         } else if !is_db_class(&c.value) {
             Err(self.error(
-                "database.class",
+                key,
                 format!("\"{}\" is not an RDS instance class like \"db.t4g.micro\"", c.value),
                 loc(c),
             ))
         } else if aurora && (c.value.ends_with(".micro") || c.value.ends_with(".small")) {
-            Err(self.error("database.class", format!("Aurora does not offer \"{}\"; the smallest classes are db.t3.medium and db.t4g.medium, or use \"db.serverless\"", c.value), loc(c)))
+            Err(self.error(key, format!("Aurora does not offer \"{}\"; the smallest classes are db.t3.medium and db.t4g.medium, or use \"db.serverless\"", c.value), loc(c)))
         } else {
             Ok(())
         }

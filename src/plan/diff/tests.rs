@@ -36,6 +36,7 @@ fn db(o: impl FnOnce(&mut db_instance::Observed)) -> Live {
         az: None,
         subnet_group: None,
         security_groups: vec![],
+        replicas: vec![],
     };
     o(&mut observed);
     use resources::ResourceKind as _;

@@ -115,6 +115,8 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
         }
         "ModifyDBInstance" => modify_instance(rules, req, now).await,
         "DeleteDBInstance" => delete_instance(rules, req, now).await,
+        "StopDBInstance" => stop_instance(rules, req, now).await,
+        "CreateDBInstanceReadReplica" => create_replica(rules, req, now).await,
         "ModifyDBCluster" | "DeleteDBCluster" => {
             let c = req.param("DBClusterIdentifier").unwrap_or_default();
             if rules.state().rds.stopped.contains(c) {
@@ -194,6 +196,63 @@ async fn modify_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
     Before::Forward(None)
 }
 
+fn invalid_instance_state(message: &str) -> Before {
+    Before::Answer(Reply::query_error(400, "InvalidDBInstanceState", message))
+}
+
+/// "You can't stop a DB instance that has a read replica, or that is a
+/// read replica" ("Stopping an Amazon RDS DB instance temporarily",
+/// limitations, https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html);
+/// nor one that is busy. moto stops it anyway.
+async fn stop_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let id = req.param("DBInstanceIdentifier").unwrap_or_default().to_string();
+    if let Some(s) = rules.state().rds.instances.get(&id).and_then(|l| l.shown(now)) {
+        return invalid_instance_state(&format!("Instance {id} is in {s} state and cannot be stopped."));
+    }
+    let Some(current) = describe_instance(rules, req, &id).await else {
+        return Before::Forward(None);
+    };
+    if wire::tag(&current, "ReadReplicaDBInstanceIdentifiers")
+        .is_some_and(|r| r.contains("ReadReplicaDBInstanceIdentifier"))
+    {
+        return invalid_instance_state(&format!("Cannot stop DB instance {id} because it has read replicas."));
+    }
+    if wire::tag(&current, "ReadReplicaSourceDBInstanceIdentifier").is_some() {
+        return invalid_instance_state(&format!("Cannot stop DB instance {id} because it is a read replica."));
+    }
+    Before::Forward(None)
+}
+
+/// A replica is made from the source's automated backups, so the source
+/// must have them and be available ("Working with DB instance read
+/// replicas", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.html:
+/// "automatic backups must be turned on", "up to 15 read replicas").
+async fn create_replica(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let source = req.param("SourceDBInstanceIdentifier").unwrap_or_default().to_string();
+    if let Some(s) = rules.state().rds.instances.get(&source).and_then(|l| l.shown(now)) {
+        return invalid_instance_state(&format!(
+            "DB Instance {source} is in {s} state; a read replica can be made only of an available instance."
+        ));
+    }
+    let Some(current) = describe_instance(rules, req, &source).await else {
+        return Before::Forward(None);
+    };
+    if wire::tag(&current, "BackupRetentionPeriod") == Some("0") {
+        return invalid_instance_state("Automated backups are not enabled for this database instance. To enable automated backups, use ModifyDBInstance to set the backup retention period to a non-zero value.");
+    }
+    let replicas = wire::tag(&current, "ReadReplicaDBInstanceIdentifiers")
+        .map(|r| r.matches("<ReadReplicaDBInstanceIdentifier>").count())
+        .unwrap_or(0);
+    if replicas >= 15 {
+        return Before::Answer(Reply::query_error(
+            400,
+            "InstanceQuotaExceeded",
+            &format!("DB Instance {source} already has 15 read replicas."),
+        ));
+    }
+    Before::Forward(None)
+}
+
 async fn delete_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
     let id = req.param("DBInstanceIdentifier").unwrap_or_default().to_string();
     let Some(current) = describe_instance(rules, req, &id).await else {
@@ -258,6 +317,13 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 life.last_storage_change = Some(now);
             }
         }
+        // A replica is restored from a snapshot of the source: about as long
+        // as a single-AZ instance takes to create.
+        "CreateDBInstanceReadReplica" => st
+            .instances
+            .entry(id)
+            .or_default()
+            .set("creating", now + settings.model(6.0)),
         "StopDBInstance" => st
             .instances
             .entry(id)
@@ -315,15 +381,18 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 _ => block.to_string(),
             }
         }),
-        "CreateDBInstance" | "ModifyDBInstance" | "DescribeDBInstances" | "StopDBInstance" | "StartDBInstance" => {
-            wire::map_blocks(text, "DBInstance", |block| {
-                let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();
-                match st.instances.get(id).and_then(|l| l.shown(now)) {
-                    Some(s) => wire::set_tag(block, "DBInstanceStatus", s),
-                    None => block.to_string(),
-                }
-            })
-        }
+        "CreateDBInstance"
+        | "CreateDBInstanceReadReplica"
+        | "ModifyDBInstance"
+        | "DescribeDBInstances"
+        | "StopDBInstance"
+        | "StartDBInstance" => wire::map_blocks(text, "DBInstance", |block| {
+            let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();
+            match st.instances.get(id).and_then(|l| l.shown(now)) {
+                Some(s) => wire::set_tag(block, "DBInstanceStatus", s),
+                None => block.to_string(),
+            }
+        }),
         "CreateDBCluster" | "ModifyDBCluster" | "DescribeDBClusters" | "StopDBCluster" | "StartDBCluster" => {
             wire::map_blocks(text, "DBCluster", |block| {
                 let id = wire::tag(block, "DBClusterIdentifier").unwrap_or_default();
