@@ -491,6 +491,16 @@ pub struct Database {
     /// The replicas' class when not the primary's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_class: Option<String>,
+    /// An RDS Proxy in front of the writer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<Proxy>,
+}
+
+/// An RDS Proxy's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Proxy {
+    pub idle_client_timeout_s: i32,
+    pub max_connections_percent: i32,
 }
 
 fn is_zero(n: &u32) -> bool {

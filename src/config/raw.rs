@@ -214,6 +214,18 @@ pub struct RawDatabase {
     pub replicas: Option<L<i64>>,
     /// The replicas' class. Default: the primary's.
     pub replica_class: Option<L<String>>,
+    /// An RDS Proxy in front of the writer, pooling the pods' connections.
+    pub proxy: Option<RawProxy>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawProxy {
+    /// Seconds a client connection may stay idle, 1 to 28800. Default 1800.
+    pub idle_client_timeout_s: Option<L<i64>>,
+    /// The share of the database's max_connections the proxy may open,
+    /// 1 to 100. Default 90.
+    pub max_connections_percent: Option<L<i64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -447,6 +459,14 @@ impl Merge for RawDatabase {
         deep(&mut self.serverless, o.serverless);
         replace(&mut self.replicas, o.replicas);
         replace(&mut self.replica_class, o.replica_class);
+        deep(&mut self.proxy, o.proxy);
+    }
+}
+
+impl Merge for RawProxy {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.idle_client_timeout_s, o.idle_client_timeout_s);
+        replace(&mut self.max_connections_percent, o.max_connections_percent);
     }
 }
 

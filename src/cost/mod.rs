@@ -100,6 +100,13 @@ pub enum Billable {
         count: u32,
         assumed_by_default: bool,
     },
+    /// An RDS Proxy: per vCPU-hour of its target (at least 2), or per
+    /// ACU-hour in front of Aurora Serverless v2 (at least 8). Both `None`:
+    /// the target's size is not known.
+    RdsProxy {
+        vcpus: Option<u32>,
+        acu: Option<f64>,
+    },
 }
 
 /// The instance type Auto Mode's nodes are priced as: a general-purpose
@@ -415,6 +422,31 @@ impl Pricer<'_> {
                     hourly,
                 )
             }
+            Billable::RdsProxy { vcpus, acu } => match (vcpus, acu) {
+                (_, Some(acu)) => {
+                    notes.push(format!(
+                        "in front of Aurora Serverless v2: billed for its ACUs, at least {}",
+                        crate::resources::db_proxy::MIN_SERVERLESS_ACU
+                    ));
+                    (
+                        format!("RDS Proxy ({acu} ACU)"),
+                        self.lookup(Section::RdsProxy, item::PROXY_ACU_HOUR, &mut notes)
+                            .map(|p| p * acu),
+                    )
+                }
+                (Some(v), None) => {
+                    let v = (*v).max(2);
+                    (
+                        format!("RDS Proxy ({v} vCPU of its target)"),
+                        self.lookup(Section::RdsProxy, item::PROXY_VCPU_HOUR, &mut notes)
+                            .map(|p| p * f64::from(v)),
+                    )
+                }
+                (None, None) => {
+                    notes.push("the target's vCPUs are not known".into());
+                    ("RDS Proxy".to_string(), None)
+                }
+            },
             Billable::Snapshot { gib } => {
                 let per_gb = self.lookup(Section::RdsStorage, item::BACKUP_GB_MONTH, &mut notes);
                 (

@@ -38,10 +38,11 @@ pub enum Section {
     Aurora,
     /// EKS Auto Mode's management fee, per instance-hour, by instance type.
     EksAutoMode,
+    RdsProxy,
 }
 
 impl Section {
-    pub const ALL: [Section; 14] = [
+    pub const ALL: [Section; 15] = [
         Section::Eks,
         Section::Vpc,
         Section::Ebs,
@@ -56,6 +57,7 @@ impl Section {
         Section::AuroraMysql,
         Section::Aurora,
         Section::EksAutoMode,
+        Section::RdsProxy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +76,7 @@ impl Section {
             Section::AuroraMysql => "aurora_mysql",
             Section::Aurora => "aurora",
             Section::EksAutoMode => "eks_auto_mode",
+            Section::RdsProxy => "rds_proxy",
         }
     }
 
@@ -85,6 +88,7 @@ impl Section {
             Section::Vpc => Some(&[item::NAT_GATEWAY_HOUR, item::NAT_GATEWAY_GB, item::PUBLIC_IPV4_HOUR]),
             Section::Ebs => Some(&[item::GP3_GB_MONTH, item::SNAPSHOT_GB_MONTH]),
             Section::Fargate => Some(&[item::FARGATE_VCPU_HOUR, item::FARGATE_GB_HOUR]),
+            Section::RdsProxy => Some(&[item::PROXY_VCPU_HOUR, item::PROXY_ACU_HOUR]),
             Section::RdsStorage => Some(&[
                 item::GP2_GB_MONTH,
                 item::GP3_GB_MONTH,
@@ -129,6 +133,8 @@ pub mod item {
     pub const ACU_HOUR: &str = "serverless_v2_acu_hour";
     pub const STORAGE_GB_MONTH: &str = "storage_gb_month";
     pub const IO_PER_MILLION: &str = "io_per_million";
+    pub const PROXY_VCPU_HOUR: &str = "vcpu_hour";
+    pub const PROXY_ACU_HOUR: &str = "acu_hour";
 }
 
 /// One price with its provenance, after files are merged.
@@ -274,10 +280,11 @@ struct FileRegion {
     aurora_mysql: Option<FileSection>,
     aurora: Option<FileSection>,
     eks_auto_mode: Option<FileSection>,
+    rds_proxy: Option<FileSection>,
 }
 
 impl FileRegion {
-    fn sections(self) -> [(Section, Option<FileSection>); 14] {
+    fn sections(self) -> [(Section, Option<FileSection>); 15] {
         [
             (Section::Eks, self.eks),
             (Section::Vpc, self.vpc),
@@ -293,6 +300,7 @@ impl FileRegion {
             (Section::AuroraMysql, self.aurora_mysql),
             (Section::Aurora, self.aurora),
             (Section::EksAutoMode, self.eks_auto_mode),
+            (Section::RdsProxy, self.rds_proxy),
         ]
     }
 }

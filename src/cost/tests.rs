@@ -481,6 +481,7 @@ fn every_billable_is_at_an_address_of_the_graph_and_of_the_kind_that_bills_it() 
                 .unwrap_or_else(|| panic!("{address} bills {billable:?} but is not in the graph"));
             let expected_kind = match billable {
                 Billable::EksControlPlane { .. } | Billable::EksAutoModeNodes { .. } => Kind::EksCluster,
+                Billable::RdsProxy { .. } => Kind::DbProxy,
                 Billable::NatGateway => Kind::NatGateway,
                 Billable::PublicIpv4 => Kind::Eip,
                 Billable::Ec2 { .. } | Billable::EbsGp3 { .. } => Kind::EksNodegroup,

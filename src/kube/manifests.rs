@@ -58,7 +58,8 @@ pub fn manifests(app: &App<'_>) -> Vec<Value> {
         docs.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}));
     }
     let mut data = json!({
-        "DB_HOST": dash(&o.db_endpoint),
+        // Through the proxy where there is one: it pools the pods' connections.
+        "DB_HOST": dash(&o.db_proxy_endpoint.clone().or_else(|| o.db_endpoint.clone())),
         "DB_PORT": o.db_port.map(|p| p.to_string()).unwrap_or_default(),
         "DB_NAME": dash(&o.db_name),
         "DB_USER": dash(&o.db_username),

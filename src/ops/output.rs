@@ -20,6 +20,9 @@ pub struct Outputs {
     /// readers, or the first read replica.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_reader_endpoint: Option<String>,
+    /// The RDS proxy's endpoint, where the app's DB_HOST points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_proxy_endpoint: Option<String>,
     /// Every read replica's endpoint, in replica order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub db_replica_endpoints: Vec<String>,
@@ -103,6 +106,9 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         out.db_name = Some(o.db_name);
         out.db_username = Some(o.username);
     }
+    out.db_proxy_endpoint = live
+        .find::<crate::resources::db_proxy::DbProxy>(crate::resources::db_proxy::ADDRESS)
+        .and_then(|p| p.observed.endpoint);
     for (identity, p) in stack.eks.iter().flat_map(|e| &e.pod_identities) {
         out.service_accounts.push(ServiceAccount {
             identity: identity.clone(),

@@ -23,6 +23,9 @@ pub fn text(o: &Outputs, stack_args: &str) -> String {
         "db_port             {}\n",
         o.db_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
     ));
+    if let Some(proxy) = &o.db_proxy_endpoint {
+        s.push_str(&format!("db_proxy_endpoint   {proxy}\n"));
+    }
     if let Some(reader) = &o.db_reader_endpoint {
         s.push_str(&format!("db_reader_endpoint  {reader}\n"));
     }

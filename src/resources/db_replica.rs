@@ -53,6 +53,7 @@ pub struct Observed {
     pub port: Option<i32>,
     pub subnet_group: Option<String>,
     pub security_groups: Vec<String>,
+    pub deletion_protection: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -61,6 +62,7 @@ pub enum Attr {
     Source,
     Class,
     Az,
+    DeletionProtection,
     Tags,
 }
 
@@ -133,6 +135,11 @@ impl ResourceKind for DbReplica {
                 Value::from(l.observed.az.clone())
             })
             .replace("a replica stays in its AZ; a new one is made from the primary, with no data lost"),
+            Attribute::<Self>::new(Attr::DeletionProtection, "database.replicas", false, |l| {
+                l.observed.deletion_protection.into()
+            })
+            .in_place("rds:ModifyDBInstance")
+            .note("a replica can be made again from the primary, so it is never protected"),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ]
     }
@@ -231,6 +238,8 @@ impl ResourceKind for DbReplica {
             .db_instance_class(&d.spec.class)
             .availability_zone(&d.spec.az)
             .publicly_accessible(false)
+            // A replica can always be made again from the primary.
+            .deletion_protection(false)
             .vpc_security_group_ids(sg)
             .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(d.tags)))
@@ -276,12 +285,13 @@ impl ResourceKind for DbReplica {
         _: &Inputs,
     ) -> Result<Found<Self>> {
         let mut live = current.clone();
-        if changes.has(Attr::Class) {
+        if changes.any(&[Attr::Class, Attr::DeletionProtection]) {
             step.aws()
                 .rds
                 .modify_db_instance()
                 .db_instance_identifier(&live.id)
                 .db_instance_class(&d.spec.class)
+                .deletion_protection(false)
                 .apply_immediately(true)
                 .send()
                 .await
@@ -358,6 +368,7 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbReplica>> {
             .iter()
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
             .collect(),
+        deletion_protection: d.deletion_protection().unwrap_or(false),
     };
     let readiness = db_instance::readiness(&status, db_instance::pending_modifications(d));
     Some(

@@ -66,6 +66,13 @@ pub fn addon(name: &str) -> Ref<IamRole> {
 /// https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
 pub const POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
 
+/// The role RDS Proxy signs in to the database with: it may read exactly
+/// the database's managed master secret ("Setting up IAM policies for RDS
+/// Proxy", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-iam-setup.html).
+pub fn rds_proxy() -> Ref<IamRole> {
+    Ref::new("iam-role.rds-proxy")
+}
+
 /// The role of a pod identity.
 pub fn pod(name: &str) -> Ref<IamRole> {
     Ref::new(format!("iam-role.pod.{name}"))
@@ -157,7 +164,9 @@ impl ResourceKind for IamRole {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = &stack.eks else {
+            return proxy_role(stack).into_iter().collect();
+        };
         let auto = eks.auto();
         let cluster_policies: Vec<&str> = if auto {
             CLUSTER_POLICIES.iter().chain(AUTO_CLUSTER_POLICIES).copied().collect()
@@ -214,6 +223,7 @@ impl ResourceKind for IamRole {
                     after: vec![],
                 }
             })
+            .chain(proxy_role(stack))
             .chain(eks.pod_identities.iter().map(|(name, p)| {
                 let r = pod(name);
                 let role = role_name(&stack.meta.name, &stack.meta.region, &p.role_purpose);
@@ -526,7 +536,7 @@ impl ResourceKind for IamRole {
             detach(step, &live.id, &p).await?;
         }
         // A role with an inline policy cannot be deleted (DeleteConflict).
-        if live.observed.inline.is_some() || live.address.starts_with("iam-role.pod.") {
+        if live.observed.inline.is_some() || has_inline(&live.address) {
             delete_inline(step, &live.id).await?;
         }
         gone_ok(
@@ -537,6 +547,41 @@ impl ResourceKind for IamRole {
                 .aws_on("iam:DeleteRole", &live.id),
         )
     }
+}
+
+/// The proxy's role, when the database has a proxy.
+fn proxy_role(stack: &Stack) -> Option<New<IamRole>> {
+    let db = stack.database.as_ref().filter(|d| d.proxy.is_some())?;
+    let r = rds_proxy();
+    let name = role_name(&stack.meta.name, &stack.meta.region, "rds-proxy");
+    let database = if db.engine.is_aurora() {
+        super::db_cluster::ADDRESS
+    } else {
+        super::db_instance::ADDRESS
+    };
+    Some(New {
+        tags: tags::of(stack, &r.address, &name),
+        address: r.address,
+        name,
+        spec: Spec {
+            service: "rds.amazonaws.com".into(),
+            source_arn: None,
+            policies: vec![],
+            federated: None,
+            inline: Some(Inline {
+                statements: vec![],
+                database: Some(database.to_string()),
+                load_balancer_controller: false,
+            }),
+            tag_session: false,
+        },
+        after: vec![],
+    })
+}
+
+/// Whether a role's inline policy is ekstack's to read and write.
+fn has_inline(address: &str) -> bool {
+    address.starts_with("iam-role.pod.") || address == "iam-role.rds-proxy"
 }
 
 /// Whether the stack's live cluster runs EKS Auto Mode.
@@ -592,8 +637,8 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Found<Iam
     };
     let document = role.assume_role_policy_document();
     let trust = document.and_then(read_trust);
-    // Only pod identities' roles carry an inline policy.
-    let inline = if address.starts_with("iam-role.pod.") {
+    // Only pod identities' and the proxy's roles carry an inline policy.
+    let inline = if has_inline(&address) {
         read_inline(aws, name).await?
     } else {
         None

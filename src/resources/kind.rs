@@ -549,6 +549,11 @@ impl Inputs {
             .ok_or_else(|| anyhow!("the ARN of {} is not known", r.address))
     }
 
+    /// The AWS id of a referenced resource, by address.
+    pub fn id_of(&self, address: &str) -> Result<String> {
+        Ok(self.get_live(address)?.id.clone())
+    }
+
     /// The ids of several referenced resources, in order.
     pub fn ids<K>(&self, refs: &[Ref<K>]) -> Result<Vec<String>> {
         refs.iter().map(|r| self.id(r)).collect()

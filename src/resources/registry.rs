@@ -65,6 +65,7 @@ registry! {
     DbSubnetGroup => super::db_subnet_group::DbSubnetGroup,
     DbInstance => super::db_instance::DbInstance,
     DbReplica => super::db_replica::DbReplica,
+    DbProxy => super::db_proxy::DbProxy,
     DbCluster => super::db_cluster::DbCluster,
     DbClusterInstance => super::db_cluster_instance::DbClusterInstance,
 }

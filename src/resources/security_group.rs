@@ -25,9 +25,15 @@ use crate::live::{Live, Readiness};
 use crate::plan::Value;
 
 pub const DATABASE: &str = "security-group.database";
+/// The RDS proxy's own group, which the database's admits.
+pub const PROXY: &str = "security-group.proxy";
 
 pub fn database() -> Ref<SecurityGroup> {
     Ref::new(DATABASE)
+}
+
+pub fn proxy() -> Ref<SecurityGroup> {
+    Ref::new(PROXY)
 }
 
 pub struct SecurityGroup;
@@ -95,12 +101,12 @@ pub struct Observed {
     /// Sorted; without the rules [`super::security_group_rule`] owns.
     pub ingress: Vec<Rule>,
     /// The rules from another group that ekstack's own rule kind made
-    /// (their description says so), as (port, source group id).
-    pub group_rules: Vec<(i32, String)>,
+    /// (their description says so), as (port, source group id, description).
+    pub group_rules: Vec<(i32, String, String)>,
 }
 
-/// The description ekstack gives the rules it adds from another group.
-pub const GROUP_RULE_DESCRIPTION: &str = "ekstack: the cluster security group";
+/// How the descriptions of the rules ekstack adds from another group start.
+pub const GROUP_RULE_PREFIX: &str = "ekstack: ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "snake_case")]
@@ -113,7 +119,7 @@ fn rules_value(rules: &[Rule]) -> Value {
     Value::from(rules.iter().map(|r| r.to_string()).collect::<Vec<_>>())
 }
 
-fn observed_rules(g: &SdkSecurityGroup) -> (Vec<Rule>, Vec<(i32, String)>) {
+fn observed_rules(g: &SdkSecurityGroup) -> (Vec<Rule>, Vec<(i32, String, String)>) {
     let mut rules = Vec::new();
     let mut owned = Vec::new();
     for p in g.ip_permissions() {
@@ -128,8 +134,8 @@ fn observed_rules(g: &SdkSecurityGroup) -> (Vec<Rule>, Vec<(i32, String)>) {
         }
         for pair in p.user_id_group_pairs() {
             let group = pair.group_id().unwrap_or_default().to_string();
-            if pair.description() == Some(GROUP_RULE_DESCRIPTION) {
-                owned.push((port, group));
+            if let Some(d) = pair.description().filter(|d| d.starts_with(GROUP_RULE_PREFIX)) {
+                owned.push((port, group, d.to_string()));
                 continue;
             }
             rules.push(Rule {
@@ -153,42 +159,17 @@ impl ResourceKind for SecurityGroup {
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(db) = &stack.database else { return vec![] };
-        let s = &stack.meta.name;
-        let name = format!("{s}-database");
-        // Nodes of managed node groups, Fargate pods and Auto Mode's nodes
-        // all carry the cluster security group, which the rule kind admits;
-        // the subnets' CIDRs would admit anything else placed in them too.
-        let from_cluster = stack.eks.is_some();
-        let ingress = if from_cluster {
-            Vec::new()
-        } else {
-            stack
-                .network
-                .private_subnets
-                .iter()
-                .map(|cidr| Rule {
-                    protocol: "tcp".into(),
-                    port: db.engine.port(),
-                    source: Source::Cidr(cidr.to_string()),
-                })
-                .collect()
-        };
-        vec![New {
-            address: DATABASE.into(),
-            tags: tags::of(stack, DATABASE, &name),
-            spec: Spec {
-                vpc: super::vpc::reference(),
-                group_name: name.clone(),
-                description: if from_cluster {
-                    format!("ekstack {s}: the database port, from the cluster")
-                } else {
-                    format!("ekstack {s}: the database port, from the private subnets")
-                },
-                ingress,
-            },
-            name,
-            after: vec![],
-        }]
+        let mut groups = vec![group(
+            stack,
+            DATABASE,
+            "database",
+            "the database port",
+            db.engine.port(),
+        )];
+        if db.proxy.is_some() {
+            groups.push(group(stack, PROXY, "proxy", "the RDS proxy's port", db.engine.port()));
+        }
+        groups
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
@@ -321,6 +302,47 @@ impl ResourceKind for SecurityGroup {
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
         delete_group(step, &live.id).await
+    }
+}
+
+/// One of the database's groups: the database's own, or the proxy's.
+/// With a cluster, its port is opened by the rule kind instead: nodes of
+/// managed node groups, Fargate pods and Auto Mode's nodes all carry the
+/// cluster security group, while the subnets' CIDRs would admit anything
+/// else placed in them too.
+fn group(stack: &Stack, address: &str, purpose: &str, what: &str, port: i32) -> New<SecurityGroup> {
+    let s = &stack.meta.name;
+    let name = format!("{s}-{purpose}");
+    let from_cluster = stack.eks.is_some();
+    let ingress = if from_cluster {
+        Vec::new()
+    } else {
+        stack
+            .network
+            .private_subnets
+            .iter()
+            .map(|cidr| Rule {
+                protocol: "tcp".into(),
+                port,
+                source: Source::Cidr(cidr.to_string()),
+            })
+            .collect()
+    };
+    New {
+        address: address.into(),
+        tags: tags::of(stack, address, &name),
+        spec: Spec {
+            vpc: super::vpc::reference(),
+            group_name: name.clone(),
+            description: if from_cluster {
+                format!("ekstack {s}: {what}, from the cluster")
+            } else {
+                format!("ekstack {s}: {what}, from the private subnets")
+            },
+            ingress,
+        },
+        name,
+        after: vec![],
     }
 }
 

@@ -8,15 +8,19 @@
 //! subnets. Being its own step, it leaves the database free to be made
 //! alongside the control plane.
 //!
-//! A security group rule has no tags to find it by: ekstack knows its rule
-//! by the description it gives it ([`GROUP_RULE_DESCRIPTION`]).
+//! With an RDS proxy, two more: the proxy's group admits the cluster
+//! (`sg-rule.proxy-from-cluster`) and the database's admits the proxy
+//! (`sg-rule.database-from-proxy`).
+//!
+//! A security group rule has no tags to find it by: ekstack knows its rules
+//! by the descriptions it gives them, which start "ekstack: ".
 
 use anyhow::{anyhow, Result};
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 
 use super::ec2::once_visible;
 use super::eks_cluster::EksCluster;
-use super::security_group::{SecurityGroup, GROUP_RULE_DESCRIPTION};
+use super::security_group::{self, SecurityGroup};
 use super::{gone_ok, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
 use super::{Kind, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, AwsResultExt};
@@ -26,15 +30,35 @@ use crate::live::{Live, Readiness};
 use crate::plan::Value;
 
 pub const DATABASE_FROM_CLUSTER: &str = "sg-rule.database-from-cluster";
+pub const PROXY_FROM_CLUSTER: &str = "sg-rule.proxy-from-cluster";
+pub const DATABASE_FROM_PROXY: &str = "sg-rule.database-from-proxy";
+
+const FROM_CLUSTER: &str = "ekstack: the cluster security group";
+const FROM_PROXY: &str = "ekstack: the RDS proxy";
+
+/// Each rule: its address, the group it is in, and what its description says.
+const RULES: &[(&str, &str, &str)] = &[
+    (DATABASE_FROM_CLUSTER, security_group::DATABASE, FROM_CLUSTER),
+    (PROXY_FROM_CLUSTER, security_group::PROXY, FROM_CLUSTER),
+    (DATABASE_FROM_PROXY, security_group::DATABASE, FROM_PROXY),
+];
 
 pub struct SecurityGroupRule;
+
+/// Where a rule admits traffic from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum From {
+    /// The security group EKS made for the cluster.
+    Cluster(Ref<EksCluster>),
+    /// One of the stack's groups.
+    Group(Ref<SecurityGroup>),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// The group the rule belongs to.
     pub group: Ref<SecurityGroup>,
-    /// The cluster whose security group it admits.
-    pub cluster: Ref<EksCluster>,
+    pub from: From,
     pub port: i32,
 }
 
@@ -43,9 +67,10 @@ pub struct Observed {
     pub group: String,
     pub source_group: String,
     pub port: i32,
-    /// The cluster it admits: the rule goes before the cluster does, so
-    /// EKS can delete the group it made.
-    pub cluster: String,
+    pub description: String,
+    /// The cluster whose group a rule admits: the rule goes before the
+    /// cluster does, so EKS can delete the group it made.
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -55,7 +80,15 @@ pub enum Attr {
     Port,
 }
 
-fn permission(port: i32, source_group: &str) -> IpPermission {
+fn description_of(address: &str) -> &'static str {
+    RULES
+        .iter()
+        .find(|(a, _, _)| *a == address)
+        .map(|(_, _, d)| *d)
+        .unwrap_or(FROM_CLUSTER)
+}
+
+fn permission(port: i32, source_group: &str, description: &str) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)
@@ -63,7 +96,7 @@ fn permission(port: i32, source_group: &str) -> IpPermission {
         .user_id_group_pairs(
             UserIdGroupPair::builder()
                 .group_id(source_group)
-                .description(GROUP_RULE_DESCRIPTION)
+                .description(description)
                 .build(),
         )
         .build()
@@ -82,32 +115,55 @@ impl ResourceKind for SecurityGroupRule {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let (Some(db), Some(_)) = (&stack.database, &stack.eks) else {
-            return vec![];
-        };
-        vec![New {
-            address: DATABASE_FROM_CLUSTER.into(),
-            // Rules carry no tags.
-            tags: Default::default(),
-            name: format!("{}-database-from-cluster", stack.meta.name),
-            spec: Spec {
-                group: super::security_group::database(),
-                cluster: super::eks_cluster::reference(),
-                port: db.engine.port(),
-            },
-            after: vec![],
-        }]
+        let Some(db) = &stack.database else { return vec![] };
+        let cluster = || From::Cluster(super::eks_cluster::reference());
+        let mut rules = Vec::new();
+        if stack.eks.is_some() {
+            rules.push((DATABASE_FROM_CLUSTER, security_group::database(), cluster()));
+            if db.proxy.is_some() {
+                rules.push((PROXY_FROM_CLUSTER, security_group::proxy(), cluster()));
+            }
+        }
+        if db.proxy.is_some() {
+            rules.push((
+                DATABASE_FROM_PROXY,
+                security_group::database(),
+                From::Group(security_group::proxy()),
+            ));
+        }
+        rules
+            .into_iter()
+            .map(|(address, group, from)| New {
+                address: address.into(),
+                // Rules carry no tags.
+                tags: Default::default(),
+                name: format!("{}-{}", stack.meta.name, address.trim_start_matches("sg-rule.")),
+                spec: Spec {
+                    group,
+                    from,
+                    port: db.engine.port(),
+                },
+                after: vec![],
+            })
+            .collect()
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
-        vec![spec.group.address.clone(), spec.cluster.address.clone()]
+        let from = match &spec.from {
+            From::Cluster(c) => c.address.clone(),
+            From::Group(g) => g.address.clone(),
+        };
+        vec![spec.group.address.clone(), from]
     }
 
     fn attributes(d: &Desired<'_, Self>, refs: &dyn Resolve) -> Vec<Attribute<Self>> {
-        let source = refs
-            .live(&d.spec.cluster.address)
-            .and_then(|c| c.observed::<EksCluster>())
-            .and_then(|c| c.cluster_security_group.clone());
+        let source = match &d.spec.from {
+            From::Cluster(c) => refs
+                .live(&c.address)
+                .and_then(|c| c.observed::<EksCluster>())
+                .and_then(|c| c.cluster_security_group.clone()),
+            From::Group(g) => refs.live(&g.address).map(|l| l.id.clone()),
+        };
         vec![
             Attribute::<Self>::new(
                 Attr::Source,
@@ -115,7 +171,7 @@ impl ResourceKind for SecurityGroupRule {
                 source.map(Value::Text).unwrap_or(Value::Unknown),
                 |l| l.observed.source_group.clone().into(),
             )
-            .replace("a new cluster has a new cluster security group"),
+            .replace("a new cluster (or proxy group) is a new source"),
             Attribute::<Self>::new(Attr::Port, "database.engine", d.spec.port, |l| {
                 Value::from(l.observed.port)
             })
@@ -124,23 +180,24 @@ impl ResourceKind for SecurityGroupRule {
     }
 
     fn points_at(o: &Observed) -> Vec<String> {
-        vec![o.group.clone(), o.cluster.clone()]
+        let mut ids = vec![o.group.clone(), o.source_group.clone()];
+        ids.extend(o.cluster.iter().cloned());
+        ids
     }
 
-    /// Read from the database group's own record: no call of its own.
+    /// Read from their group's own record: no call of their own.
     async fn discover(cx: &Discovery<'_>, parent: Option<&Live>) -> Result<Vec<Found<Self>>> {
-        let Some(group) = parent.filter(|g| g.address == super::security_group::DATABASE) else {
-            return Ok(vec![]);
-        };
+        let Some(group) = parent else { return Ok(vec![]) };
         let Some(observed) = group.observed::<SecurityGroup>() else {
             return Ok(vec![]);
         };
         Ok(observed
             .group_rules
             .iter()
-            .map(|(port, source)| {
-                Self::found(
-                    DATABASE_FROM_CLUSTER,
+            .filter_map(|(port, source, description)| {
+                let (address, _, _) = RULES.iter().find(|(_, g, d)| *g == group.address && d == description)?;
+                Some(Self::found(
+                    *address,
                     id_of(&group.id, source, *port),
                     "available",
                     Readiness::Ready,
@@ -148,29 +205,37 @@ impl ResourceKind for SecurityGroupRule {
                         group: group.id.clone(),
                         source_group: source.clone(),
                         port: *port,
-                        cluster: cx.stack.to_string(),
+                        description: description.clone(),
+                        cluster: (description == FROM_CLUSTER).then(|| cx.stack.to_string()),
                     },
-                )
+                ))
             })
             .collect())
     }
 
     async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
         let group = inputs.id(&d.spec.group)?;
-        let cluster = inputs.get(&d.spec.cluster)?;
-        let source = cluster.observed.cluster_security_group.clone().ok_or_else(|| {
-            anyhow!(
-                "EKS reported no cluster security group for cluster {}, so the database cannot admit it",
-                cluster.id
-            )
-        })?;
+        let (source, cluster) = match &d.spec.from {
+            From::Cluster(c) => {
+                let cluster = inputs.get(c)?;
+                let source = cluster.observed.cluster_security_group.clone().ok_or_else(|| {
+                    anyhow!(
+                        "EKS reported no cluster security group for cluster {}, so the database cannot admit it",
+                        cluster.id
+                    )
+                })?;
+                (source, Some(cluster.id.clone()))
+            }
+            From::Group(g) => (inputs.id(g)?, None),
+        };
+        let description = description_of(d.address);
         let what = format!("{group} and {source}");
         let authorized = once_visible(step, &what, || async {
             step.aws()
                 .ec2
                 .authorize_security_group_ingress()
                 .group_id(&group)
-                .ip_permissions(permission(d.spec.port, &source))
+                .ip_permissions(permission(d.spec.port, &source, description))
                 .send()
                 .await
                 .aws_on("ec2:AuthorizeSecurityGroupIngress", &group)
@@ -192,7 +257,8 @@ impl ResourceKind for SecurityGroupRule {
                 group,
                 source_group: source,
                 port: d.spec.port,
-                cluster: cluster.id.clone(),
+                description: description.to_string(),
+                cluster,
             },
         ))
     }
@@ -214,7 +280,11 @@ impl ResourceKind for SecurityGroupRule {
             .ec2
             .revoke_security_group_ingress()
             .group_id(&live.observed.group)
-            .ip_permissions(permission(live.observed.port, &live.observed.source_group))
+            .ip_permissions(permission(
+                live.observed.port,
+                &live.observed.source_group,
+                &live.observed.description,
+            ))
             .send()
             .await
             .aws_on("ec2:RevokeSecurityGroupIngress", &live.observed.group);

@@ -358,7 +358,7 @@ fn manifests_are_valid_kubernetes_before_and_after_apply() {
 }
 
 /// The role's inline policy ekstack wrote, as JSON.
-fn inline_policy(aws: &Independent, role: &str) -> serde_json::Value {
+pub(crate) fn inline_policy(aws: &Independent, role: &str) -> serde_json::Value {
     let inline = aws
         .block_on(aws.iam.get_role_policy().role_name(role).policy_name("ekstack").send())
         .unwrap();

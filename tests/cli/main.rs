@@ -18,6 +18,7 @@ mod kube;
 mod plan;
 mod promotion;
 mod quotas;
+mod rds_proxy;
 mod replicas;
 mod scenarios;
 mod structure;

@@ -273,8 +273,8 @@ fn missing_credentials_fail_fast_with_a_clear_message() {
     assert!(err.contains("credentials"), "{err}");
 }
 
-/// Read replicas: what RDS would refuse minutes into an apply is named
-/// before any call.
+/// Read replicas and the proxy: what RDS would refuse minutes into an
+/// apply is named before any call.
 #[test]
 fn replica_mistakes_fail_before_any_aws_call() {
     let cases = [
@@ -297,6 +297,16 @@ fn replica_mistakes_fail_before_any_aws_call() {
             "replicas = 1\nreplica_class = \"m5.large\"\n",
             "stack.toml:6:17: database.replica_class",
             "is not an RDS instance class",
+        ),
+        (
+            "[database.proxy]\nidle_client_timeout_s = 0\n",
+            "stack.toml:6:25: database.proxy.idle_client_timeout_s",
+            "must be between 1 and 28800",
+        ),
+        (
+            "[database.proxy]\nmax_connections_percent = 101\n",
+            "stack.toml:6:27: database.proxy.max_connections_percent",
+            "must be between 1 and 100",
         ),
     ];
     for (body, located, rule) in cases {

@@ -195,8 +195,12 @@ impl Resolver {
                 .map(|()| Some(c.value.clone())),
             (None, _) => Ok(None),
         };
+        let proxy = match &d.proxy {
+            None => Ok(None),
+            Some(p) => self.proxy(p, engine, &version).map(Some),
+        };
         let offered = (insights, pause).all().map(|((), ())| ());
-        let (replicas, replica_class) = (replicas, replica_class).all()?;
+        let (replicas, replica_class, proxy) = (replicas, replica_class, proxy).all()?;
         let (version, (), (), serverless, storage_gib, multi_az, instances, backup_retention_days, username, db_name) =
             (
                 version,
@@ -227,6 +231,43 @@ impl Resolver {
             serverless,
             replicas,
             replica_class,
+            proxy,
+        })
+    }
+
+    /// `[database.proxy]`: its limits ("CreateDBProxy" and
+    /// "ModifyDBProxyTargetGroup", RDS API reference) and the engines RDS
+    /// Proxy serves ("Supported Regions and DB engines for Amazon RDS Proxy").
+    fn proxy(
+        &mut self,
+        p: &crate::config::raw::RawProxy,
+        engine: Engine,
+        version: &Result<String, Reported>,
+    ) -> Result<crate::config::model::Proxy, Reported> {
+        let idle = match &p.idle_client_timeout_s {
+            None => Ok(1800),
+            Some(v) => self.int_in("database.proxy.idle_client_timeout_s", v, 1, 28800),
+        };
+        let max = match &p.max_connections_percent {
+            None => Ok(90),
+            Some(v) => self.int_in("database.proxy.max_connections_percent", v, 1, 100),
+        };
+        let served = match version {
+            Ok(v) => match proxy_refuses(engine, v) {
+                Some(why) => Err(self.error_help(
+                    "database.proxy",
+                    why,
+                    self.table("database.proxy"),
+                    Some("use a version RDS Proxy serves, or remove [database.proxy]".into()),
+                )),
+                None => Ok(()),
+            },
+            Err(_) => Ok(()),
+        };
+        let (idle, max, ()) = (idle, max, served).all()?;
+        Ok(crate::config::model::Proxy {
+            idle_client_timeout_s: idle,
+            max_connections_percent: max,
         })
     }
 
@@ -310,6 +351,39 @@ impl Resolver {
     }
 }
 
+/// Why RDS Proxy does not serve `engine` at `version`, if it does not
+/// ("Supported Regions and DB engines for Amazon RDS Proxy" and its Aurora
+/// counterpart): RDS for PostgreSQL from 11, RDS for MySQL 5.7 and later,
+/// Aurora PostgreSQL from 11.9 (12 from 12.4), Aurora MySQL 2.07 or 2.11
+/// and later and 3.01.0 and later.
+pub fn proxy_refuses(engine: Engine, version: &str) -> Option<String> {
+    let parts: Vec<u32> = version.split(['.', '_']).filter_map(|p| p.parse().ok()).collect();
+    let refused = match engine {
+        Engine::Postgres => parts.first().is_some_and(|m| *m < 11),
+        Engine::AuroraPostgresql => match (parts.first(), parts.get(1)) {
+            (Some(11), Some(minor)) => *minor < 9,
+            (Some(12), Some(minor)) => *minor < 4,
+            (Some(m), _) => *m < 11,
+            _ => false,
+        },
+        Engine::Mysql => false,
+        // "8.0.mysql_aurora.3.01.0": the Aurora version follows the MySQL one.
+        Engine::AuroraMysql => {
+            let aurora: Vec<u32> = version
+                .split("mysql_aurora.")
+                .nth(1)
+                .map(|v| v.split('.').filter_map(|p| p.parse().ok()).collect())
+                .unwrap_or_default();
+            match (aurora.first(), aurora.get(1)) {
+                (Some(3), Some(minor)) => *minor < 1,
+                (Some(2), Some(minor)) => *minor < 7 || (8..=10).contains(minor),
+                _ => false,
+            }
+        }
+    };
+    refused.then(|| format!("RDS Proxy does not serve {} {version}", engine.as_str()))
+}
+
 /// Whether Performance Insights is offered for `engine` on `class`: not for
 /// RDS for MySQL on db.t2/t3/t4g micro and small, nor for Aurora MySQL on
 /// db.t2, db.t3, or db.t4g micro and small.
@@ -348,5 +422,24 @@ pub fn auto_pause_offered(engine: Engine, version: &str) -> bool {
             Some((_, aurora)) => numbers(aurora) >= vec![3, 8, 0],
         },
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    /// The versions RDS Proxy serves, from its support tables.
+    #[test]
+    fn proxy_serves_the_documented_versions() {
+        assert!(proxy_refuses(Engine::Postgres, "16").is_none());
+        assert!(proxy_refuses(Engine::Postgres, "10.21").is_some());
+        assert!(proxy_refuses(Engine::AuroraPostgresql, "11.8").is_some());
+        assert!(proxy_refuses(Engine::AuroraPostgresql, "11.9").is_none());
+        assert!(proxy_refuses(Engine::AuroraPostgresql, "12.3").is_some());
+        assert!(proxy_refuses(Engine::AuroraMysql, "8.0.mysql_aurora.3.05.2").is_none());
+        assert!(proxy_refuses(Engine::AuroraMysql, "5.7.mysql_aurora.2.09.1").is_some());
+        assert!(proxy_refuses(Engine::AuroraMysql, "5.7.mysql_aurora.2.11.2").is_none());
+        assert!(proxy_refuses(Engine::Mysql, "8.4").is_none());
     }
 }

@@ -21,6 +21,19 @@ pub struct State {
     stopped: std::collections::HashSet<String>,
     /// What each instance was made with, for its automated backups.
     made: HashMap<String, Made>,
+    /// RDS proxies by name: what moto does not keep of them.
+    proxies: HashMap<String, Proxy>,
+}
+
+/// A proxy's state beyond moto's: AWS takes minutes to make one, and
+/// moto has no ModifyDBProxy, so what it changed is kept here.
+#[derive(Default)]
+struct Proxy {
+    life: Life,
+    /// Members of `<DBProxy>` ModifyDBProxy set, shown over moto's.
+    changed: Vec<(&'static str, String)>,
+    /// Registered targets (instance or cluster identifiers).
+    targets: std::collections::BTreeSet<String>,
 }
 
 /// Members AWS reports on a DBInstanceAutomatedBackup that moto leaves out
@@ -116,6 +129,26 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
         "ModifyDBInstance" => modify_instance(rules, req, now).await,
         "DeleteDBInstance" => delete_instance(rules, req, now).await,
         "StopDBInstance" => stop_instance(rules, req, now).await,
+        "ModifyDBProxy" => modify_proxy(rules, req, now).await,
+        "RegisterDBProxyTargets" => {
+            let name = req.param("DBProxyName").unwrap_or_default();
+            let asked = targets_of(req);
+            let st = rules.state();
+            let taken = st
+                .rds
+                .proxies
+                .get(name)
+                .is_some_and(|p| asked.iter().any(|t| p.targets.contains(t)));
+            if taken {
+                // "RegisterDBProxyTargets": a target can be registered once.
+                return Before::Answer(Reply::query_error(
+                    400,
+                    "DBProxyTargetAlreadyRegisteredFault",
+                    "The proxy is already associated with the specified RDS DB instance or Aurora DB cluster.",
+                ));
+            }
+            Before::Forward(None)
+        }
         "CreateDBInstanceReadReplica" => create_replica(rules, req, now).await,
         "ModifyDBCluster" | "DeleteDBCluster" => {
             let c = req.param("DBClusterIdentifier").unwrap_or_default();
@@ -196,6 +229,130 @@ async fn modify_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
     Before::Forward(None)
 }
 
+/// The instance or cluster identifiers of a (De)RegisterDBProxyTargets call.
+fn targets_of(req: &Req) -> Vec<String> {
+    req.form
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("DBInstanceIdentifiers.member.") || k.starts_with("DBClusterIdentifiers.member.")
+        })
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// ModifyDBProxy, which moto lacks: refused while the proxy is being made
+/// or changed, answered with the proxy as it now is ("ModifyDBProxy", RDS
+/// API Reference, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBProxy.html).
+async fn modify_proxy(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let name = req.param("DBProxyName").unwrap_or_default().to_string();
+    let described = rules
+        .upstream(&req.with_body(wire::form_body(&[
+            ("Action", "DescribeDBProxies"),
+            ("Version", "2014-10-31"),
+            ("DBProxyName", &name),
+        ])))
+        .await;
+    let Ok((StatusCode::OK, body)) = described else {
+        return Before::Answer(Reply::query_error(
+            404,
+            "DBProxyNotFoundFault",
+            &format!("DBProxy {name} not found."),
+        ));
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let Some(block) = proxies(&text).into_iter().next() else {
+        return Before::Answer(Reply::query_error(
+            404,
+            "DBProxyNotFoundFault",
+            &format!("DBProxy {name} not found."),
+        ));
+    };
+    let mut st = rules.state();
+    let proxy = st.rds.proxies.entry(name.clone()).or_default();
+    if let Some(s) = proxy.life.shown(now) {
+        return Before::Answer(Reply::query_error(
+            400,
+            "InvalidDBProxyStateFault",
+            &format!("DBProxy {name} is in {s} state and cannot be modified."),
+        ));
+    }
+    for (param, member) in [
+        ("IdleClientTimeout", "IdleClientTimeout"),
+        ("RequireTLS", "RequireTLS"),
+        ("RoleArn", "RoleArn"),
+        ("Auth.member.1.SecretArn", "SecretArn"),
+    ] {
+        if let Some(v) = req.param(param) {
+            proxy.changed.retain(|(m, _)| *m != member);
+            proxy.changed.push((member, v.to_string()));
+        }
+    }
+    proxy.life.set("modifying", now + rules.settings.model(1.0));
+    let shown = show_proxy(&block, proxy, now);
+    let answer = format!(
+        "<ModifyDBProxyResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><ModifyDBProxyResult><DBProxy>{shown}</DBProxy></ModifyDBProxyResult><ResponseMetadata><RequestId>aws-rules-{}</RequestId></ResponseMetadata></ModifyDBProxyResponse>",
+        wire::request_id()
+    );
+    Before::Answer(Reply::xml(Bytes::from(answer)))
+}
+
+/// The `<member>` blocks of a DescribeDBProxies answer's `<DBProxies>`:
+/// the outer ones only (a proxy's lists hold members of their own).
+fn proxies(xml: &str) -> Vec<String> {
+    member_spans(xml)
+        .into_iter()
+        .map(|(a, b)| xml[a..b].to_string())
+        .collect()
+}
+
+/// Where each outer `<member>`'s content is in `<DBProxies>`.
+fn member_spans(xml: &str) -> Vec<(usize, usize)> {
+    let Some(start) = xml.find("<DBProxies>").map(|i| i + "<DBProxies>".len()) else {
+        return vec![];
+    };
+    let end = xml[start..]
+        .find("</DBProxies>")
+        .map(|i| start + i)
+        .unwrap_or(xml.len());
+    let (open, close) = ("<member>", "</member>");
+    let mut spans = Vec::new();
+    let (mut depth, mut at, mut content) = (0usize, start, start);
+    while at < end {
+        let next_open = xml[at..end].find(open).map(|i| at + i);
+        let next_close = xml[at..end].find(close).map(|i| at + i);
+        match (next_open, next_close) {
+            (Some(o), Some(c)) if o < c => {
+                if depth == 0 {
+                    content = o + open.len();
+                }
+                depth += 1;
+                at = o + open.len();
+            }
+            (_, Some(c)) => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    spans.push((content, c));
+                }
+                at = c + close.len();
+            }
+            _ => break,
+        }
+    }
+    spans
+}
+
+/// A `<DBProxy>` block as AWS would show it now.
+fn show_proxy(block: &str, proxy: &Proxy, now: Instant) -> String {
+    let mut shown = block.to_string();
+    for (member, value) in &proxy.changed {
+        shown = wire::set_tag(&shown, member, value);
+    }
+    if let Some(s) = proxy.life.shown(now) {
+        shown = wire::set_tag(&shown, "Status", s);
+    }
+    shown
+}
+
 fn invalid_instance_state(message: &str) -> Before {
     Before::Answer(Reply::query_error(400, "InvalidDBInstanceState", message))
 }
@@ -263,6 +420,15 @@ async fn delete_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
             return invalid_cluster_state(c);
         }
     }
+    // Refused at once, before anything is deleted ("Deleting a DB
+    // instance": deletion protection must be turned off first).
+    if wire::tag(&current, "DeletionProtection") == Some("true") {
+        return Before::Answer(Reply::query_error(
+            400,
+            "InvalidParameterCombination",
+            "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+        ));
+    }
     // A database takes about five minutes to delete (DESIGN §8).
     let delay = rules.settings.model(5.0);
     rules
@@ -324,6 +490,27 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
             .entry(id)
             .or_default()
             .set("creating", now + settings.model(6.0)),
+        // A proxy takes a few minutes to become available.
+        "CreateDBProxy" => {
+            let name = req.param("DBProxyName").unwrap_or_default().to_string();
+            let proxy = st.proxies.entry(name).or_default();
+            *proxy = Proxy::default();
+            proxy.life.set("creating", now + settings.model(3.0));
+        }
+        "DeleteDBProxy" => {
+            st.proxies.remove(req.param("DBProxyName").unwrap_or_default());
+        }
+        "RegisterDBProxyTargets" => {
+            let name = req.param("DBProxyName").unwrap_or_default().to_string();
+            st.proxies.entry(name).or_default().targets.extend(targets_of(req));
+        }
+        "DeregisterDBProxyTargets" => {
+            if let Some(p) = st.proxies.get_mut(req.param("DBProxyName").unwrap_or_default()) {
+                for t in targets_of(req) {
+                    p.targets.remove(&t);
+                }
+            }
+        }
         "StopDBInstance" => st
             .instances
             .entry(id)
@@ -393,6 +580,29 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 None => block.to_string(),
             }
         }),
+        "CreateDBProxy" => wire::map_blocks(text, "DBProxy", |block| {
+            let name = wire::tag(block, "DBProxyName").unwrap_or_default();
+            match st.proxies.get(name) {
+                Some(p) => show_proxy(block, p, now),
+                None => block.to_string(),
+            }
+        }),
+        "DescribeDBProxies" => {
+            let mut shown = String::new();
+            let mut last = 0;
+            for (a, b) in member_spans(text) {
+                let block = &text[a..b];
+                let name = wire::tag(block, "DBProxyName").unwrap_or_default();
+                shown.push_str(&text[last..a]);
+                shown.push_str(&match st.proxies.get(name) {
+                    Some(p) => show_proxy(block, p, now),
+                    None => block.to_string(),
+                });
+                last = b;
+            }
+            shown.push_str(&text[last..]);
+            shown
+        }
         "CreateDBCluster" | "ModifyDBCluster" | "DescribeDBClusters" | "StopDBCluster" | "StartDBCluster" => {
             wire::map_blocks(text, "DBCluster", |block| {
                 let id = wire::tag(block, "DBClusterIdentifier").unwrap_or_default();
