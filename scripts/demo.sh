@@ -23,7 +23,7 @@ $EK apply $STACK --env mvp --yes
 step "plan --env mvp again: converged"
 $EK plan $STACK --env mvp
 
-step "plan --env prod: the promotion, in place"
+step "plan --env prod: the promotion, in place (Multi-AZ, a read replica, an RDS proxy)"
 $EK plan $STACK --env prod
 
 step "apply --env prod"
@@ -35,7 +35,7 @@ $EK status $STACK --env prod
 step "output --env prod"
 $EK output $STACK --env prod
 
-step "output --env prod --k8s: the app's ConfigMap and its service account (IRSA on Fargate)"
+step "output --env prod --k8s: the app's ConfigMap (DB_HOST is the RDS proxy, DB_READER_HOST the replica) and its service account (IRSA on Fargate)"
 $EK output $STACK --env prod --k8s
 
 step "kubeconfig --env prod (into a scratch file): the creator has an access entry"
