@@ -233,20 +233,42 @@ impl ResourceKind for DbProxy {
         }]
     }
 
-    /// The target's class decides the bill: read from the live target.
+    /// The target decides the bill, read from the live target: an
+    /// instance's class, or an Aurora cluster's Serverless v2 capacity or
+    /// its first instance's class.
     fn live_billables(l: &Found<Self>, all: &LiveState) -> Vec<Billable> {
-        let target = l.observed.target.as_deref();
-        let class = all
+        let Some(target) = l.observed.target.as_deref() else {
+            return vec![Billable::RdsProxy { vcpus: None, acu: None }];
+        };
+        let instance = all
             .ours()
-            .filter(|r| Some(r.id.as_str()) == target)
+            .filter(|r| r.id == target)
             .find_map(|r| r.observed::<DbInstance>().map(|o| o.class.clone()));
-        match class {
-            Some(c) => vec![Billable::RdsProxy {
-                vcpus: vcpus_of(&c),
+        let serverless = all
+            .ours()
+            .filter(|r| r.id == target)
+            .find_map(|r| r.observed::<DbCluster>().and_then(|o| o.serverless.map(|s| s.min_acu)));
+        let member = all.ours().find_map(|r| {
+            r.observed::<super::db_cluster_instance::DbClusterInstance>()
+                .filter(|o| o.cluster == target && o.class != "db.serverless")
+                .map(|o| o.class.clone())
+        });
+        let bill = match (instance, serverless, member) {
+            (Some(class), _, _) => Billable::RdsProxy {
+                vcpus: vcpus_of(&class),
                 acu: None,
-            }],
-            None => vec![Billable::RdsProxy { vcpus: None, acu: None }],
-        }
+            },
+            (None, Some(min_acu), _) => Billable::RdsProxy {
+                vcpus: None,
+                acu: Some(min_acu.max(MIN_SERVERLESS_ACU)),
+            },
+            (None, None, Some(class)) => Billable::RdsProxy {
+                vcpus: vcpus_of(&class),
+                acu: None,
+            },
+            _ => Billable::RdsProxy { vcpus: None, acu: None },
+        };
+        vec![bill]
     }
 
     async fn discover(cx: &Discovery<'_>, _: Option<&Live>) -> Result<Vec<Found<Self>>> {
