@@ -174,3 +174,46 @@ fn a_proxy_fronts_the_writer_with_a_role_scoped_to_its_secret() {
     let out = t.ok(&["destroy", "--env", "mvp", "--yes"]);
     assert!(out.contains("Destroy complete"), "{out}");
 }
+
+/// The Aurora sample in prod: the proxy tracks the Serverless v2 cluster,
+/// and both plan and status price it (at least 8 ACUs), with no price
+/// left unknown.
+#[test]
+fn a_proxy_tracks_an_aurora_cluster_and_is_priced_live() {
+    require_emulator();
+    let t = Scenario::from_sample("aurora", "aprox");
+    let name = t.p.name.clone();
+    t.ok(&["apply", "--env", "prod", "--yes"]);
+    let aws = t.aws("eu-west-1");
+    let targets = aws
+        .block_on(
+            aws.rds
+                .describe_db_proxy_targets()
+                .db_proxy_name(format!("{name}-proxy"))
+                .send(),
+        )
+        .unwrap();
+    let tracked: Vec<(&str, &str)> = targets
+        .targets()
+        .iter()
+        .filter_map(|t| Some((t.r#type()?.as_str(), t.rds_resource_id()?)))
+        .collect();
+    assert_eq!(tracked, [("TRACKED_CLUSTER", format!("{name}-db").as_str())]);
+    t.converged("prod");
+
+    let (code, out, err) = t.run(&["status", "--env", "prod", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["cost"]["complete"], true, "{}", status["cost"]);
+    let proxy = status["cost"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["address"] == "db-proxy")
+        .expect("the proxy is priced");
+    assert_eq!(proxy["description"], "RDS Proxy (8 ACU)", "{proxy}");
+
+    t.ok(&["apply", "--env", "mvp", "--yes"]);
+    let out = t.ok(&["destroy", "--env", "mvp", "--yes"]);
+    assert!(out.contains("Destroy complete"), "{out}");
+}
