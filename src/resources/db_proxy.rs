@@ -462,10 +462,7 @@ fn auth(secret: &str) -> UserAuthConfig {
 
 /// The managed master secret of the proxy's target.
 fn secret_of(refs: &dyn Resolve, target: &Target) -> Option<String> {
-    let live = refs.live(target.address())?;
-    live.observed::<DbInstance>()
-        .and_then(|o| o.secret_arn.clone())
-        .or_else(|| live.observed::<DbCluster>().and_then(|o| o.secret_arn.clone()))
+    rds::managed_secret(refs.live(target.address()))
 }
 
 async fn configure_pool(step: &Step<'_>, proxy: &str, max_connections_percent: i32) -> Result<()> {
@@ -552,40 +549,43 @@ async fn describe(aws: &Aws, name: &str) -> Result<Option<SdkDbProxy>> {
     Ok(out.and_then(|o| o.db_proxies().first().cloned()))
 }
 
+/// Waits until the proxy is available; its tags are read once, then.
 async fn wait_available(step: &Step<'_>, name: &str) -> Result<Found<DbProxy>> {
     let aws = step.aws();
-    poll(step, &format!("RDS proxy {name}"), DbProxy::READY_TIMEOUT, || async {
+    let ready = poll(step, &format!("RDS proxy {name}"), DbProxy::READY_TIMEOUT, || async {
         let p = describe(aws, name)
             .await?
             .ok_or_else(|| anyhow!("RDS proxy {name} disappeared"))?;
-        let arn = p.db_proxy_arn().unwrap_or_default().to_string();
-        let tags = rds::tag_map(
-            aws.rds
-                .list_tags_for_resource()
-                .resource_name(&arn)
-                .send()
-                .await
-                .aws_on("rds:ListTagsForResource", name)?
-                .tag_list(),
-        );
-        let found = to_found(&p, tags, None, None);
-        match found.readiness {
-            Readiness::Ready => Ok(Polled::Ready(found)),
-            Readiness::Failed => bail!("RDS proxy {name} is {}", found.state),
-            _ => Ok(Polled::Pending(found.state)),
+        let state = p.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        match readiness(&state) {
+            Readiness::Ready => Ok(Polled::Ready(p)),
+            Readiness::Failed => bail!("RDS proxy {name} is {state}"),
+            _ => Ok(Polled::Pending(state)),
         }
     })
-    .await
+    .await?;
+    let listed = aws
+        .rds
+        .list_tags_for_resource()
+        .resource_name(ready.db_proxy_arn().unwrap_or_default())
+        .send()
+        .await
+        .aws_on("rds:ListTagsForResource", name)?;
+    Ok(to_found(&ready, rds::tag_map(listed.tag_list()), None, None))
 }
 
-fn to_found(p: &SdkDbProxy, tags: Tags, max: Option<i32>, target: Option<String>) -> Found<DbProxy> {
-    let state = p.status().map(|s| s.as_str().to_string()).unwrap_or_default();
-    let readiness = match state.as_str() {
+fn readiness(state: &str) -> Readiness {
+    match state {
         "available" => Readiness::Ready,
         "deleting" => Readiness::Deleting,
         "incompatible-network" | "insufficient-resource-limits" | "suspended" => Readiness::Failed,
         _ => Readiness::Pending,
-    };
+    }
+}
+
+fn to_found(p: &SdkDbProxy, tags: Tags, max: Option<i32>, target: Option<String>) -> Found<DbProxy> {
+    let state = p.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+    let readiness = readiness(&state);
     let mut security_groups = p.vpc_security_group_ids().to_vec();
     security_groups.sort();
     let mut subnets = p.vpc_subnet_ids().to_vec();

@@ -312,7 +312,7 @@ impl ResourceKind for IamRole {
                 Attribute::<Self>::new(
                     Attr::Inline,
                     "eks.pod_identities",
-                    inline_document(inline, |a| secret_of(refs.live(a)))
+                    inline_document(inline, |a| super::rds::managed_secret(refs.live(a)))
                         .map(Value::Text)
                         .unwrap_or(Value::Unknown),
                     |l| Value::from(l.observed.inline.clone()),
@@ -712,17 +712,6 @@ fn read_federation(document: &str) -> Option<String> {
     Some(format!("{arn} {subject}"))
 }
 
-/// The managed master secret of a database's live record.
-fn secret_of(live: Option<&Live>) -> Option<String> {
-    let live = live?;
-    live.observed::<super::db_instance::DbInstance>()
-        .and_then(|o| o.secret_arn.clone())
-        .or_else(|| {
-            live.observed::<super::db_cluster::DbCluster>()
-                .and_then(|o| o.secret_arn.clone())
-        })
-}
-
 /// The inline policy: the file's statements, and GetSecretValue on exactly
 /// the database's managed secret. `None` while the secret is not known
 /// (the database is made in the same apply). RDS encrypts that secret with
@@ -764,8 +753,10 @@ fn canonical(v: &serde_json::Value) -> String {
 }
 
 async fn put_inline(step: &Step<'_>, role: &str, inline: &Inline, inputs: &Inputs) -> Result<String> {
-    let document = inline_document(inline, |address| secret_of(super::Resolve::live(inputs, address)))
-        .ok_or_else(|| anyhow::anyhow!("the database's managed secret is not known yet"))?;
+    let document = inline_document(inline, |address| {
+        super::rds::managed_secret(super::Resolve::live(inputs, address))
+    })
+    .ok_or_else(|| anyhow::anyhow!("the database's managed secret is not known yet"))?;
     step.aws()
         .iam
         .put_role_policy()

@@ -11,6 +11,18 @@ use crate::aws::errors::AwsResultExt;
 use crate::live::{Readiness, Record, Tags};
 use crate::plan::{Value, Verdict};
 
+/// The Secrets Manager secret RDS manages for a database's master
+/// password, from its live record (an instance or an Aurora cluster).
+pub fn managed_secret(live: Option<&crate::live::Live>) -> Option<String> {
+    let live = live?;
+    live.observed::<super::db_instance::DbInstance>()
+        .and_then(|o| o.secret_arn.clone())
+        .or_else(|| {
+            live.observed::<super::db_cluster::DbCluster>()
+                .and_then(|o| o.secret_arn.clone())
+        })
+}
+
 pub fn rds_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
