@@ -22,13 +22,18 @@ pub struct ApplyArgs {
     /// Allow replacements and deletions that lose data (a database, the cluster).
     #[arg(long)]
     pub allow_data_loss: bool,
+    /// Reboot databases whose parameter group has changes pending a reboot
+    /// (static parameters, a new group); Multi-AZ instances fail over.
+    #[arg(long)]
+    pub reboot: bool,
     /// Scale every wait between polls (tests use a small value).
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
 }
 
 pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Outcome> {
-    let stack = args.stack.load(session)?.stack;
+    let mut stack = args.stack.load(session)?.stack;
+    stack.meta.reboot = args.reboot;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),

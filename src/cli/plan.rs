@@ -14,13 +14,18 @@ pub struct PlanArgs {
     /// Print the plan as JSON (format_version 1) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Reboot databases whose parameter group has changes pending a reboot
+    /// (static parameters, a new group); Multi-AZ instances fail over.
+    #[arg(long)]
+    pub reboot: bool,
     /// Exit 2 when there are changes, 0 when none, 1 on error (as terraform).
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
 
 pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let stack = args.stack.load(session)?.stack;
+    let mut stack = args.stack.load(session)?.stack;
+    stack.meta.reboot = args.reboot;
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);
     let planned = session

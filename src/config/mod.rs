@@ -6,6 +6,7 @@
 //! every mistake in a file is reported before anything touches an account.
 
 pub mod addons;
+pub mod db_parameters;
 pub mod diagnostic;
 mod keys;
 pub mod lb_controller;

@@ -35,6 +35,10 @@ pub struct StackMeta {
     /// The sleeping form of the stack (`ekstack sleep`), never from a file.
     #[serde(skip)]
     pub asleep: bool,
+    /// `apply --reboot`: databases pending a reboot for their parameter
+    /// group are rebooted. Never from a file.
+    #[serde(skip)]
+    pub reboot: bool,
     /// The AWS account the credentials belong to, learnt at plan time;
     /// `None` in `validate`, which runs without credentials.
     #[serde(skip)]
@@ -494,6 +498,58 @@ pub struct Database {
     /// An RDS Proxy in front of the writer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Proxy>,
+    /// `[database.parameters]`: the custom group's entries (Aurora: the
+    /// cluster parameter group's).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", serialize_with = "parameter_values")]
+    pub parameters: BTreeMap<String, Parameter>,
+    /// `[database.instance_parameters]` (Aurora only): the DB parameter
+    /// group of the cluster's instances.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", serialize_with = "parameter_values")]
+    pub instance_parameters: BTreeMap<String, Parameter>,
+}
+
+/// Parameters as a stack file writes them: name = value.
+fn parameter_values<S: serde::Serializer>(map: &BTreeMap<String, Parameter>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().map(|(n, p)| (n, &p.value)))
+}
+
+/// One engine parameter as RDS stores it: its value is always a string
+/// (booleans are "1" and "0").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parameter {
+    pub value: String,
+    /// Whether a change applies at once or at the next reboot; learnt at
+    /// plan time from DescribeEngineDefaultParameters (`None` offline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply: Option<ApplyType>,
+}
+
+/// `ApplyType` of an RDS parameter ("Parameter", RDS API Reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::EnumString, strum::IntoStaticStr)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum ApplyType {
+    Static,
+    Dynamic,
+}
+
+/// The major version a full engine version belongs to: "16" of "16.4",
+/// "8.0" of MySQL "8.0.39" and of Aurora MySQL "8.0.mysql_aurora.3.05.2".
+pub fn engine_major(v: &str) -> &str {
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.first().is_some_and(|p| p.parse::<u32>().is_ok_and(|n| n >= 10)) {
+        parts[0]
+    } else {
+        let end = v.match_indices('.').nth(1).map(|(i, _)| i).unwrap_or(v.len());
+        &v[..end]
+    }
+}
+
+/// The parameter group family of an engine version ("Working with
+/// parameter groups": `postgres16`, `mysql8.0`, `aurora-postgresql16`,
+/// `aurora-mysql8.0`).
+pub fn parameter_family(engine: Engine, version: &str) -> String {
+    format!("{}{}", engine.as_str(), engine_major(version))
 }
 
 /// An RDS Proxy's settings.
@@ -508,6 +564,11 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Database {
+    /// The parameter group family of the desired version.
+    pub fn family(&self) -> String {
+        parameter_family(self.engine, &self.version)
+    }
+
     /// The class read replicas run: their own, or the primary's.
     pub fn replica_class(&self) -> &str {
         self.replica_class.as_deref().unwrap_or(&self.class)

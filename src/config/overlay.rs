@@ -139,6 +139,13 @@ pub fn prune(
                     d.replica_class = None;
                 }
                 if !drop_if(
+                    "instance_parameters",
+                    at("database.instance_parameters"),
+                    aurora || d.instance_parameters.is_none(),
+                ) {
+                    d.instance_parameters = None;
+                }
+                if !drop_if(
                     "serverless",
                     at("database.serverless"),
                     aurora || d.serverless.is_none(),

@@ -216,6 +216,15 @@ pub struct RawDatabase {
     pub replica_class: Option<L<String>>,
     /// An RDS Proxy in front of the writer, pooling the pods' connections.
     pub proxy: Option<RawProxy>,
+    /// Engine parameters (name → value) in a custom parameter group: a DB
+    /// parameter group for instances, a cluster parameter group for
+    /// Aurora. Quote dotted names: `"rds.force_ssl" = 1`.
+    #[schemars(with = "Option<BTreeMap<String, ParameterValueSchema>>")]
+    pub parameters: Option<BTreeMap<String, L<toml::Value>>>,
+    /// Aurora only: instance-level parameters, in a DB parameter group the
+    /// cluster's instances use.
+    #[schemars(with = "Option<BTreeMap<String, ParameterValueSchema>>")]
+    pub instance_parameters: Option<BTreeMap<String, L<toml::Value>>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -238,6 +247,16 @@ pub struct RawServerless {
 }
 
 // Schema-only types: they document the accepted values to editors.
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum ParameterValueSchema {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+}
 
 #[allow(dead_code)]
 #[derive(JsonSchema)]
@@ -353,6 +372,13 @@ impl Merge for L<String> {
     }
 }
 
+/// Entries of parameter tables: likewise, the overlay's value wins.
+impl Merge for L<toml::Value> {
+    fn merge(&mut self, overlay: Self) {
+        *self = overlay;
+    }
+}
+
 impl Merge for RawFile {
     fn merge(&mut self, o: Self) {
         deep(&mut self.stack, o.stack);
@@ -460,6 +486,8 @@ impl Merge for RawDatabase {
         replace(&mut self.replicas, o.replicas);
         replace(&mut self.replica_class, o.replica_class);
         deep(&mut self.proxy, o.proxy);
+        deep(&mut self.parameters, o.parameters);
+        deep(&mut self.instance_parameters, o.instance_parameters);
     }
 }
 

@@ -118,6 +118,78 @@ pub fn resolve_addons(
     Ok(())
 }
 
+/// Checks the database's parameters against what RDS says of the family
+/// (DescribeEngineDefaultParameters, or its cluster counterpart for
+/// Aurora's `[database.parameters]`), and learns whether each is static or
+/// dynamic. An unknown name is refused with the closest known one; so is
+/// a value outside the parameter's type or allowed values, and a parameter
+/// RDS does not let a custom group change. No call without parameters.
+pub async fn resolve_parameters(aws: &Aws, stack: &mut Stack) -> Result<()> {
+    use crate::config::db_parameters::{misfit, Typed};
+    use crate::config::diagnostic::did_you_mean;
+    use crate::config::resolve::parameter_key;
+    use crate::resources::db_parameter_group::{engine_defaults, Scope};
+    let Some(db) = stack.database.as_mut() else {
+        return Ok(());
+    };
+    let family = db.family();
+    let aurora = db.engine.is_aurora();
+    let main = if aurora { Scope::Cluster } else { Scope::Instance };
+    let tables = [
+        ("database.parameters", main, &mut db.parameters),
+        (
+            "database.instance_parameters",
+            Scope::Instance,
+            &mut db.instance_parameters,
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (table, scope, parameters) in tables {
+        if parameters.is_empty() {
+            continue;
+        }
+        let defaults = engine_defaults(aws, &family, scope).await?;
+        for (name, p) in parameters.iter_mut() {
+            let key = parameter_key(table, name);
+            let Some(known) = defaults.get(name) else {
+                // Aurora keeps some parameters on the instances only.
+                if scope == Scope::Cluster && engine_defaults(aws, &family, Scope::Instance).await?.contains_key(name) {
+                    refused.push(format!(
+                        "{key}: is an instance-level parameter of {family}; put it in [database.instance_parameters]"
+                    ));
+                    continue;
+                }
+                let hint = did_you_mean(name, defaults.keys().map(String::as_str))
+                    .map(|m| format!("; did you mean \"{m}\"?"))
+                    .unwrap_or_default();
+                refused.push(format!(
+                    "{key}: {family} has no parameter of that name (DescribeEngineDefaultParameters){hint}"
+                ));
+                continue;
+            };
+            if !known.modifiable {
+                refused.push(format!(
+                    "{key}: RDS does not let a parameter group change it (IsModifiable is false for {family})"
+                ));
+                continue;
+            }
+            let typed = Typed {
+                data_type: &known.data_type,
+                allowed: &known.allowed,
+            };
+            match misfit(typed, &p.value) {
+                Some(why) => refused.push(format!("{key}: {why} ({family}: {})", known.data_type)),
+                None => p.apply = known.apply,
+            }
+        }
+    }
+    match refused.len() {
+        0 => Ok(()),
+        1 => bail!("{}", refused[0]),
+        n => bail!("{n} database parameters are refused:\n  {}", refused.join("\n  ")),
+    }
+}
+
 /// One AZ as the account sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {

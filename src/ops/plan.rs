@@ -32,6 +32,7 @@ pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack>
     let mut stack = super::facts::place_azs(stack, &zones, live)?;
     stack.meta.account = Some(account);
     super::facts::resolve_addons(&mut stack, &offered, live)?;
+    super::facts::resolve_parameters(aws, &mut stack).await?;
     Ok(stack)
 }
 

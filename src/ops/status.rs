@@ -22,6 +22,10 @@ pub struct StatusLine {
     pub state: String,
     /// Differs from the file (an update, replacement or deletion is planned).
     pub drift: bool,
+    /// What plan would tell a reviewer of it that is not a change (a
+    /// database pending a reboot, a newer add-on version).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +67,13 @@ pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Resu
                 .actions
                 .iter()
                 .any(|a| a.address == l.address && a.action != Action::NoOp && a.action != Action::Create),
+            notes: planned
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.address == l.address)
+                .flat_map(|a| a.notes.iter().cloned())
+                .collect(),
         })
         .collect();
     resources.sort_by(|a, b| (a.kind, &a.address).cmp(&(b.kind, &b.address)));

@@ -78,6 +78,30 @@ pub fn compare<K: ResourceKind>(d: &Desired<'_, K>, live: Option<&Found<K>>, ref
         if attr.matches(&have) {
             continue;
         }
+        if let (Some(per_key), Value::Map(want), Value::Map(have), OnChange::InPlace { via, .. }) =
+            (&attr.per_key, &attr.want, &have, &attr.change)
+        {
+            let keys: std::collections::BTreeSet<&String> = want.keys().chain(have.keys()).collect();
+            for key in keys {
+                let (before, after) = (have.get(key), want.get(key));
+                if before == after {
+                    continue;
+                }
+                out.changes.push(Change {
+                    path: crate::config::resolve::parameter_key(&attr.path, key),
+                    before: before.cloned().unwrap_or(Value::Null),
+                    after: after.cloned().unwrap_or(Value::Null),
+                    forces_replacement: false,
+                    attribute: attr.name().to_string(),
+                    via: Some(via.to_string()),
+                    note: Some(match after {
+                        Some(_) => per_key.notes.get(key).cloned().unwrap_or_default(),
+                        None => per_key.removed.to_string(),
+                    }),
+                });
+            }
+            continue;
+        }
         let mut extra_note = None;
         match attr.guard.map(|g| g(&have, &attr.want)) {
             Some(Verdict::Impossible(reason)) => {

@@ -299,6 +299,8 @@ mod tests {
                 subnet_group: Some("snap-db".into()),
                 security_groups: vec![],
                 replicas: vec![],
+                parameter_group: Some("default.postgres16".into()),
+                pending_reboot: false,
             },
         )
         .with_tags(tags);

@@ -44,6 +44,9 @@ pub fn human(status: &Status, style: Style) -> String {
                 r.id,
                 r.state
             );
+            for note in &r.notes {
+                let _ = writeln!(out, "  {:<w_addr$}  {}", "", style.yellow(&format!("note: {note}")));
+            }
         }
     }
     if !status.missing.is_empty() {

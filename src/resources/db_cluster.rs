@@ -6,8 +6,11 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_rds::types::{DbCluster as SdkDbCluster, Filter, ServerlessV2ScalingConfiguration};
 
+use super::db_parameter_group::Scope;
 use super::db_subnet_group::DbSubnetGroup;
-use super::rds::{self, engine_version_guard, final_snapshot_name, major, rds_tags, running_guard, settle_running};
+use super::rds::{
+    self, engine_version_guard, final_snapshot_name, major, rds_tags, running_guard, settle_running, ParameterLink,
+};
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, ours, poll, Attribute, Blocker, Changes, Desired, Discovery, Found, Inputs, New, Note};
@@ -35,6 +38,10 @@ pub struct Spec {
     pub running: bool,
     pub subnet_group: Ref<DbSubnetGroup>,
     pub security_group: Ref<SecurityGroup>,
+    /// The cluster parameter group.
+    pub parameters: ParameterLink,
+    /// The instances' parameter group: a major upgrade moves them to it.
+    pub instance_parameters: ParameterLink,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +60,10 @@ pub struct Observed {
     pub secret_arn: Option<String>,
     pub subnet_group: Option<String>,
     pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    /// Members whose cluster parameter group waits for their reboot
+    /// (`DBClusterMembers[].DBClusterParameterGroupStatus`).
+    pub members_pending_reboot: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -67,6 +78,7 @@ pub enum Attr {
     Running,
     Tags,
     Serverless,
+    ParameterGroup,
 }
 
 const DATA_LOSS: &str =
@@ -105,13 +117,18 @@ impl ResourceKind for DbCluster {
                 running: !stack.meta.asleep,
                 subnet_group: super::db_subnet_group::reference(),
                 security_group: super::security_group::database(),
+                parameters: ParameterLink::new(stack, &db.family(), Scope::Cluster, &db.parameters),
+                instance_parameters: ParameterLink::new(stack, &db.family(), Scope::Instance, &db.instance_parameters),
             },
             after: vec![],
         }]
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
-        vec![spec.subnet_group.address.clone(), spec.security_group.address.clone()]
+        let mut refs = vec![spec.subnet_group.address.clone(), spec.security_group.address.clone()];
+        refs.extend(spec.parameters.custom.iter().map(|r| r.address.clone()));
+        refs.extend(spec.instance_parameters.custom.iter().map(|r| r.address.clone()));
+        refs
     }
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
@@ -156,6 +173,14 @@ impl ResourceKind for DbCluster {
             Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
                 .in_place(if d.spec.running { start } else { stop })
                 .guard(running_guard),
+            Attribute::<Self>::new(
+                Attr::ParameterGroup,
+                "database.parameters",
+                d.spec.parameters.group.clone(),
+                |l| Value::from(l.observed.parameter_group.clone()),
+            )
+            .in_place(modify)
+            .note("no downtime; its static parameters take effect at each instance's next reboot"),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ];
         if db.serverless.is_some() {
@@ -176,6 +201,7 @@ impl ResourceKind for DbCluster {
     fn points_at(o: &Observed) -> Vec<String> {
         let mut ids = o.security_groups.clone();
         ids.extend(o.subnet_group.iter().cloned());
+        ids.extend(o.parameter_group.iter().cloned());
         ids
     }
 
@@ -235,6 +261,13 @@ impl ResourceKind for DbCluster {
             .manage_master_user_password(true)
             .database_name(&db.db_name)
             .db_subnet_group_name(group)
+            .set_db_cluster_parameter_group_name(
+                d.spec
+                    .parameters
+                    .custom
+                    .as_ref()
+                    .map(|_| d.spec.parameters.group.clone()),
+            )
             .vpc_security_group_ids(sg)
             .storage_encrypted(true)
             .backup_retention_period(db.backup_retention_days)
@@ -296,9 +329,16 @@ impl ResourceKind for DbCluster {
         for change in changes.iter() {
             any |= !matches!(change, Attr::Running | Attr::Tags);
             call = match change {
-                Attr::Version => call
+                // A major upgrade takes both groups of the new family along
+                // ("ModifyDBCluster": DBInstanceParameterGroupName applies
+                // with AllowMajorVersionUpgrade only).
+                Attr::Version if major(&live.observed.version) != major(&db.version) => call
                     .engine_version(&db.version)
-                    .allow_major_version_upgrade(major(&live.observed.version) != major(&db.version)),
+                    .allow_major_version_upgrade(true)
+                    .db_cluster_parameter_group_name(&d.spec.parameters.group)
+                    .db_instance_parameter_group_name(&d.spec.instance_parameters.group),
+                Attr::Version => call.engine_version(&db.version),
+                Attr::ParameterGroup => call.db_cluster_parameter_group_name(&d.spec.parameters.group),
                 Attr::BackupRetentionDays => call.backup_retention_period(db.backup_retention_days),
                 Attr::DeletionProtection => call.deletion_protection(db.deletion_protection),
                 Attr::Serverless => match db.serverless {
@@ -447,6 +487,13 @@ fn to_found(c: &SdkDbCluster, stack: &str) -> Option<Found<DbCluster>> {
             .vpc_security_groups()
             .iter()
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect(),
+        parameter_group: c.db_cluster_parameter_group().map(str::to_string),
+        members_pending_reboot: c
+            .db_cluster_members()
+            .iter()
+            .filter(|m| m.db_cluster_parameter_group_status() == Some("pending-reboot"))
+            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
             .collect(),
     };
     let readiness = readiness(&status);

@@ -9,7 +9,9 @@ use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 
 use super::db_cluster::DbCluster;
 use super::db_instance::{describe, pending_modifications, readiness, wait_gone};
-use super::rds::{self, rds_tags};
+use super::db_parameter_group::Scope;
+use super::rds::IN_SYNC;
+use super::rds::{self, rds_tags, ParameterLink};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{ours, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref};
 use super::{Kind, ResourceKind, Step};
@@ -38,6 +40,10 @@ pub struct Spec {
     pub ordinal: i32,
     /// False while the stack sleeps: instances stop with their cluster.
     pub running: bool,
+    /// The instances' parameter group (`[database.instance_parameters]`).
+    pub parameters: ParameterLink,
+    /// The cluster's: its static changes wait for each instance's reboot.
+    pub cluster_parameters: ParameterLink,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +58,11 @@ pub struct Observed {
     pub auto_minor_version_upgrade: bool,
     pub az: Option<String>,
     pub subnet_group: Option<String>,
+    pub version: String,
+    pub parameter_group: Option<String>,
+    /// Its own parameter group, or the cluster's (as the cluster reports
+    /// of its members), waits for its reboot.
+    pub pending_reboot: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -61,6 +72,8 @@ pub enum Attr {
     Class,
     PerformanceInsights,
     AutoMinorVersionUpgrade,
+    ParameterGroup,
+    PendingReboot,
     Tags,
 }
 
@@ -89,6 +102,8 @@ impl ResourceKind for DbClusterInstance {
                         db: db.clone(),
                         ordinal,
                         running: !stack.meta.asleep,
+                        parameters: ParameterLink::new(stack, &db.family(), Scope::Instance, &db.instance_parameters),
+                        cluster_parameters: ParameterLink::new(stack, &db.family(), Scope::Cluster, &db.parameters),
                     },
                     after: vec![],
                 }
@@ -97,11 +112,31 @@ impl ResourceKind for DbClusterInstance {
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
-        vec![spec.cluster.address.clone()]
+        let mut refs = vec![spec.cluster.address.clone()];
+        refs.extend(spec.parameters.custom.iter().map(|r| r.address.clone()));
+        refs
     }
 
-    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn super::Resolve) -> Vec<Attribute<Self>> {
         let db = &d.spec.db;
+        let link = d.spec.parameters.clone();
+        let statics = link.statics_coming(refs) || d.spec.cluster_parameters.statics_coming(refs);
+        let cluster_moves = refs
+            .live(&d.spec.cluster.address)
+            .and_then(|l| l.observed::<DbCluster>())
+            .is_some_and(|c| c.parameter_group.as_deref() != Some(d.spec.cluster_parameters.group.as_str()));
+        let (running, version) = (d.spec.running, db.version.clone());
+        let pending_after = move |l: &Found<Self>| {
+            let o = &l.observed;
+            let upgrading = rds::major(&o.version) != rds::major(&version);
+            let pending = link.pending_after(
+                statics || (cluster_moves && !upgrading),
+                o.pending_reboot,
+                o.parameter_group.as_deref(),
+                upgrading,
+            );
+            rds::apply_status(running && l.readiness != Readiness::Stopped && pending)
+        };
         vec![
             Attribute::<Self>::new(Attr::Engine, "database.engine", db.engine.as_str(), |l| {
                 l.observed.engine.clone().into()
@@ -129,6 +164,17 @@ impl ResourceKind for DbClusterInstance {
             )
             .in_place("rds:ModifyDBInstance")
             .note("a pinned minor version (16.4) is kept; a major only (16) lets AWS apply minor versions"),
+            Attribute::<Self>::new(
+                Attr::ParameterGroup,
+                "database.instance_parameters",
+                d.spec.parameters.group.clone(),
+                |l| Value::from(l.observed.parameter_group.clone()),
+            )
+            .in_place("rds:ModifyDBInstance")
+            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
+            Attribute::<Self>::new(Attr::PendingReboot, "database.parameters", IN_SYNC, pending_after)
+                .in_place("rds:RebootDBInstance")
+                .guard(d.spec.parameters.reboot_guard()),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ]
     }
@@ -136,6 +182,7 @@ impl ResourceKind for DbClusterInstance {
     fn points_at(o: &Observed) -> Vec<String> {
         let mut ids = vec![o.cluster.clone()];
         ids.extend(o.subnet_group.iter().cloned());
+        ids.extend(o.parameter_group.iter().cloned());
         ids
     }
 
@@ -171,6 +218,13 @@ impl ResourceKind for DbClusterInstance {
             .iter()
             .filter(|d| d.db_cluster_identifier() == Some(cluster.id.as_str()))
             .filter_map(|d| to_found(d, cx.stack))
+            .map(|mut f| {
+                let members = cluster
+                    .observed::<DbCluster>()
+                    .map(|c| c.members_pending_reboot.clone());
+                f.observed.pending_reboot |= members.is_some_and(|m| m.contains(&f.id));
+                f
+            })
             .collect())
     }
 
@@ -188,6 +242,13 @@ impl ResourceKind for DbClusterInstance {
             .publicly_accessible(false)
             .enable_performance_insights(db.performance_insights)
             .auto_minor_version_upgrade(!rds::pinned(&db.version))
+            .set_db_parameter_group_name(
+                d.spec
+                    .parameters
+                    .custom
+                    .as_ref()
+                    .map(|_| d.spec.parameters.group.clone()),
+            )
             .set_tags(Some(rds_tags(d.tags)))
             .send()
             .await
@@ -246,7 +307,11 @@ impl ResourceKind for DbClusterInstance {
                     any = true;
                     call.auto_minor_version_upgrade(!rds::pinned(&db.version))
                 }
-                Attr::Tags => call,
+                Attr::ParameterGroup => {
+                    any = true;
+                    call.db_parameter_group_name(&d.spec.parameters.group)
+                }
+                Attr::Tags | Attr::PendingReboot => call,
                 Attr::Engine => bail!("an Aurora instance's engine cannot change in place"),
             };
         }
@@ -254,6 +319,11 @@ impl ResourceKind for DbClusterInstance {
         if any {
             call.send().await.aws_on("rds:ModifyDBInstance", &live.id)?;
             step.ctx.pause(Duration::from_secs(2)).await;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        // Aurora fails over by itself when the writer restarts.
+        if changes.has(Attr::PendingReboot) {
+            rds::reboot(step, &live.id, false).await?;
             live = Self::wait_ready(step, &live).await?;
         }
         if changes.has(Attr::Tags) {
@@ -332,6 +402,9 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbClusterInstance>> 
             .db_subnet_group()
             .and_then(|g| g.db_subnet_group_name())
             .map(str::to_string),
+        version: d.engine_version().unwrap_or_default().to_string(),
+        parameter_group: rds::instance_group(d).0,
+        pending_reboot: rds::instance_group(d).1,
     };
     let readiness = readiness(&status, pending_modifications(d));
     let origin = if ours { Origin::Ours } else { Origin::Foreign };

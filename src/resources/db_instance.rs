@@ -8,8 +8,12 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 
+use super::db_parameter_group::Scope;
 use super::db_subnet_group::DbSubnetGroup;
-use super::rds::{self, engine_version_guard, final_snapshot_name, major, rds_tags, running_guard, settle_running};
+use super::rds::IN_SYNC;
+use super::rds::{
+    self, engine_version_guard, final_snapshot_name, major, rds_tags, running_guard, settle_running, ParameterLink,
+};
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, ours, poll, Attribute, Blocker, Changes, Desired, Discovery, Found, Inputs, New, Note};
@@ -33,6 +37,7 @@ pub struct Spec {
     pub running: bool,
     pub subnet_group: Ref<DbSubnetGroup>,
     pub security_group: Ref<SecurityGroup>,
+    pub parameters: ParameterLink,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +66,9 @@ pub struct Observed {
     pub security_groups: Vec<String>,
     /// `ReadReplicaDBInstanceIdentifiers`: its replicas.
     pub replicas: Vec<String>,
+    pub parameter_group: Option<String>,
+    /// Its parameter group's changes wait for a reboot.
+    pub pending_reboot: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -79,6 +87,8 @@ pub enum Attr {
     DbName,
     PubliclyAccessible,
     Running,
+    ParameterGroup,
+    PendingReboot,
     Tags,
 }
 
@@ -109,17 +119,29 @@ impl ResourceKind for DbInstance {
                 running: !stack.meta.asleep,
                 subnet_group: super::db_subnet_group::reference(),
                 security_group: super::security_group::database(),
+                parameters: ParameterLink::new(stack, &db.family(), Scope::Instance, &db.parameters),
             },
             after: vec![],
         }]
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
-        vec![spec.subnet_group.address.clone(), spec.security_group.address.clone()]
+        let mut refs = vec![spec.subnet_group.address.clone(), spec.security_group.address.clone()];
+        refs.extend(spec.parameters.custom.iter().map(|r| r.address.clone()));
+        refs
     }
 
-    fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+    fn attributes(d: &Desired<'_, Self>, refs: &dyn super::Resolve) -> Vec<Attribute<Self>> {
         let db = &d.spec.db;
+        let link = d.spec.parameters.clone();
+        let statics = link.statics_coming(refs);
+        let (running, version) = (d.spec.running, db.version.clone());
+        let pending_after = move |l: &Found<Self>| {
+            let o = &l.observed;
+            let upgrading = major(&o.version) != major(&version);
+            let pending = link.pending_after(statics, o.pending_reboot, o.parameter_group.as_deref(), upgrading);
+            rds::apply_status(running && o.running && pending)
+        };
         let modify = "rds:ModifyDBInstance";
         let (start, stop) = ("rds:StartDBInstance", "rds:StopDBInstance");
         vec![
@@ -199,6 +221,17 @@ impl ResourceKind for DbInstance {
             Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
                 .in_place(if d.spec.running { start } else { stop })
                 .guard(running_guard),
+            Attribute::<Self>::new(
+                Attr::ParameterGroup,
+                "database.parameters",
+                d.spec.parameters.group.clone(),
+                |l| Value::from(l.observed.parameter_group.clone()),
+            )
+            .in_place(modify)
+            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
+            Attribute::<Self>::new(Attr::PendingReboot, "database.parameters", IN_SYNC, pending_after)
+                .in_place("rds:RebootDBInstance")
+                .guard(d.spec.parameters.reboot_guard()),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ]
     }
@@ -206,6 +239,7 @@ impl ResourceKind for DbInstance {
     fn points_at(o: &Observed) -> Vec<String> {
         let mut ids = o.security_groups.clone();
         ids.extend(o.subnet_group.iter().cloned());
+        ids.extend(o.parameter_group.iter().cloned());
         ids
     }
 
@@ -294,6 +328,13 @@ impl ResourceKind for DbInstance {
             .port(db.engine.port())
             .db_subnet_group_name(group)
             .vpc_security_group_ids(sg)
+            .set_db_parameter_group_name(
+                d.spec
+                    .parameters
+                    .custom
+                    .as_ref()
+                    .map(|_| d.spec.parameters.group.clone()),
+            )
             .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(d.tags)))
             .send()
@@ -348,7 +389,7 @@ impl ResourceKind for DbInstance {
             .apply_immediately(true);
         let mut any = false;
         for change in changes.iter() {
-            any |= !matches!(change, Attr::Running | Attr::Tags);
+            any |= !matches!(change, Attr::Running | Attr::Tags | Attr::PendingReboot);
             call = match change {
                 Attr::Version => call
                     .engine_version(&db.version)
@@ -361,7 +402,8 @@ impl ResourceKind for DbInstance {
                 Attr::PerformanceInsights => call.enable_performance_insights(db.performance_insights),
                 Attr::AutoMinorVersionUpgrade => call.auto_minor_version_upgrade(!rds::pinned(&db.version)),
                 Attr::PubliclyAccessible => call.publicly_accessible(false),
-                Attr::Running | Attr::Tags => call,
+                Attr::ParameterGroup => call.db_parameter_group_name(&d.spec.parameters.group),
+                Attr::Running | Attr::Tags | Attr::PendingReboot => call,
                 Attr::Engine | Attr::Username | Attr::DbName => {
                     bail!("{} cannot change in place: {DATA_LOSS}", <&str>::from(change))
                 }
@@ -372,6 +414,11 @@ impl ResourceKind for DbInstance {
             // RDS takes a moment to move to "modifying"; readiness also checks the
             // pending modifications so the wait cannot end before it starts.
             step.ctx.pause(Duration::from_secs(2)).await;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        // After the changes above: a new group takes effect at this reboot too.
+        if changes.has(Attr::PendingReboot) {
+            rds::reboot(step, &live.id, live.observed.multi_az).await?;
             live = Self::wait_ready(step, &live).await?;
         }
         if changes.has(Attr::Tags) {
@@ -589,6 +636,8 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbInstance>> {
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
             .collect(),
         replicas: d.read_replica_db_instance_identifiers().to_vec(),
+        parameter_group: rds::instance_group(d).0,
+        pending_reboot: rds::instance_group(d).1,
     };
     let readiness = readiness(&status, pending_modifications(d));
     let origin = if ours { Origin::Ours } else { Origin::Foreign };

@@ -11,7 +11,9 @@ use anyhow::{anyhow, bail, Result};
 use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 
 use super::db_instance::{self, DbInstance};
-use super::rds::{self, rds_tags};
+use super::db_parameter_group::Scope;
+use super::rds::IN_SYNC;
+use super::rds::{self, major, rds_tags, ParameterLink};
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{ours, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
@@ -39,6 +41,8 @@ pub struct Spec {
     /// instance of its class, with storage the size of the primary's.
     pub engine: Engine,
     pub storage_gib: i32,
+    /// The primary's parameter group: a replica uses the same.
+    pub parameters: ParameterLink,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +58,9 @@ pub struct Observed {
     pub subnet_group: Option<String>,
     pub security_groups: Vec<String>,
     pub deletion_protection: bool,
+    pub version: String,
+    pub parameter_group: Option<String>,
+    pub pending_reboot: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -63,6 +70,8 @@ pub enum Attr {
     Class,
     Az,
     DeletionProtection,
+    ParameterGroup,
+    PendingReboot,
     Tags,
 }
 
@@ -105,6 +114,7 @@ impl ResourceKind for DbReplica {
                         az,
                         engine: db.engine,
                         storage_gib: db.storage_gib.unwrap_or(20),
+                        parameters: ParameterLink::new(stack, &db.family(), Scope::Instance, &db.parameters),
                     },
                     after: vec![],
                 }
@@ -113,11 +123,25 @@ impl ResourceKind for DbReplica {
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
-        vec![spec.source.address.clone(), spec.security_group.address.clone()]
+        let mut refs = vec![spec.source.address.clone(), spec.security_group.address.clone()];
+        refs.extend(spec.parameters.custom.iter().map(|r| r.address.clone()));
+        refs
     }
 
     fn attributes(d: &Desired<'_, Self>, refs: &dyn super::Resolve) -> Vec<Attribute<Self>> {
         let source = refs.live(&d.spec.source.address).map(|l| l.id.clone());
+        let link = d.spec.parameters.clone();
+        let statics = link.statics_coming(refs);
+        // The primary's version, which a replica follows.
+        let version = refs
+            .live(&d.spec.source.address)
+            .and_then(|l| l.observed::<DbInstance>())
+            .map(|o| o.version.clone());
+        let pending_after = move |l: &Found<Self>| {
+            let o = &l.observed;
+            let upgrading = version.as_deref().is_some_and(|v| major(v) != major(&o.version));
+            rds::apply_status(link.pending_after(statics, o.pending_reboot, o.parameter_group.as_deref(), upgrading))
+        };
         vec![
             Attribute::<Self>::new(
                 Attr::Source,
@@ -140,6 +164,17 @@ impl ResourceKind for DbReplica {
             })
             .in_place("rds:ModifyDBInstance")
             .note("a replica can be made again from the primary, so it is never protected"),
+            Attribute::<Self>::new(
+                Attr::ParameterGroup,
+                "database.parameters",
+                d.spec.parameters.group.clone(),
+                |l| Value::from(l.observed.parameter_group.clone()),
+            )
+            .in_place("rds:ModifyDBInstance")
+            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
+            Attribute::<Self>::new(Attr::PendingReboot, "database.parameters", IN_SYNC, pending_after)
+                .in_place("rds:RebootDBInstance")
+                .guard(d.spec.parameters.reboot_guard()),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ]
     }
@@ -171,6 +206,7 @@ impl ResourceKind for DbReplica {
         let mut ids: Vec<String> = o.source.iter().cloned().collect();
         ids.extend(o.security_groups.iter().cloned());
         ids.extend(o.subnet_group.iter().cloned());
+        ids.extend(o.parameter_group.iter().cloned());
         ids
     }
 
@@ -241,6 +277,13 @@ impl ResourceKind for DbReplica {
             // A replica can always be made again from the primary.
             .deletion_protection(false)
             .vpc_security_group_ids(sg)
+            .set_db_parameter_group_name(
+                d.spec
+                    .parameters
+                    .custom
+                    .as_ref()
+                    .map(|_| d.spec.parameters.group.clone()),
+            )
             .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(d.tags)))
             .send()
@@ -285,19 +328,25 @@ impl ResourceKind for DbReplica {
         _: &Inputs,
     ) -> Result<Found<Self>> {
         let mut live = current.clone();
-        if changes.any(&[Attr::Class, Attr::DeletionProtection]) {
-            step.aws()
+        if changes.any(&[Attr::Class, Attr::DeletionProtection, Attr::ParameterGroup]) {
+            let mut call = step
+                .aws()
                 .rds
                 .modify_db_instance()
                 .db_instance_identifier(&live.id)
                 .db_instance_class(&d.spec.class)
                 .deletion_protection(false)
-                .apply_immediately(true)
-                .send()
-                .await
-                .aws_on("rds:ModifyDBInstance", &live.id)?;
+                .apply_immediately(true);
+            if changes.has(Attr::ParameterGroup) {
+                call = call.db_parameter_group_name(&d.spec.parameters.group);
+            }
+            call.send().await.aws_on("rds:ModifyDBInstance", &live.id)?;
             // RDS takes a moment to move to "modifying".
             step.ctx.pause(Duration::from_secs(2)).await;
+            live = Self::wait_ready(step, &live).await?;
+        }
+        if changes.has(Attr::PendingReboot) {
+            rds::reboot(step, &live.id, false).await?;
             live = Self::wait_ready(step, &live).await?;
         }
         if changes.has(Attr::Tags) {
@@ -369,6 +418,9 @@ fn to_found(d: &SdkDbInstance, stack: &str) -> Option<Found<DbReplica>> {
             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
             .collect(),
         deletion_protection: d.deletion_protection().unwrap_or(false),
+        version: d.engine_version().unwrap_or_default().to_string(),
+        parameter_group: rds::instance_group(d).0,
+        pending_reboot: rds::instance_group(d).1,
     };
     let readiness = db_instance::readiness(&status, db_instance::pending_modifications(d));
     Some(

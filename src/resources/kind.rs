@@ -346,6 +346,16 @@ pub struct Attribute<K: ResourceKind> {
     pub compare: Compare,
     pub change: OnChange,
     pub guard: Option<Guard>,
+    /// A map compared entry by entry: one change per entry that differs,
+    /// with the entry's note (and the note for an entry removed).
+    pub per_key: Option<PerKey>,
+}
+
+/// Notes for the entries of a map compared entry by entry.
+#[derive(Debug, Clone)]
+pub struct PerKey {
+    pub notes: BTreeMap<String, String>,
+    pub removed: &'static str,
 }
 
 impl<K: ResourceKind> Attribute<K> {
@@ -366,6 +376,7 @@ impl<K: ResourceKind> Attribute<K> {
             compare: Compare::Exact,
             change: OnChange::Impossible("no way to change it is known".into()),
             guard: None,
+            per_key: None,
         }
     }
 
@@ -430,6 +441,12 @@ impl<K: ResourceKind> Attribute<K> {
 
     pub fn version_prefix(mut self) -> Self {
         self.compare = Compare::VersionPrefix;
+        self
+    }
+
+    /// Compares a map entry by entry, each change with its entry's note.
+    pub fn per_key(mut self, notes: BTreeMap<String, String>, removed: &'static str) -> Self {
+        self.per_key = Some(PerKey { notes, removed });
         self
     }
 

@@ -15,6 +15,7 @@ mod rds;
 pub mod db_cluster;
 pub mod db_cluster_instance;
 pub mod db_instance;
+pub mod db_parameter_group;
 pub mod db_proxy;
 pub mod db_replica;
 pub mod db_subnet_group;

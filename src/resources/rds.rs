@@ -60,15 +60,7 @@ pub async fn sync_tags(step: &Step<'_>, arn: Option<&str>, live: &Tags, desired:
 }
 
 /// "16.4" → "16"; MySQL "8.0.39" → "8.0".
-pub fn major(v: &str) -> &str {
-    let parts: Vec<&str> = v.split('.').collect();
-    if parts.first().is_some_and(|p| p.parse::<u32>().is_ok_and(|n| n >= 10)) {
-        parts[0]
-    } else {
-        let end = v.match_indices('.').nth(1).map(|(i, _)| i).unwrap_or(v.len());
-        &v[..end]
-    }
-}
+pub use crate::config::model::engine_major as major;
 
 fn version_key(v: &str) -> Vec<u32> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
@@ -224,4 +216,106 @@ mod tests {
         ));
         assert!(pinned("16.4") && pinned("8.0.39") && !pinned("16") && !pinned("8.0"));
     }
+}
+
+/// A database's tie to its parameter group: the group it should use,
+/// the parameters the stack's group is to hold, and whether apply may
+/// reboot it (`--reboot`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterLink {
+    /// The group's name: the stack's, or `default.<family>`.
+    pub group: String,
+    /// The stack's group, when it has one.
+    pub custom: Option<super::Ref<super::db_parameter_group::DbParameterGroup>>,
+    pub parameters: std::collections::BTreeMap<String, crate::config::Parameter>,
+    /// `apply --reboot`: a pending reboot is made, not only reported.
+    pub reboot: bool,
+}
+
+impl ParameterLink {
+    pub fn new(
+        stack: &crate::config::Stack,
+        family: &str,
+        scope: super::db_parameter_group::Scope,
+        parameters: &std::collections::BTreeMap<String, crate::config::Parameter>,
+    ) -> ParameterLink {
+        let custom = !parameters.is_empty();
+        ParameterLink {
+            group: super::db_parameter_group::group_name(stack, family, scope, custom),
+            custom: custom.then(|| super::db_parameter_group::reference(scope)),
+            parameters: parameters.clone(),
+            reboot: stack.meta.reboot,
+        }
+    }
+
+    /// Whether the stack's group has static parameters still to change:
+    /// once it does, the databases using it are pending a reboot.
+    pub fn statics_coming(&self, refs: &dyn super::Resolve) -> bool {
+        let live_group = self.custom.as_ref().and_then(|r| refs.live(&r.address));
+        !super::db_parameter_group::static_changes(&self.parameters, live_group).is_empty()
+    }
+
+    /// Whether the database will be pending a reboot once apply is done,
+    /// without one: it is now, the group changes a static parameter
+    /// (`statics`), or it moves to another group (applied only at a
+    /// reboot; a major upgrade restarts it anyway).
+    pub fn pending_after(&self, statics: bool, pending_now: bool, group_now: Option<&str>, upgrading: bool) -> bool {
+        pending_now || statics || (!upgrading && group_now.is_some_and(|g| g != self.group))
+    }
+
+    /// The guard of the pending-reboot attribute.
+    pub fn reboot_guard(&self) -> super::Guard {
+        if self.reboot {
+            reboot_now
+        } else {
+            reboot_later
+        }
+    }
+}
+
+/// Rebooting is what `apply --reboot` asked for.
+pub fn reboot_now(_before: &Value, _after: &Value) -> Verdict {
+    Verdict::AllowedWithNote(
+        "rebooted to apply its parameter group: ~1-2 min with a failover if Multi-AZ, a few minutes if not".into(),
+    )
+}
+
+/// Without `--reboot`, a pending reboot is reported, not made.
+pub fn reboot_later(_before: &Value, _after: &Value) -> Verdict {
+    Verdict::Keep(
+        "pending reboot: the parameter group's static parameters (or a new group) take effect at the next reboot; `ekstack apply --reboot` reboots (with a failover if Multi-AZ)".into(),
+    )
+}
+
+/// Reboots an instance (RebootDBInstance), failing over to the standby
+/// when it is Multi-AZ ("Rebooting a DB instance": ForceFailover is for
+/// Multi-AZ instances only), and waits a moment for "rebooting" to show.
+pub async fn reboot(step: &Step<'_>, id: &str, failover: bool) -> Result<()> {
+    let mut call = step.aws().rds.reboot_db_instance().db_instance_identifier(id);
+    if failover {
+        call = call.force_failover(true);
+    }
+    call.send().await.aws_on("rds:RebootDBInstance", id)?;
+    step.ctx.pause(std::time::Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// The parameter group an instance uses and whether it waits for a reboot
+/// (`DBParameterGroups[].ParameterApplyStatus` = "pending-reboot").
+pub fn instance_group(d: &aws_sdk_rds::types::DbInstance) -> (Option<String>, bool) {
+    let group = d.db_parameter_groups().first();
+    (
+        group.and_then(|g| g.db_parameter_group_name()).map(str::to_string),
+        d.db_parameter_groups()
+            .iter()
+            .any(|g| g.parameter_apply_status() == Some("pending-reboot")),
+    )
+}
+
+/// `ParameterApplyStatus` when a database runs its group as it is.
+pub const IN_SYNC: &str = "in-sync";
+
+/// The plan's view of a database's parameter status, in AWS's words.
+pub fn apply_status(pending: bool) -> Value {
+    Value::Text(if pending { "pending-reboot" } else { IN_SYNC }.to_string())
 }

@@ -63,6 +63,7 @@ registry! {
     EksAccessEntry => super::eks_access_entry::EksAccessEntry,
     EksPodIdentity => super::eks_pod_identity::EksPodIdentity,
     DbSubnetGroup => super::db_subnet_group::DbSubnetGroup,
+    DbParameterGroup => super::db_parameter_group::DbParameterGroup,
     DbInstance => super::db_instance::DbInstance,
     DbReplica => super::db_replica::DbReplica,
     DbProxy => super::db_proxy::DbProxy,

@@ -3,9 +3,12 @@
 //! The engine decides which keys apply, so it is resolved first and the rest
 //! is checked against it.
 
+use std::collections::BTreeMap;
+
 use super::checks::{check_db_word, is_db_class, version_has_prefix};
 use super::{loc, All, Reported, Resolver};
-use crate::config::model::{Database, Engine, Serverless};
+use crate::config::db_parameters::{is_parameter_name, known, misfit};
+use crate::config::model::{Database, Engine, Parameter, Serverless};
 use crate::config::raw::{RawDatabase, RawServerless};
 use crate::config::regions;
 use crate::config::source::Located;
@@ -199,8 +202,19 @@ impl Resolver {
             None => Ok(None),
             Some(p) => self.proxy(p, engine, &version).map(Some),
         };
+        let parameters = self.parameters("database.parameters", d.parameters.as_ref(), engine);
+        let instance_parameters = match (&d.instance_parameters, aurora) {
+            (Some(_), false) => Err(self.error_help(
+                "database.instance_parameters",
+                "applies only to Aurora, whose instances have a parameter group of their own",
+                self.table("database.instance_parameters"),
+                Some("put these entries in [database.parameters]".into()),
+            )),
+            (p, _) => self.parameters("database.instance_parameters", p.as_ref(), engine),
+        };
         let offered = (insights, pause).all().map(|((), ())| ());
         let (replicas, replica_class, proxy) = (replicas, replica_class, proxy).all()?;
+        let (parameters, instance_parameters) = (parameters, instance_parameters).all()?;
         let (version, (), (), serverless, storage_gib, multi_az, instances, backup_retention_days, username, db_name) =
             (
                 version,
@@ -232,7 +246,55 @@ impl Resolver {
             replicas,
             replica_class,
             proxy,
+            parameters,
+            instance_parameters,
         })
+    }
+
+    /// `[database.parameters]` or `[database.instance_parameters]`: each
+    /// value a string, number or boolean, as RDS stores it (a string;
+    /// booleans are 1 and 0), of the type the table of well-known
+    /// parameters gives.
+    fn parameters(
+        &mut self,
+        table: &str,
+        raw: Option<&BTreeMap<String, Located<toml::Value>>>,
+        engine: Engine,
+    ) -> Result<BTreeMap<String, Parameter>, Reported> {
+        let checked: Vec<Result<(String, Parameter), Reported>> = raw
+            .into_iter()
+            .flatten()
+            .map(|(name, v)| {
+                let key = parameter_key(table, name);
+                if !is_parameter_name(name) {
+                    return Err(self.error(
+                        key,
+                        "is not a parameter name: letters, digits, `_`, `.`, `-` and `:`, starting with a letter",
+                        loc(v),
+                    ));
+                }
+                let value = match &v.value {
+                    toml::Value::String(s) if s.is_empty() => Err("is empty; leave the parameter out to keep the engine's default".to_string()),
+                    toml::Value::String(s) => Ok(s.clone()),
+                    toml::Value::Integer(n) => Ok(n.to_string()),
+                    toml::Value::Float(f) => Ok(f.to_string()),
+                    toml::Value::Boolean(b) => Ok(if *b { "1" } else { "0" }.to_string()),
+                    other => Err(format!(
+                        "is {}; a parameter's value is a string, a number or a boolean (a list parameter is one comma-separated string: \"pg_stat_statements,auto_explain\")",
+                        toml_type(other)
+                    )),
+                };
+                let value = value.and_then(|value| match known(engine, name).and_then(|t| misfit(t, &value)) {
+                    Some(why) => Err(why),
+                    None => Ok(value),
+                });
+                match value {
+                    Ok(value) => Ok((name.clone(), Parameter { value, apply: None })),
+                    Err(why) => Err(self.error(key, why, loc(v))),
+                }
+            })
+            .collect();
+        super::collect_all(checked)
     }
 
     /// `[database.proxy]`: its limits ("CreateDBProxy" and
@@ -422,6 +484,24 @@ pub fn auto_pause_offered(engine: Engine, version: &str) -> bool {
             Some((_, aurora)) => numbers(aurora) >= vec![3, 8, 0],
         },
         _ => false,
+    }
+}
+
+/// How an error names a parameter: `database.parameters."rds.force_ssl"`.
+pub fn parameter_key(table: &str, name: &str) -> String {
+    if name.contains('.') || name.contains(':') {
+        format!("{table}.\"{name}\"")
+    } else {
+        format!("{table}.{name}")
+    }
+}
+
+fn toml_type(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+        toml::Value::Datetime(_) => "a date",
+        _ => "a value",
     }
 }
 

@@ -24,6 +24,7 @@ mod stack;
 
 pub use addons::assumed_role;
 pub use checks::version_has_prefix;
+pub use database::parameter_key;
 pub use network::{derive_subnets, MAX_DERIVED_AZS, SUBNET_EXTRA_BITS};
 
 use strum::VariantNames;
@@ -288,6 +289,7 @@ impl Resolver {
                 env,
                 tags,
                 asleep: false,
+                reboot: false,
                 account: None,
             },
             network,

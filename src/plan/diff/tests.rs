@@ -37,6 +37,8 @@ fn db(o: impl FnOnce(&mut db_instance::Observed)) -> Live {
         subnet_group: None,
         security_groups: vec![],
         replicas: vec![],
+        parameter_group: Some("default.postgres16".into()),
+        pending_reboot: false,
     };
     o(&mut observed);
     use resources::ResourceKind as _;

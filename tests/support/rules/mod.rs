@@ -23,6 +23,7 @@ mod eks;
 mod iam;
 pub mod quotas;
 mod rds;
+mod rds_parameters;
 pub mod wire;
 
 use std::collections::HashMap;

@@ -23,6 +23,8 @@ pub struct State {
     made: HashMap<String, Made>,
     /// RDS proxies by name: what moto does not keep of them.
     proxies: HashMap<String, Proxy>,
+    /// Parameter groups' effects moto does not show.
+    pub parameters: super::rds_parameters::State,
 }
 
 /// A proxy's state beyond moto's: AWS takes minutes to make one, and
@@ -108,8 +110,12 @@ async fn describe_instance(rules: &Rules, req: &Req, id: &str) -> Option<String>
 }
 
 pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
+    if let Some(decided) = super::rds_parameters::before(rules, req, now).await {
+        return decided;
+    }
     let action = req.action();
     match action {
+        "RebootDBInstance" => reboot_instance(rules, req, now).await,
         "CreateDBInstance" => {
             if let Some(c) = req.param("DBClusterIdentifier") {
                 if rules.state().rds.stopped.contains(c) {
@@ -226,7 +232,28 @@ async fn modify_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
             }
         }
     }
+    if let Some(refused) = super::rds_parameters::modify_instance(rules, req, &current).await {
+        return refused;
+    }
     Before::Forward(None)
+}
+
+/// RebootDBInstance: refused while the instance is busy ("Rebooting a DB
+/// instance": it must be available), and ForceFailover only on Multi-AZ.
+async fn reboot_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let id = req.param("DBInstanceIdentifier").unwrap_or_default().to_string();
+    if let Some(s) = rules.state().rds.instances.get(&id).and_then(|l| l.shown(now)) {
+        return invalid_instance_state(&format!(
+            "Database instance {id} is in {s} state and cannot be rebooted."
+        ));
+    }
+    let Some(current) = describe_instance(rules, req, &id).await else {
+        return Before::Forward(None);
+    };
+    if wire::tag(&current, "DBInstanceStatus") != Some("available") {
+        return invalid_instance_state(&format!("Database instance {id} is not available."));
+    }
+    super::rds_parameters::reboot_refused(&current, req).unwrap_or(Before::Forward(None))
 }
 
 /// The instance or cluster identifiers of a (De)RegisterDBProxyTargets call.
@@ -516,6 +543,14 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
             .entry(id)
             .or_default()
             .set("stopping", now + settings.model(3.0)),
+        // About a minute; with a failover, about as long.
+        "RebootDBInstance" => {
+            super::rds_parameters::rebooted(&mut st.parameters, &id);
+            st.instances
+                .entry(id)
+                .or_default()
+                .set("rebooting", now + settings.model(1.0));
+        }
         "StartDBInstance" => st
             .instances
             .entry(id)
@@ -573,13 +608,21 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
         | "ModifyDBInstance"
         | "DescribeDBInstances"
         | "StopDBInstance"
+        | "RebootDBInstance"
         | "StartDBInstance" => wire::map_blocks(text, "DBInstance", |block| {
             let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();
+            let block = super::rds_parameters::show_instance(&st.parameters, block);
             match st.instances.get(id).and_then(|l| l.shown(now)) {
-                Some(s) => wire::set_tag(block, "DBInstanceStatus", s),
-                None => block.to_string(),
+                Some(s) => wire::set_tag(&block, "DBInstanceStatus", s),
+                None => block,
             }
         }),
+        "DescribeDBParameters" | "DescribeDBClusterParameters" => {
+            match super::rds_parameters::show_parameters(&st.parameters, req, text) {
+                Some(shown) => shown,
+                None => return,
+            }
+        }
         "CreateDBProxy" => wire::map_blocks(text, "DBProxy", |block| {
             let name = wire::tag(block, "DBProxyName").unwrap_or_default();
             match st.proxies.get(name) {
@@ -606,9 +649,10 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
         "CreateDBCluster" | "ModifyDBCluster" | "DescribeDBClusters" | "StopDBCluster" | "StartDBCluster" => {
             wire::map_blocks(text, "DBCluster", |block| {
                 let id = wire::tag(block, "DBClusterIdentifier").unwrap_or_default();
+                let block = super::rds_parameters::show_cluster(&st.parameters, block);
                 match st.clusters.get(id).and_then(|l| l.shown(now)) {
-                    Some(s) => wire::set_tag(block, "Status", s),
-                    None => block.to_string(),
+                    Some(s) => wire::set_tag(&block, "Status", s),
+                    None => block,
                 }
             })
         }
