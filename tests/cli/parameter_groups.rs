@@ -232,3 +232,138 @@ fn parameter_groups_are_diffed_one_by_one_wait_for_a_reboot_and_follow_a_major_u
     assert!(out.contains("Destroy complete"), "{out}");
     assert!(aws.db_instance(&db).is_none());
 }
+
+const AURORA: &str = r#"[stack]
+name = "au"
+region = "eu-west-1"
+
+[network]
+azs = 2
+
+[database]
+engine = "aurora-postgresql"
+version = "16"
+class = "db.serverless"
+instances = 2
+
+[database.parameters]
+"rds.force_ssl" = 1
+
+[database.instance_parameters]
+log_min_duration_statement = 1000
+"#;
+
+/// Aurora: `[database.parameters]` is a cluster parameter group of family
+/// aurora-postgresql16 the cluster uses, `[database.instance_parameters]`
+/// a DB parameter group both instances use. A static cluster parameter
+/// leaves every member pending a reboot (as the cluster reports its
+/// members) until `apply --reboot` reboots each; an instance-level
+/// parameter in the cluster's table is refused with where it belongs;
+/// destroy leaves neither group.
+#[test]
+fn aurora_has_a_cluster_parameter_group_and_one_for_its_instances() {
+    require_emulator();
+    let t = Scenario::new(AURORA, "aupg");
+    t.p.write_env("asis", "# no overrides\n");
+    let name = t.p.name.clone();
+    let (cluster_group, instance_group) = (
+        format!("{name}-aurora-postgresql16-cluster"),
+        format!("{name}-aurora-postgresql16"),
+    );
+    t.ok(&["apply", "--env", "asis", "--yes"]);
+    let aws = t.aws("eu-west-1");
+    let cluster_groups = |name: &str| {
+        aws.block_on(
+            aws.rds
+                .describe_db_cluster_parameter_groups()
+                .db_cluster_parameter_group_name(name)
+                .send(),
+        )
+        .ok()
+        .and_then(|o| o.db_cluster_parameter_groups().first().cloned())
+    };
+    let made = cluster_groups(&cluster_group).expect("the cluster parameter group");
+    assert_eq!(made.db_parameter_group_family(), Some("aurora-postgresql16"));
+    let set = aws
+        .block_on(
+            aws.rds
+                .describe_db_cluster_parameters()
+                .db_cluster_parameter_group_name(&cluster_group)
+                .source("user")
+                .send(),
+        )
+        .unwrap();
+    let values: Vec<(String, String)> = set
+        .parameters()
+        .iter()
+        .map(|p| (p.parameter_name().unwrap().into(), p.parameter_value().unwrap().into()))
+        .collect();
+    assert_eq!(values, [("rds.force_ssl".to_string(), "1".to_string())]);
+    let (family, values) = group(&aws, &instance_group).expect("the instances' group");
+    assert_eq!(family, "aurora-postgresql16");
+    assert_eq!(values["log_min_duration_statement"], "1000");
+    let cluster = || {
+        aws.block_on(
+            aws.rds
+                .describe_db_clusters()
+                .db_cluster_identifier(format!("{name}-db"))
+                .send(),
+        )
+        .unwrap()
+        .db_clusters()[0]
+            .clone()
+    };
+    assert_eq!(cluster().db_cluster_parameter_group(), Some(cluster_group.as_str()));
+    for n in 1..=2 {
+        assert_eq!(uses(&aws, &format!("{name}-db-{n}")).0, instance_group);
+    }
+    t.converged("asis");
+
+    let with_static = AURORA.replace(
+        "\"rds.force_ssl\" = 1",
+        "\"rds.force_ssl\" = 1\n\"rds.logical_replication\" = 1",
+    );
+    t.p.write_stack(&with_static);
+    t.ok(&["apply", "--env", "asis", "--yes"]);
+    let pending: Vec<String> = cluster()
+        .db_cluster_members()
+        .iter()
+        .map(|m| m.db_cluster_parameter_group_status().unwrap().to_string())
+        .collect();
+    assert_eq!(pending, ["pending-reboot", "pending-reboot"]);
+    let status = t.ok(&["status", "--env", "asis"]);
+    assert_eq!(status.matches("pending reboot").count(), 2, "{status}");
+    t.ok(&["apply", "--env", "asis", "--reboot", "--yes"]);
+    let mut rebooted: Vec<String> = forms(&t, "RebootDBInstance")
+        .into_iter()
+        .map(|f| f["DBInstanceIdentifier"].clone())
+        .collect();
+    rebooted.sort();
+    assert_eq!(rebooted, [format!("{name}-db-1"), format!("{name}-db-2")]);
+    assert!(cluster()
+        .db_cluster_members()
+        .iter()
+        .all(|m| m.db_cluster_parameter_group_status() == Some("in-sync")));
+    t.converged("asis");
+
+    // work_mem is set per instance on Aurora.
+    t.p.write_stack(&with_static.replace("\"rds.force_ssl\" = 1", "\"rds.force_ssl\" = 1\nwork_mem = 8192"));
+    let (code, _, err) = t.run(&["plan", "--env", "asis"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("database.parameters.work_mem: is an instance-level parameter of aurora-postgresql16; put it in [database.instance_parameters]"),
+        "{err}"
+    );
+
+    t.p.write_stack(&with_static);
+    let out = t.ok(&["destroy", "--env", "asis", "--yes"]);
+    assert!(out.contains("Destroy complete"), "{out}");
+    assert!(
+        cluster_groups(&cluster_group).is_none(),
+        "the cluster parameter group is deleted"
+    );
+    assert!(
+        group(&aws, &instance_group).is_none(),
+        "the instances' group is deleted"
+    );
+}

@@ -321,3 +321,48 @@ fn replica_mistakes_fail_before_any_aws_call() {
         assert!(err.contains("nothing was sent to AWS"), "{err}");
     }
 }
+
+/// Parameter values of the wrong type, and a table that does not apply,
+/// are named before any call; names are checked at plan time, against
+/// RDS (see `parameter_groups`).
+#[test]
+fn parameter_mistakes_fail_before_any_aws_call() {
+    let cases = [
+        (
+            "[database.parameters]\nshared_preload_libraries = [\"pg_cron\"]\n",
+            "stack.toml:6:28: database.parameters.shared_preload_libraries",
+            "is an array; a parameter's value is a string, a number or a boolean",
+        ),
+        (
+            "[database.parameters]\nwork_mem = \"lots\"\n",
+            "stack.toml:6:12: database.parameters.work_mem",
+            "is an integer, not \"lots\"",
+        ),
+        (
+            "[database.parameters]\n\"rds.force_ssl\" = \"yes\"\n",
+            "stack.toml:6:19: database.parameters.\"rds.force_ssl\"",
+            "is a boolean, written 1 or 0",
+        ),
+        (
+            "[database.parameters]\nlog_statement = \"some\"\n",
+            "stack.toml:6:17: database.parameters.log_statement",
+            "must be one of none,ddl,mod,all",
+        ),
+        (
+            "[database.instance_parameters]\nwork_mem = 8192\n",
+            "database.instance_parameters",
+            "applies only to Aurora",
+        ),
+    ];
+    for (body, located, rule) in cases {
+        let p = Project::with_text(
+            &format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n[database]\n{body}"),
+            "val",
+        );
+        let (code, out, err) = plan_without_aws(&p);
+        assert_eq!(code, 1, "{body}: {out}{err}");
+        assert!(err.contains(located), "{body}: wanted {located} in\n{err}");
+        assert!(err.contains(rule), "{body}: wanted {rule} in\n{err}");
+        assert!(err.contains("nothing was sent to AWS"), "{err}");
+    }
+}
