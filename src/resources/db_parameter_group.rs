@@ -167,12 +167,7 @@ impl ResourceKind for DbParameterGroup {
     }
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn Resolve) -> Vec<Attribute<Self>> {
-        let want: BTreeMap<String, Value> = d
-            .spec
-            .parameters
-            .iter()
-            .map(|(n, p)| (n.clone(), Value::Text(p.value.clone())))
-            .collect();
+        let want = values(&d.spec.parameters);
         let notes: BTreeMap<String, String> = d
             .spec
             .parameters
@@ -200,15 +195,7 @@ impl ResourceKind for DbParameterGroup {
                 l.observed.family.clone().into()
             })
             .replace("a parameter group has one family: a group of the new family is made with the same parameters, the database moves to it, and the old group is deleted"),
-            Attribute::<Self>::new(Attr::Parameters, path, Value::Map(want), |l| {
-                Value::Map(
-                    l.observed
-                        .parameters
-                        .iter()
-                        .map(|(n, p)| (n.clone(), Value::Text(p.value.clone())))
-                        .collect(),
-                )
-            })
+            Attribute::<Self>::new(Attr::Parameters, path, want, |l| values(&l.observed.parameters))
             .in_place(modify)
             .per_key(notes, "reset to the engine's default (ResetDBParameterGroup)"),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
@@ -394,6 +381,12 @@ impl ResourceKind for DbParameterGroup {
         )
         .await
     }
+}
+
+/// Parameters as the plan compares them: name → value.
+fn values(parameters: &BTreeMap<String, Parameter>) -> Value {
+    let texts: BTreeMap<String, String> = parameters.iter().map(|(n, p)| (n.clone(), p.value.clone())).collect();
+    Value::from(texts)
 }
 
 fn is_aurora_family(family: &str) -> bool {

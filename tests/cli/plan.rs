@@ -60,7 +60,9 @@ fn converged_plan_says_no_changes_and_drift_is_an_update_back_to_the_file() {
     assert!(out.contains("No changes."), "{out}");
     assert_eq!(calls["mutating"], 0);
     let n = calls["calls"].as_u64().unwrap();
-    assert!(n < 40, "converged plan made {n} calls: {calls}");
+    // 39 before parameter groups, which add one listing each of DB and
+    // cluster parameter groups: they find the stack's groups of any family.
+    assert!(n < 42, "converged plan made {n} calls: {calls}");
 
     // Someone scales the node group in the console.
     let aws = Independent::new("ap-northeast-1");
