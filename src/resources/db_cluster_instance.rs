@@ -10,7 +10,6 @@ use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 use super::db_cluster::DbCluster;
 use super::db_instance::{describe, pending_modifications, readiness, wait_gone};
 use super::db_parameter_group::Scope;
-use super::rds::IN_SYNC;
 use super::rds::{self, rds_tags, ParameterLink};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{ours, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref};
@@ -137,7 +136,7 @@ impl ResourceKind for DbClusterInstance {
             );
             rds::apply_status(running && l.readiness != Readiness::Stopped && pending)
         };
-        vec![
+        let mut attrs = vec![
             Attribute::<Self>::new(Attr::Engine, "database.engine", db.engine.as_str(), |l| {
                 l.observed.engine.clone().into()
             })
@@ -164,19 +163,15 @@ impl ResourceKind for DbClusterInstance {
             )
             .in_place("rds:ModifyDBInstance")
             .note("a pinned minor version (16.4) is kept; a major only (16) lets AWS apply minor versions"),
-            Attribute::<Self>::new(
-                Attr::ParameterGroup,
-                "database.instance_parameters",
-                d.spec.parameters.group.clone(),
-                |l| Value::from(l.observed.parameter_group.clone()),
-            )
-            .in_place("rds:ModifyDBInstance")
-            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
-            Attribute::<Self>::new(Attr::PendingReboot, "database.parameters", IN_SYNC, pending_after)
-                .in_place("rds:RebootDBInstance")
-                .guard(d.spec.parameters.reboot_guard()),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
-        ]
+        ];
+        attrs.extend(d.spec.parameters.attributes(
+            Attr::ParameterGroup,
+            Attr::PendingReboot,
+            |l: &Found<Self>| l.observed.parameter_group.clone(),
+            pending_after,
+        ));
+        attrs
     }
 
     fn points_at(o: &Observed) -> Vec<String> {

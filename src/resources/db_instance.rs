@@ -10,7 +10,6 @@ use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 
 use super::db_parameter_group::Scope;
 use super::db_subnet_group::DbSubnetGroup;
-use super::rds::IN_SYNC;
 use super::rds::{
     self, engine_version_guard, final_snapshot_name, major, rds_tags, running_guard, settle_running, ParameterLink,
 };
@@ -144,7 +143,7 @@ impl ResourceKind for DbInstance {
         };
         let modify = "rds:ModifyDBInstance";
         let (start, stop) = ("rds:StartDBInstance", "rds:StopDBInstance");
-        vec![
+        let mut attrs = vec![
             Attribute::<Self>::new(Attr::Engine, "database.engine", db.engine.as_str(), |l| {
                 l.observed.engine.clone().into()
             })
@@ -221,19 +220,15 @@ impl ResourceKind for DbInstance {
             Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
                 .in_place(if d.spec.running { start } else { stop })
                 .guard(running_guard),
-            Attribute::<Self>::new(
-                Attr::ParameterGroup,
-                "database.parameters",
-                d.spec.parameters.group.clone(),
-                |l| Value::from(l.observed.parameter_group.clone()),
-            )
-            .in_place(modify)
-            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
-            Attribute::<Self>::new(Attr::PendingReboot, "database.parameters", IN_SYNC, pending_after)
-                .in_place("rds:RebootDBInstance")
-                .guard(d.spec.parameters.reboot_guard()),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
-        ]
+        ];
+        attrs.extend(d.spec.parameters.attributes(
+            Attr::ParameterGroup,
+            Attr::PendingReboot,
+            |l: &Found<Self>| l.observed.parameter_group.clone(),
+            pending_after,
+        ));
+        attrs
     }
 
     fn points_at(o: &Observed) -> Vec<String> {

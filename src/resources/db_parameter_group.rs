@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_rds::types::{ApplyMethod, Parameter as SdkParameter};
 
-use super::rds::{rds_tags, sync_tags, tag_map};
+use super::rds::{self, rds_tags, sync_tags};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, gone_ok, ours, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, New};
 use super::{Kind, Ref, Resolve, ResourceKind, Step};
@@ -247,7 +247,7 @@ impl ResourceKind for DbParameterGroup {
             }
         }
         let reads = named.into_iter().map(|(scope, n, family, arn)| async move {
-            let tags = list_tags(cx.aws, arn.as_deref()).await?;
+            let tags = rds::list_tags(cx.aws, arn.as_deref()).await?;
             let parameters = read_parameters(cx.aws, scope, &n).await?;
             Ok::<_, anyhow::Error>(to_found(scope, &n, &family, arn, tags, parameters, cx.stack))
         });
@@ -303,7 +303,7 @@ impl ResourceKind for DbParameterGroup {
             // Made by an interrupted run: compared and brought in line.
             Err(e) if already(&e) => {
                 let arn = find_arn(step.aws(), d.spec.scope, d.name).await?;
-                let tags = list_tags(step.aws(), arn.as_deref()).await?;
+                let tags = rds::list_tags(step.aws(), arn.as_deref()).await?;
                 let parameters = read_parameters(step.aws(), d.spec.scope, d.name).await?;
                 let mut live = ours(to_found(
                     d.spec.scope,
@@ -557,18 +557,6 @@ async fn find_arn(aws: &Aws, scope: Scope, group: &str) -> Result<Option<String>
                 .and_then(|g| g.db_cluster_parameter_group_arn().map(Into::into))
         }),
     })
-}
-
-async fn list_tags(aws: &Aws, arn: Option<&str>) -> Result<Tags> {
-    let Some(arn) = arn else { return Ok(Tags::new()) };
-    let out = aws
-        .rds
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .aws_on("rds:ListTagsForResource", arn)?;
-    Ok(tag_map(out.tag_list()))
 }
 
 fn to_found(

@@ -12,7 +12,6 @@ use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 
 use super::db_instance::{self, DbInstance};
 use super::db_parameter_group::Scope;
-use super::rds::IN_SYNC;
 use super::rds::{self, major, rds_tags, ParameterLink};
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
@@ -142,7 +141,7 @@ impl ResourceKind for DbReplica {
             let upgrading = version.as_deref().is_some_and(|v| major(v) != major(&o.version));
             rds::apply_status(link.pending_after(statics, o.pending_reboot, o.parameter_group.as_deref(), upgrading))
         };
-        vec![
+        let mut attrs = vec![
             Attribute::<Self>::new(
                 Attr::Source,
                 "database.replicas",
@@ -164,19 +163,15 @@ impl ResourceKind for DbReplica {
             })
             .in_place("rds:ModifyDBInstance")
             .note("a replica can be made again from the primary, so it is never protected"),
-            Attribute::<Self>::new(
-                Attr::ParameterGroup,
-                "database.parameters",
-                d.spec.parameters.group.clone(),
-                |l| Value::from(l.observed.parameter_group.clone()),
-            )
-            .in_place("rds:ModifyDBInstance")
-            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
-            Attribute::<Self>::new(Attr::PendingReboot, "database.parameters", IN_SYNC, pending_after)
-                .in_place("rds:RebootDBInstance")
-                .guard(d.spec.parameters.reboot_guard()),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
-        ]
+        ];
+        attrs.extend(d.spec.parameters.attributes(
+            Attr::ParameterGroup,
+            Attr::PendingReboot,
+            |l: &Found<Self>| l.observed.parameter_group.clone(),
+            pending_after,
+        ));
+        attrs
     }
 
     /// Said when a replica is made: from what, and on wake that it is one

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 use aws_sdk_rds::types::DbSubnetGroup as SdkDbSubnetGroup;
 
-use super::rds::{rds_tags, sync_tags, tag_map};
+use super::rds::{self, rds_tags, sync_tags};
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, gone_ok, ours, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
@@ -91,7 +91,7 @@ impl ResourceKind for DbSubnetGroup {
         let Some(group) = describe(cx.aws, &name).await? else {
             return Ok(vec![]);
         };
-        let tags = list_tags(cx.aws, group.db_subnet_group_arn()).await?;
+        let tags = rds::list_tags(cx.aws, group.db_subnet_group_arn()).await?;
         Ok(to_found(&group, tags, cx.stack).into_iter().collect())
     }
 
@@ -199,18 +199,6 @@ async fn describe(aws: &Aws, name: &str) -> Result<Option<SdkDbSubnetGroup>> {
     Ok(out.and_then(|out| out.db_subnet_groups().first().cloned()))
 }
 
-async fn list_tags(aws: &Aws, arn: Option<&str>) -> Result<Tags> {
-    let Some(arn) = arn else { return Ok(Tags::new()) };
-    let out = aws
-        .rds
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .aws_on("rds:ListTagsForResource", arn)?;
-    Ok(tag_map(out.tag_list()))
-}
-
 async fn create_named(
     step: &Step<'_>,
     d: &Desired<'_, DbSubnetGroup>,
@@ -231,7 +219,7 @@ async fn create_named(
         Ok(out) => (out.db_subnet_group, d.tags.clone()),
         Err(e) if has_code(&e, "DBSubnetGroupAlreadyExists") => {
             let group = describe(step.aws(), d.name).await?;
-            let tags = list_tags(step.aws(), group.as_ref().and_then(|g| g.db_subnet_group_arn())).await?;
+            let tags = rds::list_tags(step.aws(), group.as_ref().and_then(|g| g.db_subnet_group_arn())).await?;
             (group, tags)
         }
         Err(e) => return Err(e),

@@ -11,6 +11,19 @@ use crate::aws::errors::AwsResultExt;
 use crate::live::{Readiness, Record, Tags};
 use crate::plan::{Value, Verdict};
 
+/// An RDS resource's tags (ListTagsForResource); none without an ARN.
+pub async fn list_tags(aws: &crate::aws::Aws, arn: Option<&str>) -> Result<Tags> {
+    let Some(arn) = arn else { return Ok(Tags::new()) };
+    let out = aws
+        .rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .aws_on("rds:ListTagsForResource", arn)?;
+    Ok(tag_map(out.tag_list()))
+}
+
 /// The Secrets Manager secret RDS manages for a database's master
 /// password, from its live record (an instance or an Aurora cluster).
 pub fn managed_secret(live: Option<&crate::live::Live>) -> Option<String> {
@@ -263,13 +276,26 @@ impl ParameterLink {
         pending_now || statics || (!upgrading && group_now.is_some_and(|g| g != self.group))
     }
 
-    /// The guard of the pending-reboot attribute.
-    pub fn reboot_guard(&self) -> super::Guard {
-        if self.reboot {
-            reboot_now
-        } else {
-            reboot_later
-        }
+    /// The two rows every database kind has for its parameter group: the
+    /// group it uses (`read_group`), and whether it waits for a reboot
+    /// (`pending_after`, in AWS's words: "pending-reboot" or "in-sync").
+    pub fn attributes<K: super::ResourceKind>(
+        &self,
+        group: K::Attr,
+        pending: K::Attr,
+        read_group: impl Fn(&super::Found<K>) -> Option<String> + Send + Sync + 'static,
+        pending_after: impl Fn(&super::Found<K>) -> Value + Send + Sync + 'static,
+    ) -> [super::Attribute<K>; 2] {
+        [
+            super::Attribute::<K>::new(group, "database.parameters", self.group.clone(), move |l| {
+                Value::from(read_group(l))
+            })
+            .in_place("rds:ModifyDBInstance")
+            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
+            super::Attribute::<K>::new(pending, "database.parameters", IN_SYNC, pending_after)
+                .in_place("rds:RebootDBInstance")
+                .guard(if self.reboot { reboot_now } else { reboot_later }),
+        ]
     }
 }
 

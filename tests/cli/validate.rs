@@ -309,17 +309,7 @@ fn replica_mistakes_fail_before_any_aws_call() {
             "must be between 1 and 100",
         ),
     ];
-    for (body, located, rule) in cases {
-        let p = Project::with_text(
-            &format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n[database]\n{body}"),
-            "val",
-        );
-        let (code, out, err) = plan_without_aws(&p);
-        assert_eq!(code, 1, "{body}: {out}{err}");
-        assert!(err.contains(located), "{body}: wanted {located} in\n{err}");
-        assert!(err.contains(rule), "{body}: wanted {rule} in\n{err}");
-        assert!(err.contains("nothing was sent to AWS"), "{err}");
-    }
+    refused_offline(&cases);
 }
 
 /// Parameter values of the wrong type, and a table that does not apply,
@@ -354,6 +344,11 @@ fn parameter_mistakes_fail_before_any_aws_call() {
             "applies only to Aurora",
         ),
     ];
+    refused_offline(&cases);
+}
+
+/// Each `[database]` body is refused before any call, at `located`, for `rule`.
+fn refused_offline(cases: &[(&str, &str, &str)]) {
     for (body, located, rule) in cases {
         let p = Project::with_text(
             &format!("[stack]\nname = \"x\"\nregion = \"us-east-1\"\n[database]\n{body}"),
