@@ -155,10 +155,17 @@ impl Live {
 
     /// Whether this resource points at `other` (by id or ARN).
     pub fn refers_to(&self, other: &Live) -> bool {
+        let qualified = named(other.kind, &other.id);
         self.points_at()
             .iter()
-            .any(|p| *p == other.id || Some(p) == other.arn.as_ref())
+            .any(|p| *p == other.id || *p == qualified || Some(p) == other.arn.as_ref())
     }
+}
+
+/// A reference by name to a resource of `kind`, for names that kinds share:
+/// RDS names a subnet group, an instance and a cluster alike (`shop-db`).
+pub fn named(kind: Kind, name: &str) -> String {
+    format!("{kind}:{name}")
 }
 
 /// Everything discovered for a stack.

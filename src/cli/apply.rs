@@ -26,6 +26,10 @@ pub struct ApplyArgs {
     /// (static parameters, a new group); Multi-AZ instances fail over.
     #[arg(long)]
     pub reboot: bool,
+    /// Delete what a migration kept: the RDS instance an Aurora cluster was
+    /// restored from (after its final snapshot).
+    #[arg(long)]
+    pub finish_migration: bool,
     /// Scale every wait between polls (tests use a small value).
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
@@ -34,6 +38,7 @@ pub struct ApplyArgs {
 pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Outcome> {
     let mut stack = args.stack.load(session)?.stack;
     stack.meta.reboot = args.reboot;
+    stack.meta.finish_migration = args.finish_migration;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),

@@ -18,6 +18,10 @@ pub struct PlanArgs {
     /// (static parameters, a new group); Multi-AZ instances fail over.
     #[arg(long)]
     pub reboot: bool,
+    /// Delete what a migration kept: the RDS instance an Aurora cluster was
+    /// restored from (after its final snapshot).
+    #[arg(long)]
+    pub finish_migration: bool,
     /// Exit 2 when there are changes, 0 when none, 1 on error (as terraform).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -26,6 +30,7 @@ pub struct PlanArgs {
 pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
     let mut stack = args.stack.load(session)?.stack;
     stack.meta.reboot = args.reboot;
+    stack.meta.finish_migration = args.finish_migration;
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);
     let planned = session

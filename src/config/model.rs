@@ -39,6 +39,10 @@ pub struct StackMeta {
     /// group are rebooted. Never from a file.
     #[serde(skip)]
     pub reboot: bool,
+    /// `apply --finish-migration`: the RDS instance an Aurora migration
+    /// kept is deleted. Never from a file.
+    #[serde(skip)]
+    pub finish_migration: bool,
     /// The AWS account the credentials belong to, learnt at plan time;
     /// `None` in `validate`, which runs without credentials.
     #[serde(skip)]

@@ -190,6 +190,33 @@ pub async fn resolve_parameters(aws: &Aws, stack: &mut Stack) -> Result<()> {
     }
 }
 
+/// An RDS instance moving to Aurora (`database.engine` changed): refused
+/// at plan time when RDS cannot restore its snapshot into the Aurora engine
+/// and version the file asks for. Aurora back to an instance is allowed
+/// only as a replacement, which the plan explains.
+pub fn check_migration(stack: &Stack, live: &LiveState) -> Result<()> {
+    use crate::resources::db_cluster::{migration_refused, DbCluster};
+    use crate::resources::db_instance::DbInstance;
+    let Some(db) = stack.database.as_ref().filter(|d| d.engine.is_aurora()) else {
+        return Ok(());
+    };
+    if live
+        .of_kind::<DbCluster>()
+        .any(|c| c.origin == crate::live::Origin::Ours)
+    {
+        return Ok(());
+    }
+    for i in live
+        .of_kind::<DbInstance>()
+        .filter(|i| i.origin == crate::live::Origin::Ours)
+    {
+        if let Some(why) = migration_refused(&i.observed.engine, &i.observed.version, db.engine, &db.version) {
+            bail!("database.engine = \"{}\": {why}", db.engine.as_str());
+        }
+    }
+    Ok(())
+}
+
 /// One AZ as the account sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {

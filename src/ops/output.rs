@@ -78,7 +78,13 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         // Not made yet: what the file asks for.
         out.auto_mode = stack.eks.as_ref().is_some_and(|e| e.auto());
     }
-    if let Some(db) = live.find::<db_instance::DbInstance>(db_instance::ADDRESS) {
+    // Mid-migration both are live: the file's engine says which serves.
+    let cluster = live.find::<db_cluster::DbCluster>(db_cluster::ADDRESS);
+    let to_aurora = stack.database.as_ref().is_some_and(|d| d.engine.is_aurora()) && cluster.is_some();
+    let instance = live
+        .find::<db_instance::DbInstance>(db_instance::ADDRESS)
+        .filter(|_| !to_aurora);
+    if let Some(db) = instance {
         let o = db.observed;
         out.db_endpoint = o.endpoint;
         out.db_port = o.port.map(i64::from);
@@ -92,7 +98,7 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         replicas.sort_by_key(|(a, _)| a.trim_start_matches("db-replica.").parse::<u32>().unwrap_or(0));
         out.db_replica_endpoints = replicas.into_iter().map(|(_, e)| e).collect();
         out.db_reader_endpoint = out.db_replica_endpoints.first().cloned();
-    } else if let Some(db) = live.find::<db_cluster::DbCluster>(db_cluster::ADDRESS) {
+    } else if let Some(db) = cluster {
         let o = db.observed;
         out.db_endpoint = o.endpoint;
         // The reader endpoint serves only once a reader instance exists.
@@ -103,7 +109,8 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         out.db_reader_endpoint = o.reader_endpoint.filter(|_| readers);
         out.db_port = o.port.map(i64::from);
         out.db_secret_arn = o.secret_arn;
-        out.db_name = Some(o.db_name);
+        // A cluster restored from a snapshot reports no DatabaseName.
+        out.db_name = o.db_name.or_else(|| stack.database.as_ref().map(|d| d.db_name.clone()));
         out.db_username = Some(o.username);
     }
     out.db_proxy_endpoint = live

@@ -33,6 +33,7 @@ pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack>
     stack.meta.account = Some(account);
     super::facts::resolve_addons(&mut stack, &offered, live)?;
     super::facts::resolve_parameters(aws, &mut stack).await?;
+    super::facts::check_migration(&stack, live)?;
     Ok(stack)
 }
 
@@ -41,6 +42,7 @@ pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack>
 pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
     Policy {
         final_snapshot: stack.database.as_ref().map(|d| d.final_snapshot).unwrap_or(true) && !skip_final_snapshot,
+        finish_migration: stack.meta.finish_migration,
     }
 }
 
@@ -66,10 +68,48 @@ pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> R
 
 /// Adds what the stack will cost after apply and costs now.
 pub fn with_cost(mut planned: Planned, stack: &Stack, prices: &PriceTable) -> Planned {
-    let after = cost::estimate(&stack.meta.region, &cost::desired_billables(&planned.graph), prices);
+    let mut billed = cost::desired_billables(&planned.graph);
+    billed.extend(price_kept(&mut planned, &stack.meta.region, prices));
+    let after = cost::estimate(&stack.meta.region, &billed, prices);
     let current = cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices);
     planned.plan.cost = Some(cost::PlanCost::new(after, current));
     planned
+}
+
+/// What the resources a plan keeps (a migration's old database) bill: they
+/// go on billing after apply, and their notes say how much a month.
+pub fn price_kept(planned: &mut Planned, region: &str, prices: &PriceTable) -> Vec<(String, cost::Billable)> {
+    let mut billed = Vec::new();
+    for a in planned.plan.actions.iter_mut().filter(|a| a.kept.is_some()) {
+        let Some(l) = planned
+            .live
+            .resources
+            .iter()
+            .find(|l| Some(&l.id) == a.id.as_ref() && l.kind == a.kind)
+        else {
+            continue;
+        };
+        let bills: Vec<_> = l
+            .kind
+            .ops()
+            .live_billables(l, &planned.live)
+            .into_iter()
+            .map(|b| (a.address.clone(), b))
+            .collect();
+        if bills.is_empty() {
+            continue;
+        }
+        let monthly = cost::estimate(region, &bills, prices).monthly_usd;
+        if let (Some(why), Some(note)) = (a.kept.as_mut(), a.notes.last_mut()) {
+            *why = match why.split_once("; ") {
+                Some((what, then)) => format!("{what}, ${monthly:.2}/month; {then}"),
+                None => format!("{why}, ${monthly:.2}/month"),
+            };
+            *note = why.clone();
+        }
+        billed.extend(bills);
+    }
+    billed
 }
 
 /// The diff itself, for a graph and live state already in hand.

@@ -53,7 +53,8 @@ pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Resu
     };
     // What only AWS knows (AZs, add-on versions) is filled in as plan does.
     let compared = super::plan::placed(&aws, &compared, &live).await?;
-    let planned = plan_against(&compared, graph::build(&compared)?, live, false)?;
+    let mut planned = plan_against(&compared, graph::build(&compared)?, live, false)?;
+    super::plan::price_kept(&mut planned, &stack.meta.region, prices);
     let mut resources: Vec<StatusLine> = planned
         .live
         .ours()

@@ -257,13 +257,31 @@ pub fn diff(graph: &Graph, live: &LiveState, policy: &Policy) -> Result<(Vec<Res
         }
         for l in candidates.iter().filter(|l| l.readiness != Readiness::Deleting) {
             let ops = l.kind.ops();
+            if let Some(why) = ops.kept(l, graph, live, policy) {
+                let mut k = ResourceAction::new(*address, l.kind, Action::NoOp, l.display_name());
+                k.id = Some(l.id.clone());
+                k.notes.push(why.clone());
+                k.kept = Some(why);
+                actions.push(k);
+                continue;
+            }
             let mut d = ResourceAction::new(*address, l.kind, Action::Delete, l.display_name());
             d.id = Some(l.id.clone());
             d.reasons.push(
                 ops.deletion_reason(l, graph)
                     .unwrap_or_else(|| "not in the stack file".to_string()),
             );
-            d.data_loss = ops.data_loss(&l.id, Some(l), policy);
+            // What `--finish-migration` releases is asked for by name, and
+            // its final snapshot keeps what it held.
+            let released = Policy {
+                finish_migration: false,
+                ..*policy
+            };
+            let finishing =
+                policy.finish_migration && policy.final_snapshot && ops.kept(l, graph, live, &released).is_some();
+            if !finishing {
+                d.data_loss = ops.data_loss(&l.id, Some(l), policy);
+            }
             actions.push(d);
         }
     }

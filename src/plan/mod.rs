@@ -113,6 +113,10 @@ pub struct ResourceAction {
     /// What a reviewer should know about this resource that is not a change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Live, no longer in the file, and kept for now: why (a migration's
+    /// old database, until `apply --finish-migration`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 impl ResourceAction {
@@ -130,6 +134,7 @@ impl ResourceAction {
             reasons: Vec::new(),
             impossible: Vec::new(),
             notes: Vec::new(),
+            kept: None,
         }
     }
 

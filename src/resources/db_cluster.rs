@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use aws_sdk_rds::types::{DbCluster as SdkDbCluster, Filter, ServerlessV2ScalingConfiguration};
+use aws_sdk_rds::types::{
+    DbCluster as SdkDbCluster, DbInstance as SdkDbInstance, Filter, ServerlessV2ScalingConfiguration,
+};
 
 use super::db_parameter_group::Scope;
 use super::db_subnet_group::DbSubnetGroup;
@@ -17,10 +19,10 @@ use super::{existing, ours, poll, Attribute, Blocker, Changes, Desired, Discover
 use super::{Kind, Policy, Polled, Ref, Remains, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
-use crate::config::{db_identifier, Database, Serverless, Stack};
+use crate::config::{db_identifier, Database, Engine, Serverless, Stack};
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
-use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::live::{named, Live, LiveState, Origin, Readiness};
 use crate::plan::Value;
 
 pub const ADDRESS: &str = "db-cluster";
@@ -51,7 +53,9 @@ pub struct Observed {
     pub backup_retention_days: i32,
     pub deletion_protection: bool,
     pub username: String,
-    pub db_name: String,
+    /// A cluster restored from a snapshot reports none: its databases
+    /// came with the snapshot.
+    pub db_name: Option<String>,
     pub running: bool,
     pub serverless: Option<Serverless>,
     pub endpoint: Option<String>,
@@ -79,6 +83,7 @@ pub enum Attr {
     Tags,
     Serverless,
     ParameterGroup,
+    ManagedPassword,
 }
 
 const DATA_LOSS: &str =
@@ -166,10 +171,16 @@ impl ResourceKind for DbCluster {
                 l.observed.username.clone().into()
             })
             .replace(DATA_LOSS),
-            Attribute::<Self>::new(Attr::DbName, "database.db_name", db.db_name.clone(), |l| {
-                l.observed.db_name.clone().into()
+            Attribute::<Self>::reported(Attr::DbName, "database.db_name", db.db_name.clone(), |l| {
+                l.observed.db_name.clone().map(Value::from)
             })
+            .may_be_unreported("a cluster restored from an instance's snapshot reports no DatabaseName; its databases came with the snapshot")
             .replace(DATA_LOSS),
+            Attribute::<Self>::new(Attr::ManagedPassword, "database", true, |l| {
+                l.observed.secret_arn.is_some().into()
+            })
+            .in_place(modify)
+            .note("RDS makes a new Secrets Manager secret for the master password (a restored cluster keeps the snapshot's password until then); the roles, the proxy and the ConfigMap that read it follow in this apply"),
             Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
                 .in_place(if d.spec.running { start } else { stop })
                 .guard(running_guard),
@@ -200,8 +211,8 @@ impl ResourceKind for DbCluster {
 
     fn points_at(o: &Observed) -> Vec<String> {
         let mut ids = o.security_groups.clone();
-        ids.extend(o.subnet_group.iter().cloned());
-        ids.extend(o.parameter_group.iter().cloned());
+        ids.extend(o.subnet_group.iter().map(|g| named(Kind::DbSubnetGroup, g)));
+        ids.extend(o.parameter_group.iter().map(|g| named(Kind::DbParameterGroup, g)));
         ids
     }
 
@@ -216,8 +227,30 @@ impl ResourceKind for DbCluster {
 
     fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {
         graph.has_kind(Kind::DbInstance).then(|| {
-            "replaced by db-instance: an Aurora cluster cannot become an RDS instance in place; the data does not move by itself: restore the final snapshot into the new database, or migrate with a dump".to_string()
+            "replaced by db-instance: Aurora cannot go back to an RDS instance: RDS restores an instance's snapshot into Aurora, but no Aurora snapshot into an instance, so the new instance starts empty; move the data with pg_dump or mysqldump".to_string()
         })
+    }
+
+    /// Made from the stack's RDS instance, when there is one: what the
+    /// migration does and the writes it cannot carry.
+    fn notes(d: &Desired<'_, Self>, live: Option<&Found<Self>>, refs: &dyn super::Resolve) -> Vec<String> {
+        let source = refs
+            .live(super::db_instance::ADDRESS)
+            .filter(|l| l.origin == Origin::Ours)
+            .and_then(|l| Some((l.id.clone(), l.observed::<super::db_instance::DbInstance>()?.clone())));
+        match (live, source) {
+            (None, Some((id, o))) => vec![
+                format!(
+                    "migration from RDS instance {id} ({} {}): snapshot {}, then RestoreDBClusterFromSnapshot into {}; its data moves, the instance stays until `ekstack apply --finish-migration`",
+                    o.engine,
+                    o.version,
+                    migration_snapshot(&id),
+                    d.name
+                ),
+                "write downtime: writes made after the snapshot are not in the new cluster; stop the app's writes first (for example `kubectl scale deployment --replicas=0`); ekstack scales nothing itself, and `output --k8s` points at the new cluster once it is made".to_string(),
+            ],
+            _ => vec![],
+        }
     }
 
     /// Aurora bills the storage a cluster uses, unknown before the data exists.
@@ -250,6 +283,9 @@ impl ResourceKind for DbCluster {
         let db = &d.spec.db;
         let group = inputs.id(&d.spec.subnet_group)?;
         let sg = inputs.id(&d.spec.security_group)?;
+        if let Some(source) = migration_source(step, d.name).await? {
+            return migrate(step, d, &source, group, sg).await;
+        }
         let mut call = step
             .aws()
             .rds
@@ -339,6 +375,7 @@ impl ResourceKind for DbCluster {
                     .db_instance_parameter_group_name(&d.spec.instance_parameters.group),
                 Attr::Version => call.engine_version(&db.version),
                 Attr::ParameterGroup => call.db_cluster_parameter_group_name(&d.spec.parameters.group),
+                Attr::ManagedPassword => call.manage_master_user_password(true),
                 Attr::BackupRetentionDays => call.backup_retention_period(db.backup_retention_days),
                 Attr::DeletionProtection => call.deletion_protection(db.deletion_protection),
                 Attr::Serverless => match db.serverless {
@@ -472,7 +509,7 @@ fn to_found(c: &SdkDbCluster, stack: &str) -> Option<Found<DbCluster>> {
         backup_retention_days: c.backup_retention_period().unwrap_or(0),
         deletion_protection: c.deletion_protection().unwrap_or(false),
         username: c.master_username().unwrap_or_default().to_string(),
-        db_name: c.database_name().unwrap_or_default().to_string(),
+        db_name: c.database_name().map(str::to_string),
         running: !matches!(status.as_str(), "stopped" | "stopping"),
         serverless: c.serverless_v2_scaling_configuration().map(|s| Serverless {
             min_acu: s.min_capacity().unwrap_or(0.0),
@@ -538,6 +575,77 @@ async fn wait_for(step: &Step<'_>, live: &Found<DbCluster>, target: Readiness) -
     .await
 }
 
+/// The snapshot a migration restores from: one name per instance, so a
+/// resumed migration finds the one it made.
+pub fn migration_snapshot(instance: &str) -> String {
+    format!("{instance}-to-aurora")
+}
+
+/// The stack's own RDS instance an Aurora cluster of the same name is
+/// migrated from, if there is one.
+async fn migration_source(step: &Step<'_>, name: &str) -> Result<Option<SdkDbInstance>> {
+    let found = super::db_instance::describe(step.aws(), name).await?;
+    Ok(found.filter(|d| {
+        d.db_cluster_identifier().is_none() && tags::is_of_stack(&rds::tag_map(d.tag_list()), &step.ctx.stack)
+    }))
+}
+
+/// An RDS instance to Aurora ("Migrating data from an RDS for PostgreSQL DB
+/// instance to an Aurora PostgreSQL DB cluster by using an RDS snapshot",
+/// and its MySQL counterpart): a snapshot of the instance (found again on
+/// resume), a cluster restored from it, and once the cluster is available,
+/// the in-place changes a restore cannot carry (the managed master
+/// password, backup retention), made by the engine as for a cluster found
+/// instead of made.
+async fn migrate(
+    step: &Step<'_>,
+    d: &Desired<'_, DbCluster>,
+    source: &SdkDbInstance,
+    group: String,
+    sg: String,
+) -> Result<Found<DbCluster>> {
+    let db = &d.spec.db;
+    let instance = source.db_instance_identifier().unwrap_or_default().to_string();
+    let snapshot = migration_snapshot(&instance);
+    let arn = super::db_instance::snapshot_for_migration(step, &instance, &snapshot, d.tags).await?;
+    step.status(&format!("restoring {} from {snapshot}", d.name));
+    let mut call = step
+        .aws()
+        .rds
+        .restore_db_cluster_from_snapshot()
+        .db_cluster_identifier(d.name)
+        .snapshot_identifier(&arn)
+        .engine(db.engine.as_str())
+        .engine_version(&db.version)
+        .db_subnet_group_name(group)
+        .vpc_security_group_ids(sg)
+        .set_db_cluster_parameter_group_name(
+            d.spec
+                .parameters
+                .custom
+                .as_ref()
+                .map(|_| d.spec.parameters.group.clone()),
+        )
+        .deletion_protection(db.deletion_protection)
+        .copy_tags_to_snapshot(true)
+        .port(db.engine.port())
+        .set_tags(Some(rds_tags(d.tags)));
+    if let Some(s) = db.serverless {
+        call = call.serverless_v2_scaling_configuration(scaling(s));
+    }
+    let cluster = match call.send().await.aws_on("rds:RestoreDBClusterFromSnapshot", d.name) {
+        Ok(out) => out.db_cluster,
+        // Restored by an interrupted run.
+        Err(e) if has_code(&e, "DBClusterAlreadyExistsFault") => describe(step.aws(), d.name).await?,
+        Err(e) => return Err(e),
+    };
+    let cluster = cluster.ok_or_else(|| anyhow!("RestoreDBClusterFromSnapshot returned nothing"))?;
+    let made = ours(to_found(&cluster, &step.ctx.stack).ok_or_else(|| anyhow!("DB cluster without an identifier"))?)?;
+    let mut live = wait_for(step, &made, Readiness::Ready).await?;
+    live.origin = crate::live::Origin::Adopted;
+    Ok(live)
+}
+
 /// Stops the cluster (`ekstack sleep`); its instances stop with it.
 async fn stop(step: &Step<'_>, live: &Found<DbCluster>) -> Result<Found<DbCluster>> {
     match step
@@ -600,4 +708,73 @@ pub async fn start_and_wait(step: &Step<'_>, id: &str) -> Result<()> {
         },
     )
     .await
+}
+
+/// Why RDS cannot restore a snapshot of an RDS instance running
+/// `source_engine` `source_version` into an Aurora cluster of `engine`
+/// `version`, if it cannot ("Migrating data from an RDS for PostgreSQL DB
+/// instance to an Aurora PostgreSQL DB cluster by using an RDS snapshot";
+/// "Migrating an RDS for MySQL snapshot to Aurora": the snapshot must come
+/// from a version compatible with the Aurora version, which is the same
+/// major, and not a later minor).
+pub fn migration_refused(source_engine: &str, source_version: &str, engine: Engine, version: &str) -> Option<String> {
+    let compatible = match engine {
+        Engine::AuroraPostgresql => "postgres",
+        Engine::AuroraMysql => "mysql",
+        _ => return None,
+    };
+    if source_engine != compatible {
+        return Some(format!(
+            "RDS restores only a {compatible} instance's snapshot into {}, and the live instance runs {source_engine}; move the data with a dump instead",
+            engine.as_str()
+        ));
+    }
+    let (from, to) = (major(source_version), major(version));
+    if engine == Engine::AuroraMysql && from != "8.0" {
+        return Some(format!(
+            "Aurora MySQL 3 is compatible with MySQL 8.0 only, and the live instance runs MySQL {source_version}: its snapshot cannot be restored into Aurora"
+        ));
+    }
+    if from != to {
+        return Some(format!(
+            "a snapshot of {source_engine} {source_version} restores into {} {from} only, not {to}: migrate with database.version = \"{from}\", then upgrade",
+            engine.as_str()
+        ));
+    }
+    let key = |v: &str| v.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>();
+    (rds::pinned(version) && engine == Engine::AuroraPostgresql && key(version) < key(source_version)).then(|| {
+        format!(
+            "a snapshot of {source_engine} {source_version} cannot be restored into the older Aurora version {version}; use database.version = \"{to}\" or {source_version} or later"
+        )
+    })
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    #[test]
+    fn only_compatible_snapshots_migrate() {
+        assert_eq!(
+            migration_refused("postgres", "16.4", Engine::AuroraPostgresql, "16"),
+            None
+        );
+        assert_eq!(
+            migration_refused("postgres", "16.4", Engine::AuroraPostgresql, "16.6"),
+            None
+        );
+        assert!(migration_refused("postgres", "16.4", Engine::AuroraPostgresql, "16.2")
+            .unwrap()
+            .contains("older"));
+        assert!(migration_refused("postgres", "15.8", Engine::AuroraPostgresql, "16")
+            .unwrap()
+            .contains("database.version = \"15\""));
+        assert!(migration_refused("mysql", "8.4.3", Engine::AuroraMysql, "8.0")
+            .unwrap()
+            .contains("8.0 only"));
+        assert_eq!(migration_refused("mysql", "8.0.39", Engine::AuroraMysql, "8.0"), None);
+        assert!(migration_refused("mysql", "8.0.39", Engine::AuroraPostgresql, "16")
+            .unwrap()
+            .contains("dump"));
+    }
 }

@@ -18,7 +18,7 @@ use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::config::{Database, Engine, Stack};
 use crate::cost::Billable;
 use crate::graph::Address;
-use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::live::{named, Live, LiveState, Origin, Readiness};
 use crate::plan::Value;
 
 pub fn address(ordinal: i32) -> Address {
@@ -175,9 +175,9 @@ impl ResourceKind for DbClusterInstance {
     }
 
     fn points_at(o: &Observed) -> Vec<String> {
-        let mut ids = vec![o.cluster.clone()];
-        ids.extend(o.subnet_group.iter().cloned());
-        ids.extend(o.parameter_group.iter().cloned());
+        let mut ids = vec![named(Kind::DbCluster, &o.cluster)];
+        ids.extend(o.subnet_group.iter().map(|g| named(Kind::DbSubnetGroup, g)));
+        ids.extend(o.parameter_group.iter().map(|g| named(Kind::DbParameterGroup, g)));
         ids
     }
 

@@ -22,7 +22,7 @@ use crate::aws::Aws;
 use crate::config::{db_identifier, Database, Engine, Stack};
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
-use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::live::{named, Live, LiveState, Origin, Readiness};
 use crate::plan::Value;
 
 pub const ADDRESS: &str = "db-instance";
@@ -233,8 +233,8 @@ impl ResourceKind for DbInstance {
 
     fn points_at(o: &Observed) -> Vec<String> {
         let mut ids = o.security_groups.clone();
-        ids.extend(o.subnet_group.iter().cloned());
-        ids.extend(o.parameter_group.iter().cloned());
+        ids.extend(o.subnet_group.iter().map(|g| named(Kind::DbSubnetGroup, g)));
+        ids.extend(o.parameter_group.iter().map(|g| named(Kind::DbParameterGroup, g)));
         ids
     }
 
@@ -253,9 +253,30 @@ impl ResourceKind for DbInstance {
         live.observed.deletion_protection.then(|| rds::protected(&live.id))
     }
 
+    /// An Aurora migration restores the cluster from a snapshot of this
+    /// instance and keeps it until `apply --finish-migration`, once the
+    /// cluster is available: a plain or resumed apply never deletes it.
+    fn kept(live: &Found<Self>, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String> {
+        if !graph.has_kind(Kind::DbCluster) || live.readiness == Readiness::Deleting {
+            return None;
+        }
+        let cluster_ready = all
+            .of_kind::<super::db_cluster::DbCluster>()
+            .any(|c| c.origin == Origin::Ours && c.readiness == Readiness::Ready);
+        if policy.finish_migration && cluster_ready {
+            return None;
+        }
+        let then = if cluster_ready {
+            "`ekstack apply --finish-migration` deletes it after a final snapshot"
+        } else {
+            "it goes with `ekstack apply --finish-migration` once the Aurora cluster is available"
+        };
+        Some(format!("migration in progress: old instance {} kept; {then}", live.id))
+    }
+
     fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {
         graph.has_kind(Kind::DbCluster).then(|| {
-            "replaced by db-cluster: an RDS instance cannot become Aurora in place; the data does not move by itself: restore the final snapshot into the new database, or migrate with a dump".to_string()
+            "migration finished (--finish-migration): the Aurora cluster was restored from this instance's snapshot; a final snapshot keeps what was written since".to_string()
         })
     }
 
@@ -672,6 +693,62 @@ async fn wait_for(step: &Step<'_>, live: &Found<DbInstance>, target: Readiness) 
                 Readiness::Failed => bail!("database {} is {}", live.id, l.state),
                 Readiness::Deleting => bail!("database {} is being deleted", live.id),
                 _ => Ok(Polled::Pending(l.state)),
+            }
+        },
+    )
+    .await
+}
+
+/// A manual snapshot of the instance for a migration, made once: a resumed
+/// migration finds it by name. Waits until it is available and returns
+/// its ARN, which RestoreDBClusterFromSnapshot takes for an instance's
+/// snapshot.
+pub(crate) async fn snapshot_for_migration(
+    step: &Step<'_>,
+    instance: &str,
+    snapshot: &str,
+    tags: &crate::live::Tags,
+) -> Result<String> {
+    let rds = &step.aws().rds;
+    let describe = || async {
+        existing(
+            rds.describe_db_snapshots()
+                .db_snapshot_identifier(snapshot)
+                .send()
+                .await
+                .aws_on("rds:DescribeDBSnapshots", snapshot),
+        )
+        .map(|o| o.and_then(|o| o.db_snapshots().first().cloned()))
+    };
+    if describe().await?.is_none() {
+        step.status(&format!("snapshot {snapshot} of {instance}"));
+        let made = rds
+            .create_db_snapshot()
+            .db_instance_identifier(instance)
+            .db_snapshot_identifier(snapshot)
+            .set_tags(Some(rds_tags(tags)))
+            .send()
+            .await
+            .aws_on("rds:CreateDBSnapshot", snapshot);
+        match made {
+            Err(e) if has_code(&e, "DBSnapshotAlreadyExists") => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    poll(
+        step,
+        &format!("snapshot {snapshot}"),
+        DbInstance::READY_TIMEOUT,
+        || async {
+            let s = describe()
+                .await?
+                .ok_or_else(|| anyhow!("snapshot {snapshot} disappeared"))?;
+            match s.status() {
+                Some("available") => Ok(Polled::Ready(s.db_snapshot_arn().unwrap_or(snapshot).to_string())),
+                Some("failed") | Some("error") => bail!("snapshot {snapshot} failed"),
+                other => Ok(Polled::Pending(other.unwrap_or("creating").to_string())),
             }
         },
     )

@@ -19,12 +19,12 @@ use aws_sdk_rds::types::{ApplyMethod, Parameter as SdkParameter};
 use super::rds::{self, rds_tags, sync_tags};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
 use super::{existing, gone_ok, ours, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, New};
-use super::{Kind, Ref, Resolve, ResourceKind, Step};
+use super::{Kind, Policy, Ref, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
 use crate::config::{ApplyType, Parameter, Stack};
-use crate::graph::Address;
-use crate::live::{Live, Origin, Readiness, Tags};
+use crate::graph::{Address, Graph};
+use crate::live::{Live, LiveState, Origin, Readiness, Tags};
 use crate::plan::{ReplaceOrder, Value};
 
 /// The DB parameter group: an instance's and its replicas', or Aurora's
@@ -204,6 +204,16 @@ impl ResourceKind for DbParameterGroup {
 
     fn points_at(_: &Observed) -> Vec<String> {
         vec![]
+    }
+
+    /// A group the old instance of an Aurora migration still uses stays
+    /// with it: RDS refuses to delete a group in use.
+    fn kept(live: &Found<Self>, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String> {
+        use super::db_instance::DbInstance;
+        all.of_kind::<DbInstance>()
+            .filter(|i| i.observed.parameter_group.as_deref() == Some(live.id.as_str()))
+            .find(|i| DbInstance::kept(i, graph, all, policy).is_some())
+            .map(|i| format!("still used by {}, which the migration keeps", i.id))
     }
 
     /// Every group of the account whose name is one of the stack's, in one

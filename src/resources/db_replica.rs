@@ -21,7 +21,7 @@ use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::config::{Engine, Stack};
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
-use crate::live::{Live, LiveState, Origin, Readiness};
+use crate::live::{named, Live, LiveState, Origin, Readiness};
 use crate::plan::Value;
 
 pub fn address(n: u32) -> Address {
@@ -198,10 +198,10 @@ impl ResourceKind for DbReplica {
     }
 
     fn points_at(o: &Observed) -> Vec<String> {
-        let mut ids: Vec<String> = o.source.iter().cloned().collect();
+        let mut ids: Vec<String> = o.source.iter().map(|s| named(Kind::DbInstance, s)).collect();
         ids.extend(o.security_groups.iter().cloned());
-        ids.extend(o.subnet_group.iter().cloned());
-        ids.extend(o.parameter_group.iter().cloned());
+        ids.extend(o.subnet_group.iter().map(|g| named(Kind::DbSubnetGroup, g)));
+        ids.extend(o.parameter_group.iter().map(|g| named(Kind::DbParameterGroup, g)));
         ids
     }
 

@@ -92,6 +92,13 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
         None
     }
 
+    /// Why a live resource that the desired graph no longer has stays for
+    /// now instead of being deleted (the RDS instance an Aurora cluster was
+    /// restored from, until `--finish-migration`); `None`: it is deleted.
+    fn kept(_live: &Found<Self>, _graph: &Graph, _all: &LiveState, _policy: &Policy) -> Option<String> {
+        None
+    }
+
     /// Why a live resource that the desired graph no longer has is deleted,
     /// when there is more to say than "not in the stack file".
     fn deletion_reason(_live: &Found<Self>, _graph: &Graph) -> Option<String> {
@@ -231,6 +238,9 @@ pub struct Blocker {
 pub struct Policy {
     /// A database deleted gets a final snapshot first.
     pub final_snapshot: bool,
+    /// `apply --finish-migration`: what a migration kept (the RDS instance
+    /// an Aurora cluster was restored from) may go.
+    pub finish_migration: bool,
 }
 
 /// A typed reference to another resource of the stack, by address.

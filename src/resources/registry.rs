@@ -109,6 +109,7 @@ pub trait KindOps: Send + Sync {
     fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<String>;
     fn deletion_blocker(&self, live: &Live) -> Option<Blocker>;
     fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String>;
+    fn kept(&self, live: &Live, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String>;
     fn advice(&self, r: &Resource) -> Vec<String>;
     fn billables(&self, r: &Resource) -> Vec<Billable>;
     fn quotas(&self, r: &Resource) -> Vec<Quota>;
@@ -214,6 +215,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
 
     fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String> {
         live.typed::<K>().ok().and_then(|l| K::deletion_reason(&l, graph))
+    }
+
+    fn kept(&self, live: &Live, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String> {
+        live.typed::<K>().ok().and_then(|l| K::kept(&l, graph, all, policy))
     }
 
     fn advice(&self, r: &Resource) -> Vec<String> {

@@ -290,6 +290,7 @@ impl Resolver {
                 tags,
                 asleep: false,
                 reboot: false,
+                finish_migration: false,
                 account: None,
             },
             network,

@@ -55,7 +55,10 @@ fn action<'a>(actions: &'a [ResourceAction], address: &str) -> &'a ResourceActio
 }
 
 fn plan(s: &Stack, live: Vec<Live>) -> (Vec<ResourceAction>, Vec<String>) {
-    let policy = Policy { final_snapshot: true };
+    let policy = Policy {
+        final_snapshot: true,
+        finish_migration: false,
+    };
     diff(&graph::build(s).unwrap(), &LiveState { resources: live }, &policy).unwrap()
 }
 

@@ -244,6 +244,11 @@ impl Rules {
     /// authentication and no entries, as CreateCluster through the API
     /// leaves it by default (`accessConfig.authenticationMode`, CreateCluster
     /// API reference), so a test can show the move to access entries.
+    /// The instance snapshot (ARN) a cluster was restored from, if it was.
+    pub fn restored_from(&self, cluster: &str) -> Option<String> {
+        self.state().rds.restored_from.get(cluster).cloned()
+    }
+
     pub fn as_config_map_cluster(&self, cluster: &str) {
         self.state().eks.config_map_only(cluster);
     }

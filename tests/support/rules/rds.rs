@@ -25,6 +25,8 @@ pub struct State {
     proxies: HashMap<String, Proxy>,
     /// Parameter groups' effects moto does not show.
     pub parameters: super::rds_parameters::State,
+    /// Clusters restored from an instance's snapshot, and from which (ARN).
+    pub restored_from: HashMap<String, String>,
 }
 
 /// A proxy's state beyond moto's: AWS takes minutes to make one, and
@@ -116,6 +118,7 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
     let action = req.action();
     match action {
         "RebootDBInstance" => reboot_instance(rules, req, now).await,
+        "RestoreDBClusterFromSnapshot" => restore_cluster(rules, req, now).await,
         "CreateDBInstance" => {
             if let Some(c) = req.param("DBClusterIdentifier") {
                 if rules.state().rds.stopped.contains(c) {
@@ -236,6 +239,109 @@ async fn modify_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
         return refused;
     }
     Before::Forward(None)
+}
+
+/// RestoreDBClusterFromSnapshot from an RDS instance's snapshot, which moto
+/// cannot read (it restores cluster snapshots only): the cluster is made in
+/// moto with the snapshot's engine user, and its source is recorded. AWS
+/// refuses a snapshot that is not available, or of an engine the Aurora
+/// engine cannot take ("Migrating data from an RDS for PostgreSQL DB
+/// instance to an Aurora PostgreSQL DB cluster by using an RDS snapshot";
+/// "Migrating an RDS for MySQL snapshot to Aurora").
+async fn restore_cluster(rules: &Rules, req: &Req, now: Instant) -> Before {
+    let given = req.param("SnapshotIdentifier").unwrap_or_default().to_string();
+    let name = given.rsplit(':').next().unwrap_or_default().to_string();
+    let body = wire::form_body(&[
+        ("Action", "DescribeDBSnapshots"),
+        ("Version", "2014-10-31"),
+        ("DBSnapshotIdentifier", &name),
+    ]);
+    let snapshot = match rules.upstream(&req.with_body(body)).await {
+        Ok((StatusCode::OK, body)) => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            wire::tag(&text, "DBSnapshot").map(str::to_string)
+        }
+        _ => None,
+    };
+    // A cluster snapshot: moto restores those itself.
+    let Some(snapshot) = snapshot else {
+        return Before::Forward(None);
+    };
+    if wire::tag(&snapshot, "Status") != Some("available") {
+        return Before::Answer(Reply::query_error(
+            400,
+            "InvalidDBSnapshotState",
+            &format!("Snapshot {name} is not available."),
+        ));
+    }
+    let source_engine = wire::tag(&snapshot, "Engine").unwrap_or_default();
+    let engine = req.param("Engine").unwrap_or_default();
+    let fits = matches!(
+        (source_engine, engine),
+        ("postgres", "aurora-postgresql") | ("mysql", "aurora-mysql")
+    );
+    let source_major = wire::tag(&snapshot, "EngineVersion")
+        .unwrap_or_default()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let major = req
+        .param("EngineVersion")
+        .unwrap_or_default()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if !fits || source_major != major {
+        return Before::Answer(Reply::query_error(
+            400,
+            "InvalidParameterCombination",
+            &format!("The snapshot of {source_engine} {source_major} cannot be restored into {engine} {major}."),
+        ));
+    }
+    let mut fields: Vec<(String, String)> = req
+        .form
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Action" | "SnapshotIdentifier"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    fields.push(("Action".into(), "CreateDBCluster".into()));
+    fields.push((
+        "MasterUsername".into(),
+        wire::tag(&snapshot, "MasterUsername").unwrap_or("admin").to_string(),
+    ));
+    // The snapshot's password carries over on AWS; moto needs one given.
+    fields.push(("MasterUserPassword".into(), "restored-from-snapshot".into()));
+    fields.push(("StorageEncrypted".into(), "true".into()));
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let made = match rules.upstream(&req.with_body(wire::form_body(&pairs))).await {
+        Ok((StatusCode::OK, body)) => String::from_utf8_lossy(&body).into_owned(),
+        Ok((status, body)) => {
+            return Before::Answer(Reply {
+                status,
+                ..Reply::xml(body)
+            })
+        }
+        Err(e) => return Before::Answer(Reply::query_error(500, "InternalFailure", &e)),
+    };
+    let cluster = req.param("DBClusterIdentifier").unwrap_or_default().to_string();
+    let arn = wire::tag(&snapshot, "DBSnapshotArn").unwrap_or(&given).to_string();
+    {
+        let mut st = rules.state();
+        st.rds.restored_from.insert(cluster.clone(), arn);
+        // A restore takes a while: about as long as making a cluster, and more with data.
+        st.rds
+            .clusters
+            .entry(cluster)
+            .or_default()
+            .set("creating", now + rules.settings.model(5.0));
+    }
+    let block = wire::tag(&made, "DBCluster").unwrap_or_default();
+    let shown = wire::set_tag(block, "Status", "creating");
+    Before::Answer(Reply::xml(Bytes::from(format!(
+        "<RestoreDBClusterFromSnapshotResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><RestoreDBClusterFromSnapshotResult><DBCluster>{shown}</DBCluster></RestoreDBClusterFromSnapshotResult><ResponseMetadata><RequestId>aws-rules</RequestId></ResponseMetadata></RestoreDBClusterFromSnapshotResponse>"
+    ))))
 }
 
 /// RebootDBInstance: refused while the instance is busy ("Rebooting a DB
