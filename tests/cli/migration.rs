@@ -55,6 +55,12 @@ fn an_instance_migrates_to_aurora_from_its_own_snapshot_and_stays_until_finished
     t.ok(&["apply", "--env", "asis", "--yes"]);
     let aws = t.aws("ap-northeast-1");
 
+    // A pair RDS cannot restore is refused before anything is made.
+    t.p.write_stack(&aurora_stack().replace("version = \"16\"", "version = \"17\""));
+    let (code, _, err) = t.run(&["plan", "--env", "asis"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("restores into aurora-postgresql 16 only, not 17"), "{err}");
+
     t.p.write_stack(&aurora_stack());
     let plan = t.ok(&["plan", "--env", "asis"]);
     assert!(
