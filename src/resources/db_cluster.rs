@@ -297,13 +297,7 @@ impl ResourceKind for DbCluster {
             .manage_master_user_password(true)
             .database_name(&db.db_name)
             .db_subnet_group_name(group)
-            .set_db_cluster_parameter_group_name(
-                d.spec
-                    .parameters
-                    .custom
-                    .as_ref()
-                    .map(|_| d.spec.parameters.group.clone()),
-            )
+            .set_db_cluster_parameter_group_name(d.spec.parameters.custom_name())
             .vpc_security_group_ids(sg)
             .storage_encrypted(true)
             .backup_retention_period(db.backup_retention_days)
@@ -619,13 +613,7 @@ async fn migrate(
         .engine_version(&db.version)
         .db_subnet_group_name(group)
         .vpc_security_group_ids(sg)
-        .set_db_cluster_parameter_group_name(
-            d.spec
-                .parameters
-                .custom
-                .as_ref()
-                .map(|_| d.spec.parameters.group.clone()),
-        )
+        .set_db_cluster_parameter_group_name(d.spec.parameters.custom_name())
         .deletion_protection(db.deletion_protection)
         .copy_tags_to_snapshot(true)
         .port(db.engine.port())

@@ -237,13 +237,7 @@ impl ResourceKind for DbClusterInstance {
             .publicly_accessible(false)
             .enable_performance_insights(db.performance_insights)
             .auto_minor_version_upgrade(!rds::pinned(&db.version))
-            .set_db_parameter_group_name(
-                d.spec
-                    .parameters
-                    .custom
-                    .as_ref()
-                    .map(|_| d.spec.parameters.group.clone()),
-            )
+            .set_db_parameter_group_name(d.spec.parameters.custom_name())
             .set_tags(Some(rds_tags(d.tags)))
             .send()
             .await

@@ -344,13 +344,7 @@ impl ResourceKind for DbInstance {
             .port(db.engine.port())
             .db_subnet_group_name(group)
             .vpc_security_group_ids(sg)
-            .set_db_parameter_group_name(
-                d.spec
-                    .parameters
-                    .custom
-                    .as_ref()
-                    .map(|_| d.spec.parameters.group.clone()),
-            )
+            .set_db_parameter_group_name(d.spec.parameters.custom_name())
             .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(d.tags)))
             .send()

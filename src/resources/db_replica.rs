@@ -272,13 +272,7 @@ impl ResourceKind for DbReplica {
             // A replica can always be made again from the primary.
             .deletion_protection(false)
             .vpc_security_group_ids(sg)
-            .set_db_parameter_group_name(
-                d.spec
-                    .parameters
-                    .custom
-                    .as_ref()
-                    .map(|_| d.spec.parameters.group.clone()),
-            )
+            .set_db_parameter_group_name(d.spec.parameters.custom_name())
             .copy_tags_to_snapshot(true)
             .set_tags(Some(rds_tags(d.tags)))
             .send()

@@ -261,6 +261,12 @@ impl ParameterLink {
         }
     }
 
+    /// The group's name when it is the stack's own: what a create names
+    /// (RDS's default group needs no naming).
+    pub fn custom_name(&self) -> Option<String> {
+        self.custom.as_ref().map(|_| self.group.clone())
+    }
+
     /// Whether the stack's group has static parameters still to change:
     /// once it does, the databases using it are pending a reboot.
     pub fn statics_coming(&self, refs: &dyn super::Resolve) -> bool {

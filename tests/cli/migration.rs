@@ -155,17 +155,7 @@ fn a_killed_migration_resumes_from_what_exists() {
         let db = format!("{}-db", t.p.name);
         t.ok(&["apply", "--env", "asis", "--yes"]);
         t.p.write_stack(&aurora_stack());
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ekstack"))
-            .arg("apply")
-            .arg(t.p.path())
-            .args(["--env", "asis", "--yes", "--endpoint-url", &t.proxy.url()])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("EKSTACK_POLL_SCALE", "0.01")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = t.spawn(&["apply", "--env", "asis", "--yes"]);
         let started = std::time::Instant::now();
         while !t.proxy.actions().iter().any(|a| a == kill_after)
             && started.elapsed() < std::time::Duration::from_secs(60)

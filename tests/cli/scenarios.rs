@@ -165,17 +165,7 @@ fn azs_come_from_the_account_and_skip_those_eks_refuses() {
 fn a_destroy_right_after_a_killed_apply_leaves_nothing_billing() {
     require_emulator();
     let s = Scenario::new(&learning(), "kild");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ekstack"))
-        .arg("apply")
-        .arg(s.p.path())
-        .args(["--env", "mvp", "--yes", "--endpoint-url", &s.proxy.url()])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("EKSTACK_POLL_SCALE", "0.01")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = s.spawn(&["apply", "--env", "mvp", "--yes"]);
     let started = std::time::Instant::now();
     let made = |a: &String| a == "CreateVpc" || a == "AllocateAddress";
     while s.proxy.actions().iter().filter(|a| made(a)).count() < 2

@@ -561,6 +561,23 @@ impl Scenario {
         self.p.run_env(&args, &[("EKSTACK_POLL_SCALE", "0.01")])
     }
 
+    /// `ekstack ARGS` through this proxy, started and left running (for a
+    /// test to kill).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("ekstack"))
+            .arg(args[0])
+            .arg(self.p.path())
+            .args(&args[1..])
+            .args(["--endpoint-url", &self.proxy.url()])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("EKSTACK_POLL_SCALE", "0.01")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.run(args);
         assert_eq!(code, 0, "{args:?} failed:\n{out}{err}");
