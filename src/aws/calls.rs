@@ -52,8 +52,11 @@ pub struct CallStats {
     pub calls: usize,
     /// HTTP requests sent, retries included.
     pub requests: usize,
-    /// Operations that change something.
+    /// Operations that change something of the stack's.
     pub mutating: usize,
+    /// Operations on the stack's lock (DynamoDB `ekstack-locks`): the
+    /// lock's own bookkeeping, counted apart from `mutating`.
+    pub lock: usize,
     pub by_operation: BTreeMap<String, usize>,
 }
 
@@ -74,7 +77,9 @@ impl CallLog {
     fn record_call(&self, service: &str, operation: &str) {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.calls += 1;
-        if !is_read(operation) {
+        if service_short(service) == "dynamodb" {
+            s.lock += 1;
+        } else if !is_read(operation) {
             s.mutating += 1;
         }
         *s.by_operation

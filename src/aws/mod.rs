@@ -39,6 +39,7 @@ pub struct Aws {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub sts: aws_sdk_sts::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub calls: Arc<CallLog>,
 }
 
@@ -123,6 +124,11 @@ impl Aws {
             ),
             quotas: aws_sdk_servicequotas::Client::from_conf(
                 aws_sdk_servicequotas::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
                     .interceptor(interceptor)
                     .build(),
             ),

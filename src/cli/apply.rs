@@ -10,6 +10,8 @@ use crate::resources::RunOptions;
 pub struct ApplyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub lock: super::LockArgs,
     /// Your own price file, overriding the built-in table entry by entry.
     #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
     pub prices: Option<std::path::PathBuf>,
@@ -49,6 +51,7 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
             ..RunOptions::default()
         },
         resume: args.stack.resume(verb),
+        lock_timeout: args.lock.lock_timeout,
     };
     let target = session.target(&stack);
     let ui = session.frontend(args.yes);

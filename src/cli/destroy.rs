@@ -10,6 +10,8 @@ use crate::resources::RunOptions;
 pub struct DestroyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub lock: super::LockArgs,
     /// Destroy without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -41,6 +43,7 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
             ..RunOptions::default()
         },
         resume: args.stack.resume("destroy"),
+        lock_timeout: args.lock.lock_timeout,
     };
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);

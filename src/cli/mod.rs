@@ -15,6 +15,7 @@ mod session;
 mod sleep;
 mod status;
 mod token;
+mod unlock;
 mod validate;
 
 use std::path::PathBuf;
@@ -69,6 +70,30 @@ pub struct StackArgs {
     /// Overlay this file.
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
+}
+
+/// The stack's lock, for the commands that change it.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Wait this long (`90s`, `10m`, `1h`) for the stack's lock when
+    /// another apply, destroy, sleep or wake holds it, instead of refusing.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+/// `90s`, `10m`, `1h` or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: write 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}` is not a duration: write 90s, 10m or 1h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 impl StackArgs {
@@ -129,6 +154,8 @@ pub enum Command {
     Sleep(sleep::SleepArgs),
     /// Back to exactly what the file says (an apply).
     Wake(apply::ApplyArgs),
+    /// Remove a stack's lock left by a killed apply, destroy, sleep or wake.
+    Unlock(unlock::UnlockArgs),
     /// Print the JSON Schema of stack files (for editors).
     #[command(hide = true)]
     Schema,
@@ -173,6 +200,7 @@ fn run(session: &Session, command: Command) -> anyhow::Result<Outcome> {
         Command::Token(args) => token::run(session, args),
         Command::Sleep(args) => sleep::run(session, args),
         Command::Wake(args) => apply::run(session, args, "wake"),
+        Command::Unlock(args) => unlock::run(session, args),
         Command::Schema => {
             crate::render::stdout(&format!("{}\n", crate::config::schema_json()))?;
             Ok(Outcome::Done)

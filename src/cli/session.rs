@@ -46,6 +46,16 @@ impl Session {
         )
     }
 
+    /// Where calls go for a stack known only by its region (`unlock --stack`).
+    pub fn target_in(&self, region: &str) -> Target {
+        Target {
+            region: region.to_string(),
+            profile: self.global.profile.clone(),
+            endpoint_url: self.global.endpoint_url.clone(),
+            calls: self.calls.clone(),
+        }
+    }
+
     pub fn runtime(&self) -> Result<tokio::runtime::Runtime> {
         Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
     }

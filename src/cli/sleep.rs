@@ -10,6 +10,8 @@ use crate::resources::RunOptions;
 pub struct SleepArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub lock: super::LockArgs,
     /// Go ahead without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -29,6 +31,7 @@ pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
             ..RunOptions::default()
         },
         resume: args.stack.resume("sleep"),
+        lock_timeout: args.lock.lock_timeout,
         ..ApplyOptions::default()
     };
     let target = session.target(&stack);

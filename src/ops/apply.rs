@@ -27,8 +27,12 @@ pub struct ApplyOptions {
     /// Delete a database without its final snapshot.
     pub skip_final_snapshot: bool,
     pub run: RunOptions,
-    /// The command that resumes an interrupted run, for the failure message.
+    /// The command that resumes an interrupted run, for the failure message
+    /// (and the lock's record of what holds it).
     pub resume: String,
+    /// How long to wait for the stack's lock when another command holds
+    /// it; `None`: refuse at once.
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ApplyOptions {
@@ -39,6 +43,7 @@ impl Default for ApplyOptions {
             skip_final_snapshot: false,
             run: RunOptions::default(),
             resume: "ekstack apply".into(),
+            lock_timeout: None,
         }
     }
 }
@@ -79,11 +84,20 @@ pub async fn apply(
     ui: &dyn Frontend,
 ) -> Result<Applied> {
     let aws = super::connect(target).await?;
-    let planned = with_cost(
-        make_plan(&aws, stack, options.skip_final_snapshot).await?,
-        stack,
-        prices,
-    );
+    let (name, region) = (&stack.meta.name, &stack.meta.region);
+    let work = apply_locked(&aws, stack, prices, options, ui);
+    super::lock::with_lock(&aws, name, region, &options.resume, options.lock_timeout, work).await
+}
+
+/// [`apply`] once the stack's lock is held.
+async fn apply_locked(
+    aws: &Aws,
+    stack: &Stack,
+    prices: &PriceTable,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<Applied> {
+    let planned = with_cost(make_plan(aws, stack, options.skip_final_snapshot).await?, stack, prices);
     ui.show_plan(&planned.plan)?;
     if !planned.plan.has_changes() {
         return Ok(Applied {
@@ -98,12 +112,12 @@ pub async fn apply(
     if ui.asks_a_person() {
         // The user may have read the plan for a while: apply only what
         // they saw. If live state moved meanwhile, say so and stop.
-        let fresh = make_plan(&aws, stack, options.skip_final_snapshot).await?;
+        let fresh = make_plan(aws, stack, options.skip_final_snapshot).await?;
         if !same_actions(&fresh.plan, &planned.plan) {
             bail!("live state changed since the plan was shown; nothing was changed. Run apply again to see the new plan.");
         }
     }
-    let ran = execute(&aws, stack, &planned, options, ui).await?;
+    let ran = execute(aws, stack, &planned, options, ui).await?;
     Ok(Applied {
         plan: planned.plan,
         ran: Some(ran),

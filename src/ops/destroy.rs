@@ -55,15 +55,28 @@ pub async fn destroy(
     ui: &dyn Frontend,
 ) -> Result<Destroyed> {
     let aws = super::connect(target).await?;
-    let planned = plan_destroy(&aws, stack, options.skip_final_snapshot).await?;
+    let (name, region) = (&stack.meta.name, &stack.meta.region);
+    let work = destroy_locked(&aws, stack, prices, options, ui);
+    super::lock::with_lock(&aws, name, region, &options.resume, options.lock_timeout, work).await
+}
+
+/// [`destroy`] once the stack's lock is held.
+async fn destroy_locked(
+    aws: &Aws,
+    stack: &Stack,
+    prices: &PriceTable,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<Destroyed> {
+    let planned = plan_destroy(aws, stack, options.skip_final_snapshot).await?;
     if planned.targets.is_empty() {
         // A destroy run again with --delete-volumes still removes the
         // volumes the first one kept.
-        let volumes_deleted = delete_volumes(&aws, stack, options).await?;
+        let volumes_deleted = delete_volumes(aws, stack, options).await?;
         return Ok(Destroyed {
             plan: planned.plan,
             ran: None,
-            kept: kept(&aws, stack, prices).await?,
+            kept: kept(aws, stack, prices).await?,
             volumes_deleted,
         });
     }
@@ -74,10 +87,10 @@ pub async fn destroy(
     })? {
         bail!("destroy cancelled; nothing was deleted");
     }
-    let ran = run_steps(&aws, stack, destroy_steps(&planned), options, ui).await?;
+    let ran = run_steps(aws, stack, destroy_steps(&planned), options, ui).await?;
     // "Complete" only when a fresh look finds nothing of the stack left:
     // a delete AWS accepted is not yet a resource gone.
-    let after = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
+    let after = discover(aws, &stack.meta.name, &stack.meta.region).await?;
     let left: Vec<String> = after
         .ours()
         .map(|l| format!("{} {} ({}, {})", l.kind, l.id, l.address, l.state))
@@ -91,11 +104,11 @@ pub async fn destroy(
             options.resume
         );
     }
-    let volumes_deleted = delete_volumes(&aws, stack, options).await?;
+    let volumes_deleted = delete_volumes(aws, stack, options).await?;
     Ok(Destroyed {
         plan: planned.plan,
         ran: Some(ran),
-        kept: kept(&aws, stack, prices).await?,
+        kept: kept(aws, stack, prices).await?,
         volumes_deleted,
     })
 }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod destroy;
 pub mod facts;
 pub mod kubeconfig;
+pub mod lock;
 pub mod output;
 pub mod plan;
 pub mod quotas;
@@ -38,6 +39,10 @@ pub enum Prompt<'a> {
         stack: &'a str,
     },
     Sleep,
+    /// Removing a stack's lock, showing who holds it.
+    Unlock {
+        holder: &'a str,
+    },
 }
 
 /// What a use case needs from whoever runs it: showing a plan, asking to go

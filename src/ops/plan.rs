@@ -50,8 +50,19 @@ pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
 /// Makes no mutating call.
 pub async fn plan(target: &Target, stack: &Stack, prices: &PriceTable) -> Result<Planned> {
     let aws = super::connect(target).await?;
-    let planned = make_plan(&aws, stack, false).await?;
-    Ok(with_cost(planned, stack, prices))
+    let (planned, held) = tokio::try_join!(
+        make_plan(&aws, stack, false),
+        super::lock::holder(&aws, &stack.meta.name, &stack.meta.region)
+    )?;
+    let mut planned = with_cost(planned, stack, prices);
+    // plan takes no lock, but says when a change may be under way.
+    if let Some(h) = held {
+        planned.plan.warnings.push(format!(
+            "the stack is locked by {}: live state may change while it runs",
+            h.describe()
+        ));
+    }
+    Ok(planned)
 }
 
 /// Reads live state and diffs the stack against it. Makes no mutating call.

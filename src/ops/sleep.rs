@@ -34,8 +34,21 @@ pub async fn sleep(
     ui: &dyn Frontend,
 ) -> Result<Slept> {
     let aws = super::connect(target).await?;
+    let (name, region) = (&stack.meta.name, &stack.meta.region);
+    let work = sleep_locked(&aws, stack, prices, options, ui);
+    super::lock::with_lock(&aws, name, region, &options.resume, options.lock_timeout, work).await
+}
+
+/// [`sleep`] once the stack's lock is held.
+async fn sleep_locked(
+    aws: &Aws,
+    stack: &Stack,
+    prices: &PriceTable,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<Slept> {
     let asleep = stack.sleeping();
-    let planned = with_cost(make_plan(&aws, &asleep, false).await?, &asleep, prices);
+    let planned = with_cost(make_plan(aws, &asleep, false).await?, &asleep, prices);
     if planned.live.ours().next().is_none() {
         bail!(
             "stack \"{}\" has nothing live in {} to put to sleep",
@@ -57,7 +70,7 @@ pub async fn sleep(
     if !planned.plan.has_changes() {
         // An interrupted sleep may have done everything but mark it.
         if let (false, Some(vpc)) = (planned.plan.sleeping, vpc) {
-            mark_asleep(&aws, &vpc.id).await?;
+            mark_asleep(aws, &vpc.id).await?;
         }
         return Ok(Slept {
             plan: planned.plan,
@@ -69,9 +82,9 @@ pub async fn sleep(
     if !ui.confirm(Prompt::Sleep)? {
         bail!("sleep cancelled; nothing was changed");
     }
-    let ran = execute(&aws, &asleep, &planned, options, ui).await?;
+    let ran = execute(aws, &asleep, &planned, options, ui).await?;
     if let Some(vpc) = ran.live().get(vpc::ADDRESS) {
-        mark_asleep(&aws, &vpc.id).await?;
+        mark_asleep(aws, &vpc.id).await?;
     }
     Ok(Slept {
         plan: planned.plan,

@@ -28,6 +28,11 @@ pub fn confirm(prompt: Prompt<'_>, yes: bool) -> Result<bool> {
             "yes".to_string(),
             "sleep",
         ),
+        Prompt::Unlock { holder } => (
+            format!("The lock is held by {holder}. Remove it? Only if that run is dead: a live one would go on unguarded. Only 'yes' will be accepted."),
+            "yes".to_string(),
+            "unlock",
+        ),
     };
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {what} without confirmation: stdin is not a terminal; re-run with --yes");

@@ -147,6 +147,8 @@ fn apply_killed_at_any_point_converges_with_no_duplicates() {
         }
         let _ = child.kill(); // SIGKILL: no cleanup, no chance to finish a step
         let _ = child.wait();
+        // Its lock stays until it expires: remove it, as a user would.
+        let _ = p.run(&["unlock", "--yes"]);
         converge(&p);
         assert_exactly_one_of_each(&Independent::new("ap-northeast-1"), &p.name);
         assert_eq!(p.destroy("mvp").0, 0);

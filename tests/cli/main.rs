@@ -15,6 +15,7 @@ mod destroy;
 mod faults;
 mod identities;
 mod kube;
+mod lock;
 mod migration;
 mod parameter_groups;
 mod plan;

@@ -165,6 +165,9 @@ fn a_killed_migration_resumes_from_what_exists() {
         }
         let _ = child.kill();
         let _ = child.wait();
+        // Its lock stays until it expires: remove it, as a user would.
+        let (code, out, err) = t.run(&["unlock", "--yes"]);
+        assert_eq!(code, 0, "{kill_after}: the killed apply held the lock: {out}{err}");
         assert!(
             t.proxy.actions().iter().any(|a| a == kill_after),
             "killed after {kill_after}"

@@ -183,6 +183,8 @@ fn a_destroy_right_after_a_killed_apply_leaves_nothing_billing() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    // Its lock stays until it expires: remove it, as a user would.
+    let _ = s.run(&["unlock", "--yes"]);
     let out = s.ok(&["destroy", "--env", "mvp", "--yes"]);
     assert!(out.contains("Destroy complete"), "{out}");
     assert_eq!(aws.tagged_leftovers(&s.p.name), Vec::<String>::new(), "{out}");

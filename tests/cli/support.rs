@@ -238,6 +238,7 @@ pub struct Independent {
     pub rds: aws_sdk_rds::Client,
     pub iam: aws_sdk_iam::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub rt: tokio::runtime::Runtime,
     pub region: String,
 }
@@ -268,6 +269,7 @@ impl Independent {
             rds: aws_sdk_rds::Client::new(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             rt,
             region: region.to_string(),
         }

@@ -71,6 +71,9 @@ pub struct Faults {
     pub not_aws: Vec<String>,
     /// Deterministic RNG seed (the RNG is re-seeded by [`FaultProxy::set_faults`]).
     pub seed: u64,
+    /// Every request waits this long before it is forwarded: a slow
+    /// network, which widens the window two racing commands share.
+    pub delay: std::time::Duration,
 }
 
 /// Counters since the proxy started.
@@ -352,6 +355,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
 
     if let Decision::Throttle = decision {
         return Ok(throttle_response(&parts.headers, &body));
+    }
+    let delay = shared.state().faults.delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 
     let mut body = body;
