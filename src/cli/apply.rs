@@ -38,6 +38,9 @@ pub struct ApplyArgs {
 }
 
 pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Outcome> {
+    if let Some(saved) = crate::ops::saved::read(&args.stack.stack)? {
+        return run_saved(session, args, saved);
+    }
     let mut stack = args.stack.load(session)?.stack;
     stack.meta.reboot = args.reboot;
     stack.meta.finish_migration = args.finish_migration;
@@ -58,6 +61,38 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
     let applied = session
         .runtime()?
         .block_on(crate::ops::apply::apply(&target, &stack, &prices, &options, &ui))?;
+    crate::render::stderr(&crate::render::summary::applied(&applied, session.styles.stderr));
+    Ok(Outcome::Done)
+}
+
+/// `ekstack apply plan.json`: the saved plan, exactly, or nothing.
+fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::SavedPlan) -> anyhow::Result<Outcome> {
+    let overlay = match (&saved.env, &saved.env_file) {
+        (Some(name), _) => crate::config::Overlay::Env(name.clone()),
+        (None, Some(file)) => crate::config::Overlay::File(file.clone()),
+        (None, None) => crate::config::Overlay::None,
+    };
+    let mut stack = crate::config::load(&saved.stack_file, &overlay, session.global.region.clone())?.stack;
+    crate::ops::saved::check_files(&saved, &stack)?;
+    stack.meta.reboot = saved.flags.reboot;
+    stack.meta.finish_migration = saved.flags.finish_migration;
+    let prices = super::prices(&args.prices)?;
+    let options = ApplyOptions {
+        parallelism: usize::from(args.parallelism),
+        allow_data_loss: saved.flags.allow_data_loss,
+        skip_final_snapshot: false,
+        run: RunOptions {
+            poll_scale: args.poll_scale,
+            ..RunOptions::default()
+        },
+        resume: format!("ekstack apply {}", args.stack.stack.display()),
+        lock_timeout: args.lock.lock_timeout,
+    };
+    let target = session.target(&stack);
+    let ui = session.frontend(args.yes);
+    let applied = session.runtime()?.block_on(crate::ops::saved::apply_saved(
+        &target, &stack, &saved, &prices, &options, &ui,
+    ))?;
     crate::render::stderr(&crate::render::summary::applied(&applied, session.styles.stderr));
     Ok(Outcome::Done)
 }

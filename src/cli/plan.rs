@@ -22,6 +22,13 @@ pub struct PlanArgs {
     /// restored from (after its final snapshot).
     #[arg(long)]
     pub finish_migration: bool,
+    /// Save the plan to this file, for `ekstack apply FILE` to apply exactly
+    /// it (refused if live state or the stack files change meanwhile).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Option<std::path::PathBuf>,
+    /// With `--out`: the saved plan may replace or delete what loses data.
+    #[arg(long, requires = "out")]
+    pub allow_data_loss: bool,
     /// Exit 2 when there are changes, 0 when none, 1 on error (as terraform).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -37,6 +44,33 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
         .runtime()?
         .block_on(crate::ops::plan::plan(&target, &stack, &prices))?;
     crate::render::plan::print(&planned.plan, args.json, session.styles.stdout)?;
+    if let Some(out) = &args.out {
+        let env_file = match (&args.stack.env, &args.stack.env_file) {
+            (Some(name), _) => {
+                Some(crate::config::env_path(&args.stack.stack, name).map_err(|d| anyhow::anyhow!("{}", d.message))?)
+            }
+            (None, file) => file.clone(),
+        };
+        let flags = crate::ops::saved::Flags {
+            allow_data_loss: args.allow_data_loss,
+            reboot: args.reboot,
+            finish_migration: args.finish_migration,
+        };
+        let saved = crate::ops::saved::save(
+            &stack,
+            &planned,
+            flags,
+            &args.stack.stack,
+            env_file.as_deref(),
+            (args.stack.env.clone(), args.stack.env_file.clone()),
+        )?;
+        std::fs::write(out, serde_json::to_string_pretty(&saved)?)?;
+        crate::render::stderr(&format!(
+            "Saved the plan to {}; `ekstack apply {}` applies exactly it.\n",
+            out.display(),
+            out.display()
+        ));
+    }
     if !planned.plan.quota_shortfalls.is_empty() {
         anyhow::bail!("apply would go past the account's quotas (see the plan); raise them or free room first");
     }

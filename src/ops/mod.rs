@@ -12,6 +12,7 @@ pub mod lock;
 pub mod output;
 pub mod plan;
 pub mod quotas;
+pub mod saved;
 pub mod sleep;
 pub mod status;
 pub mod steps;

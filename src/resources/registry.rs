@@ -114,6 +114,9 @@ pub trait KindOps: Send + Sync {
     fn billables(&self, r: &Resource) -> Vec<Billable>;
     fn quotas(&self, r: &Resource) -> Vec<Quota>;
     fn live_billables(&self, live: &Live, all: &LiveState) -> Vec<Billable>;
+    /// The typed observed value, written out: what a saved plan's
+    /// fingerprint covers.
+    fn observed_text(&self, live: &Live) -> String;
     fn replacement_name(&self, r: &Resource, current: &Live) -> Result<String>;
 
     fn discover<'a>(&'a self, cx: &'a Discovery<'a>, parent: Option<&'a Live>) -> BoxFuture<'a, Result<Vec<Live>>>;
@@ -231,6 +234,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
 
     fn quotas(&self, r: &Resource) -> Vec<Quota> {
         desired::<K>(r).map(|d| K::quotas(&d)).unwrap_or_default()
+    }
+
+    fn observed_text(&self, live: &Live) -> String {
+        live.observed::<K>().map(|o| format!("{o:?}")).unwrap_or_default()
     }
 
     fn live_billables(&self, live: &Live, all: &LiveState) -> Vec<Billable> {

@@ -23,6 +23,7 @@ mod promotion;
 mod quotas;
 mod rds_proxy;
 mod replicas;
+mod saved_plan;
 mod scenarios;
 mod structure;
 mod teams;
