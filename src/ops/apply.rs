@@ -226,6 +226,9 @@ pub async fn run_steps(
     options: &ApplyOptions,
     ui: &dyn Frontend,
 ) -> Result<Ran> {
+    // From here Ctrl-C stops the steps gracefully (the executor's own
+    // handling), and the lock is given back when they have stopped.
+    super::lock::steps_started();
     let (events, rx) = mpsc::unbounded_channel();
     let progress = ui.progress(rx);
     let run = RunOptions {

@@ -360,8 +360,18 @@ impl Held {
     }
 }
 
+/// Set once steps run: Ctrl-C then belongs to the executor, which stops
+/// them and returns, and the lock goes back on the way out.
+static STEPS_RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn steps_started() {
+    STEPS_RUNNING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Runs `work` holding the stack's lock, and gives it back whatever the
 /// outcome (a failure, Ctrl-C): only a killed process leaves it, to expire.
+/// A Ctrl-C before any step runs (while planning, or at the confirmation)
+/// gives the lock back and ends the process, as Ctrl-C does there.
 pub async fn with_lock<T>(
     aws: &Aws,
     stack: &str,
@@ -371,7 +381,30 @@ pub async fn with_lock<T>(
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
     let held = acquire(aws, stack, region, command, wait).await?;
+    let on_interrupt = {
+        let (aws, key, token) = (aws.clone(), held.key.clone(), held.token.clone());
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if STEPS_RUNNING.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
+                let _ = aws
+                    .dynamodb
+                    .delete_item()
+                    .table_name(TABLE)
+                    .key("lock", s(&key))
+                    .condition_expression("#token = :token")
+                    .expression_attribute_names("#token", "token")
+                    .expression_attribute_values(":token", s(&token))
+                    .send()
+                    .await;
+                // What Ctrl-C does to a command that has changed nothing.
+                std::process::exit(130);
+            }
+        })
+    };
     let result = work.await;
+    on_interrupt.abort();
     let released = held.release().await;
     match (result, released) {
         (Ok(t), Ok(())) => Ok(t),

@@ -153,3 +153,35 @@ fn a_killed_holders_lock_expires_or_is_unlocked() {
     assert_eq!(aws.vpcs(&p.name).len(), 1, "nothing made twice");
     assert_eq!(p.destroy("mvp").0, 0);
 }
+
+/// Ctrl-C while the command is still planning gives the lock back before
+/// the process ends: the next apply runs at once.
+#[test]
+fn ctrl_c_before_any_step_gives_the_lock_back() {
+    require_emulator();
+    let p = Project::with_text(&stack(), "lkcc");
+    // Slow calls keep the command planning for a while.
+    let proxy = FaultProxy::start_blocking(
+        &moto(),
+        Faults {
+            delay: Duration::from_millis(150),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let aws = Independent::new("ap-northeast-1");
+    let child = spawn(&p, &proxy, &["apply"]);
+    let started = Instant::now();
+    while lock_items(&aws, &p.name) == 0 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let (code, out) = finish(child);
+    assert_eq!(code, 130, "{out}");
+    assert_eq!(lock_items(&aws, &p.name), 0, "given back on Ctrl-C");
+    assert!(aws.vpcs(&p.name).is_empty(), "nothing was made: {out}");
+    let (code, out) = finish(spawn(&p, &proxy, &["apply"]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(p.destroy("mvp").0, 0);
+}

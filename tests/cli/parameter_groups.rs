@@ -217,6 +217,8 @@ fn parameter_groups_are_diffed_one_by_one_wait_for_a_reboot_and_follow_a_major_u
                 .iter()
                 .any(|read| a.starts_with(read))
         })
+        // The stack's lock (DynamoDB), taken and given back.
+        .filter(|a| !["PutItem", "DeleteItem"].contains(&a.as_str()))
         .collect();
     assert!(after.is_empty(), "nothing changed: {after:?}");
 
