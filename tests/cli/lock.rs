@@ -132,10 +132,28 @@ fn a_killed_holders_lock_expires_or_is_unlocked() {
         let (code, out) = finish(spawn(&p, &proxy, &["apply"]));
         assert_eq!(code, 1, "{way_out}: {out}");
         assert!(out.contains("is locked by"), "{out}");
+        // plan takes none, and says who holds it.
+        let (code, out, err) = p.run(&["plan", "--endpoint-url", &proxy.url()]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            err.contains("the stack is locked by arn:aws:") || out.contains("the stack is locked by arn:aws:"),
+            "{out}{err}"
+        );
         match way_out {
             "expiry" => std::thread::sleep(Duration::from_secs(4)),
             _ => {
-                let (code, out) = finish(spawn(&p, &proxy, &["unlock"]));
+                // By name and region, without the file.
+                let (code, out) = finish(
+                    Command::new(assert_cmd::cargo::cargo_bin("ekstack"))
+                        .args(["unlock", "--stack", &p.name, "--region", "ap-northeast-1", "--yes"])
+                        .args(["--endpoint-url", &proxy.url()])
+                        .env("AWS_ACCESS_KEY_ID", "testing")
+                        .env("AWS_SECRET_ACCESS_KEY", "testing")
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap(),
+                );
                 assert_eq!(code, 0, "{out}");
                 assert!(
                     out.contains("Removed the lock") && out.contains("running `ekstack apply"),
