@@ -313,6 +313,21 @@ pub async fn acquire(aws: &Aws, stack: &str, region: &str, command: &str, wait: 
     })
 }
 
+/// Deletes the lock item only if it is the take named by `token`.
+async fn delete_if(aws: &Aws, key: &str, token: &str) -> Result<()> {
+    aws.dynamodb
+        .delete_item()
+        .table_name(TABLE)
+        .key("lock", s(key))
+        .condition_expression("#token = :token")
+        .expression_attribute_names("#token", "token")
+        .expression_attribute_values(":token", s(token))
+        .send()
+        .await
+        .aws_on("dynamodb:DeleteItem", TABLE)
+        .map(|_| ())
+}
+
 fn rand_suffix() -> u32 {
     // Enough to tell two takes of one process and second apart.
     let nanos = SystemTime::now()
@@ -326,18 +341,7 @@ impl Held {
     /// Gives the lock back, if it is still this holder's.
     pub async fn release(self) -> Result<()> {
         self.heartbeat.abort();
-        let gone = self
-            .aws
-            .dynamodb
-            .delete_item()
-            .table_name(TABLE)
-            .key("lock", s(&self.key))
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", s(&self.token))
-            .send()
-            .await
-            .aws_on("dynamodb:DeleteItem", TABLE);
+        let gone = delete_if(&self.aws, &self.key, &self.token).await;
         let stack_region = self.key.clone();
         match gone {
             Err(e) if has_code(&e, "ConditionalCheckFailedException") => {
@@ -388,16 +392,7 @@ pub async fn with_lock<T>(
                 if STEPS_RUNNING.load(std::sync::atomic::Ordering::SeqCst) {
                     continue;
                 }
-                let _ = aws
-                    .dynamodb
-                    .delete_item()
-                    .table_name(TABLE)
-                    .key("lock", s(&key))
-                    .condition_expression("#token = :token")
-                    .expression_attribute_names("#token", "token")
-                    .expression_attribute_values(":token", s(&token))
-                    .send()
-                    .await;
+                let _ = delete_if(&aws, &key, &token).await;
                 // What Ctrl-C does to a command that has changed nothing.
                 std::process::exit(130);
             }
@@ -416,17 +411,7 @@ pub async fn with_lock<T>(
 /// `ekstack unlock`: removes the lock as it is now (`expected`, which the
 /// user confirmed), and only that one.
 pub async fn unlock(aws: &Aws, stack: &str, region: &str, expected: &Holder) -> Result<()> {
-    let gone = aws
-        .dynamodb
-        .delete_item()
-        .table_name(TABLE)
-        .key("lock", s(&key(stack, region)))
-        .condition_expression("#token = :token")
-        .expression_attribute_names("#token", "token")
-        .expression_attribute_values(":token", s(&expected.token))
-        .send()
-        .await
-        .aws_on("dynamodb:DeleteItem", TABLE);
+    let gone = delete_if(aws, &key(stack, region), &expected.token).await;
     match gone {
         Err(e) if has_code(&e, "ConditionalCheckFailedException") => {
             bail!("the lock changed hands since it was shown; nothing was removed (run `ekstack unlock` again)")
