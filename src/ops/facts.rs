@@ -144,6 +144,8 @@ pub async fn resolve_parameters(aws: &Aws, stack: &mut Stack) -> Result<()> {
         ),
     ];
     let mut refused = Vec::new();
+    // Read once, and only when a cluster-table name is unknown.
+    let mut instance_level = None;
     for (table, scope, parameters) in tables {
         if parameters.is_empty() {
             continue;
@@ -153,7 +155,10 @@ pub async fn resolve_parameters(aws: &Aws, stack: &mut Stack) -> Result<()> {
             let key = parameter_key(table, name);
             let Some(known) = defaults.get(name) else {
                 // Aurora keeps some parameters on the instances only.
-                if scope == Scope::Cluster && engine_defaults(aws, &family, Scope::Instance).await?.contains_key(name) {
+                if scope == Scope::Cluster && instance_level.is_none() {
+                    instance_level = Some(engine_defaults(aws, &family, Scope::Instance).await?);
+                }
+                if scope == Scope::Cluster && instance_level.as_ref().is_some_and(|d| d.contains_key(name)) {
                     refused.push(format!(
                         "{key}: is an instance-level parameter of {family}; put it in [database.instance_parameters]"
                     ));
