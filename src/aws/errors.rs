@@ -149,6 +149,7 @@ fn service_name(operation: &str) -> &str {
         Some("sts") => "STS",
         Some("elb" | "elbv2" | "elasticloadbalancing" | "elasticloadbalancingv2") => "Elastic Load Balancing",
         Some("secretsmanager") => "Secrets Manager",
+        Some("ecr") => "ECR",
         Some("pricing") => "Pricing",
         Some(other) if !other.is_empty() => other,
         _ => "AWS",

@@ -32,6 +32,10 @@ pub struct ApplyArgs {
     /// restored from (after its final snapshot).
     #[arg(long)]
     pub finish_migration: bool,
+    /// Delete ECR repositories that hold images, with their images
+    /// (otherwise such a repository is kept, and listed with its cost).
+    #[arg(long)]
+    pub delete_images: bool,
     /// Scale every wait between polls (tests use a small value).
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
@@ -44,6 +48,7 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
     let mut stack = args.stack.load(session)?.stack;
     stack.meta.reboot = args.reboot;
     stack.meta.finish_migration = args.finish_migration;
+    stack.meta.delete_images = args.delete_images;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
@@ -51,6 +56,7 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
         skip_final_snapshot: false,
         run: RunOptions {
             poll_scale: args.poll_scale,
+            delete_images: args.delete_images,
             ..RunOptions::default()
         },
         resume: args.stack.resume(verb),
@@ -76,6 +82,7 @@ fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::Saved
     crate::ops::saved::check_files(&saved, &stack)?;
     stack.meta.reboot = saved.flags.reboot;
     stack.meta.finish_migration = saved.flags.finish_migration;
+    stack.meta.delete_images = saved.flags.delete_images;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
@@ -83,6 +90,7 @@ fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::Saved
         skip_final_snapshot: false,
         run: RunOptions {
             poll_scale: args.poll_scale,
+            delete_images: saved.flags.delete_images,
             ..RunOptions::default()
         },
         resume: format!("ekstack apply {}", args.stack.stack.display()),

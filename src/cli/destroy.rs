@@ -21,6 +21,10 @@ pub struct DestroyArgs {
     /// Also delete EBS volumes Kubernetes made for persistent volumes.
     #[arg(long)]
     pub delete_volumes: bool,
+    /// Delete ECR repositories that hold images, with their images
+    /// (otherwise such a repository is kept, and listed with its cost).
+    #[arg(long)]
+    pub delete_images: bool,
     /// Your own price file, for what the destroy leaves billing.
     #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
     pub prices: Option<std::path::PathBuf>,
@@ -32,7 +36,8 @@ pub struct DestroyArgs {
 }
 
 pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
-    let stack = args.stack.load(session)?.stack;
+    let mut stack = args.stack.load(session)?.stack;
+    stack.meta.delete_images = args.delete_images;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
         allow_data_loss: true,
@@ -40,6 +45,7 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
         run: RunOptions {
             poll_scale: args.poll_scale,
             delete_volumes: args.delete_volumes,
+            delete_images: args.delete_images,
             ..RunOptions::default()
         },
         resume: args.stack.resume("destroy"),

@@ -16,6 +16,11 @@ pub struct OutputArgs {
     /// ConfigMap, Deployment, Service, Ingress and HPA.
     #[arg(long)]
     pub k8s: bool,
+    /// Print `gh variable set` commands that give the GitHub Actions
+    /// workflows in examples/github-actions/ the role ARNs and registry
+    /// URLs they read.
+    #[arg(long, conflicts_with_all = ["json", "k8s"])]
+    pub github: bool,
     /// The app's namespace.
     #[arg(long, default_value = "app")]
     pub namespace: String,
@@ -29,6 +34,12 @@ pub fn run(session: &Session, args: OutputArgs) -> anyhow::Result<Outcome> {
         .block_on(crate::ops::output::outputs(&target, &stack))?;
     if args.json {
         crate::render::json(&out)?;
+    } else if args.github {
+        crate::render::stdout(&crate::render::output::github_variables(
+            &out,
+            &args.stack.stack.display().to_string(),
+            args.stack.env.as_deref(),
+        ))?;
     } else if args.k8s {
         crate::render::stdout(&crate::render::output::manifests(
             &out,

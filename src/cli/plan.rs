@@ -22,6 +22,10 @@ pub struct PlanArgs {
     /// restored from (after its final snapshot).
     #[arg(long)]
     pub finish_migration: bool,
+    /// Delete ECR repositories that hold images, with their images
+    /// (otherwise such a repository is kept, and listed with its cost).
+    #[arg(long)]
+    pub delete_images: bool,
     /// Save the plan to this file, for `ekstack apply FILE` to apply exactly
     /// it (refused if live state or the stack files change meanwhile).
     #[arg(long, short = 'o', value_name = "PATH")]
@@ -38,6 +42,7 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
     let mut stack = args.stack.load(session)?.stack;
     stack.meta.reboot = args.reboot;
     stack.meta.finish_migration = args.finish_migration;
+    stack.meta.delete_images = args.delete_images;
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);
     let planned = session
@@ -55,6 +60,7 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
             allow_data_loss: args.allow_data_loss,
             reboot: args.reboot,
             finish_migration: args.finish_migration,
+            delete_images: args.delete_images,
         };
         let saved = crate::ops::saved::save(
             &stack,

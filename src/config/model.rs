@@ -22,7 +22,69 @@ pub struct Stack {
     pub eks: Option<Eks>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<Database>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_ci_table")]
+    pub ci: Option<GithubCi>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Registry>,
 }
+
+/// `ci` as the file writes it: `[ci.github]`.
+fn as_ci_table<S: serde::Serializer>(ci: &Option<GithubCi>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Ci<'a> {
+        github: &'a GithubCi,
+    }
+    match ci {
+        Some(github) => Ci { github }.serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
+/// `[ci.github]`: who in GitHub Actions may assume the stack's CI roles.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GithubCi {
+    /// `owner/name`, never a pattern.
+    pub repository: String,
+    /// Branch names; one ending in `*` is a prefix.
+    pub branches: Vec<String>,
+    pub environments: Vec<String>,
+    /// Where the deploy role has EKS `edit`.
+    pub namespaces: Vec<String>,
+    pub infra_apply: bool,
+}
+
+impl GithubCi {
+    /// The `sub` claims of the refs and environments that may deploy:
+    /// `repo:o/r:ref:refs/heads/main`, `repo:o/r:environment:prod`
+    /// ("About security hardening with OpenID Connect", GitHub docs).
+    pub fn deploy_subjects(&self) -> Vec<String> {
+        let repo = &self.repository;
+        self.branches
+            .iter()
+            .map(|b| format!("repo:{repo}:ref:refs/heads/{b}"))
+            .chain(self.environments.iter().map(|e| format!("repo:{repo}:environment:{e}")))
+            .collect()
+    }
+
+    /// What may plan: the repository's pull requests, and whatever may deploy.
+    pub fn plan_subjects(&self) -> Vec<String> {
+        std::iter::once(format!("repo:{}:pull_request", self.repository))
+            .chain(self.deploy_subjects())
+            .collect()
+    }
+}
+
+/// `[registry]`: the stack's ECR repositories.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Registry {
+    /// Names as the file gives them; AWS names are `<stack>/<name>`.
+    pub repositories: Vec<String>,
+    pub keep_images: u32,
+    pub immutable_tags: bool,
+}
+
+/// Images an ECR repository keeps when the file does not say.
+pub const KEEP_IMAGES: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StackMeta {
@@ -43,6 +105,10 @@ pub struct StackMeta {
     /// kept is deleted. Never from a file.
     #[serde(skip)]
     pub finish_migration: bool,
+    /// `--delete-images`: ECR repositories that hold images may be deleted
+    /// with them. Never from a file.
+    #[serde(skip)]
+    pub delete_images: bool,
     /// The AWS account the credentials belong to, learnt at plan time;
     /// `None` in `validate`, which runs without credentials.
     #[serde(skip)]

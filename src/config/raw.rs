@@ -34,6 +34,45 @@ pub struct RawFile {
     pub eks: Option<RawEks>,
     /// An RDS instance or Aurora cluster.
     pub database: Option<RawDatabase>,
+    /// CI/CD: roles GitHub Actions assumes to plan, deploy and apply.
+    pub ci: Option<RawCi>,
+    /// ECR repositories for the stack's images.
+    pub registry: Option<RawRegistry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawCi {
+    /// GitHub Actions, through the account's GitHub OIDC provider.
+    pub github: Option<RawGithub>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawGithub {
+    /// The repository whose workflows may assume the roles, `owner/name`.
+    pub repository: Option<L<String>>,
+    /// Branches that may deploy (and apply); a trailing `*` matches a
+    /// prefix (`release/*`). Default `["main"]` unless `environments` is set.
+    pub branches: Option<L<Vec<L<String>>>>,
+    /// GitHub environments whose jobs may deploy (and apply).
+    pub environments: Option<L<Vec<L<String>>>>,
+    /// Namespaces the deploy role may write to (EKS `edit`).
+    pub namespaces: Option<L<Vec<L<String>>>>,
+    /// A role for `ekstack apply` from CI. Default false: infrastructure
+    /// is applied from a person's machine.
+    pub infra_apply: Option<L<bool>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RawRegistry {
+    /// Repository names; each is made as `<stack>/<name>`.
+    pub repositories: Option<L<Vec<L<String>>>>,
+    /// Images kept per repository; older ones expire. Default 30.
+    pub keep_images: Option<L<i64>>,
+    /// Refuse pushing a tag that already exists. Default false.
+    pub immutable_tags: Option<L<bool>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -385,6 +424,32 @@ impl Merge for RawFile {
         deep(&mut self.network, o.network);
         deep(&mut self.eks, o.eks);
         deep(&mut self.database, o.database);
+        deep(&mut self.ci, o.ci);
+        deep(&mut self.registry, o.registry);
+    }
+}
+
+impl Merge for RawCi {
+    fn merge(&mut self, o: Self) {
+        deep(&mut self.github, o.github);
+    }
+}
+
+impl Merge for RawGithub {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.repository, o.repository);
+        replace(&mut self.branches, o.branches);
+        replace(&mut self.environments, o.environments);
+        replace(&mut self.namespaces, o.namespaces);
+        replace(&mut self.infra_apply, o.infra_apply);
+    }
+}
+
+impl Merge for RawRegistry {
+    fn merge(&mut self, o: Self) {
+        replace(&mut self.repositories, o.repositories);
+        replace(&mut self.keep_images, o.keep_images);
+        replace(&mut self.immutable_tags, o.immutable_tags);
     }
 }
 

@@ -107,6 +107,11 @@ pub enum Billable {
         vcpus: Option<u32>,
         acu: Option<f64>,
     },
+    /// Images stored in an ECR repository, in bytes (a new repository
+    /// stores nothing, so only a kept or live one is priced).
+    EcrStorage {
+        bytes: u64,
+    },
 }
 
 /// The instance type Auto Mode's nodes are priced as: a general-purpose
@@ -447,6 +452,14 @@ impl Pricer<'_> {
                     ("RDS Proxy".to_string(), None)
                 }
             },
+            Billable::EcrStorage { bytes } => {
+                let gb = *bytes as f64 / 1e9;
+                let per_gb = self.lookup(Section::Ecr, item::STORAGE_GB_MONTH, &mut notes);
+                (
+                    format!("ECR image storage {}", crate::render::bytes(*bytes)),
+                    per_gb.map(|p| p * gb / HOURS_PER_MONTH),
+                )
+            }
             Billable::Snapshot { gib } => {
                 let per_gb = self.lookup(Section::RdsStorage, item::BACKUP_GB_MONTH, &mut notes);
                 (

@@ -39,10 +39,12 @@ pub enum Section {
     /// EKS Auto Mode's management fee, per instance-hour, by instance type.
     EksAutoMode,
     RdsProxy,
+    /// ECR image storage.
+    Ecr,
 }
 
 impl Section {
-    pub const ALL: [Section; 15] = [
+    pub const ALL: [Section; 16] = [
         Section::Eks,
         Section::Vpc,
         Section::Ebs,
@@ -58,6 +60,7 @@ impl Section {
         Section::Aurora,
         Section::EksAutoMode,
         Section::RdsProxy,
+        Section::Ecr,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Section {
             Section::Aurora => "aurora",
             Section::EksAutoMode => "eks_auto_mode",
             Section::RdsProxy => "rds_proxy",
+            Section::Ecr => "ecr",
         }
     }
 
@@ -89,6 +93,7 @@ impl Section {
             Section::Ebs => Some(&[item::GP3_GB_MONTH, item::SNAPSHOT_GB_MONTH]),
             Section::Fargate => Some(&[item::FARGATE_VCPU_HOUR, item::FARGATE_GB_HOUR]),
             Section::RdsProxy => Some(&[item::PROXY_VCPU_HOUR, item::PROXY_ACU_HOUR]),
+            Section::Ecr => Some(&[item::STORAGE_GB_MONTH]),
             Section::RdsStorage => Some(&[
                 item::GP2_GB_MONTH,
                 item::GP3_GB_MONTH,
@@ -281,10 +286,11 @@ struct FileRegion {
     aurora: Option<FileSection>,
     eks_auto_mode: Option<FileSection>,
     rds_proxy: Option<FileSection>,
+    ecr: Option<FileSection>,
 }
 
 impl FileRegion {
-    fn sections(self) -> [(Section, Option<FileSection>); 15] {
+    fn sections(self) -> [(Section, Option<FileSection>); 16] {
         [
             (Section::Eks, self.eks),
             (Section::Vpc, self.vpc),
@@ -301,6 +307,7 @@ impl FileRegion {
             (Section::Aurora, self.aurora),
             (Section::EksAutoMode, self.eks_auto_mode),
             (Section::RdsProxy, self.rds_proxy),
+            (Section::Ecr, self.ecr),
         ]
     }
 }

@@ -488,7 +488,9 @@ fn every_billable_is_at_an_address_of_the_graph_and_of_the_kind_that_bills_it() 
                 Billable::RdsInstance { .. } | Billable::RdsStorage { .. } => Kind::DbInstance,
                 Billable::AuroraStorage { .. } => Kind::DbCluster,
                 Billable::AuroraInstance { .. } | Billable::AuroraServerless { .. } => Kind::DbClusterInstance,
-                Billable::FargatePod { .. } | Billable::Snapshot { .. } => panic!("not billed by the file"),
+                Billable::FargatePod { .. } | Billable::Snapshot { .. } | Billable::EcrStorage { .. } => {
+                    panic!("not billed by the file")
+                }
             };
             assert_eq!(r.kind, expected_kind, "{address}: {billable:?}");
         }

@@ -36,6 +36,9 @@ pub struct Destroyed {
     /// EBS volumes of the cluster's persistent volumes deleted
     /// (`--delete-volumes`): id and GiB.
     pub volumes_deleted: Vec<(String, i32)>,
+    /// ECR repositories an earlier destroy kept, deleted with their images
+    /// (`--delete-images`): name and bytes.
+    pub repositories_deleted: Vec<(String, u64)>,
 }
 
 /// One thing a destroy leaves on purpose, with what it costs.
@@ -73,11 +76,13 @@ async fn destroy_locked(
         // A destroy run again with --delete-volumes still removes the
         // volumes the first one kept.
         let volumes_deleted = delete_volumes(aws, stack, options).await?;
+        let repositories_deleted = delete_kept_repositories(aws, stack, options).await?;
         return Ok(Destroyed {
             plan: planned.plan,
             ran: None,
             kept: kept(aws, stack, prices).await?,
             volumes_deleted,
+            repositories_deleted,
         });
     }
     ui.show_plan(&planned.plan)?;
@@ -105,12 +110,23 @@ async fn destroy_locked(
         );
     }
     let volumes_deleted = delete_volumes(aws, stack, options).await?;
+    let repositories_deleted = delete_kept_repositories(aws, stack, options).await?;
     Ok(Destroyed {
         plan: planned.plan,
         ran: Some(ran),
         kept: kept(aws, stack, prices).await?,
         volumes_deleted,
+        repositories_deleted,
     })
+}
+
+/// With `--delete-images`: the ECR repositories an earlier destroy kept
+/// for their images, deleted with them.
+async fn delete_kept_repositories(aws: &Aws, stack: &Stack, options: &ApplyOptions) -> Result<Vec<(String, u64)>> {
+    if !options.run.delete_images {
+        return Ok(Vec::new());
+    }
+    crate::resources::ecr_repository::delete_kept(aws, &stack.meta.name).await
 }
 
 /// With `--delete-volumes`: the EBS volumes a tag ties to the stack's
@@ -189,12 +205,20 @@ pub fn destroy_against(stack: &Stack, live: LiveState, skip_final_snapshot: bool
             _ => targets.push(l),
         }
     }
+    let nothing_desired = crate::graph::Graph::default();
+    let all = LiveState {
+        resources: targets.clone(),
+    };
     let actions = targets
         .iter()
         .map(|l| {
             let mut a = ResourceAction::new(&l.address, l.kind, Action::Delete, l.display_name());
             a.id = Some(l.id.clone());
             a.data_loss = l.kind.ops().data_loss(&l.id, Some(l), &policy);
+            // What holds data it may not lose (a repository's images) is
+            // released from the stack rather than deleted, and listed.
+            a.kept = l.kind.ops().kept(l, &nothing_desired, &all, &policy);
+            a.notes.extend(a.kept.clone());
             a
         })
         .collect();

@@ -40,6 +40,26 @@ pub struct Outputs {
     /// its IngressClass, and no controller.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auto_mode: bool,
+    /// `[ci.github]`: the roles GitHub Actions assumes, once made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiOutputs>,
+    /// `[registry]`: each repository's URL (`docker push` target), by the
+    /// file's name for it.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub registry_urls: std::collections::BTreeMap<String, String>,
+}
+
+/// What the workflows in `examples/github-actions/` read from the
+/// repository's variables.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CiOutputs {
+    pub repository: String,
+    pub plan_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_role_arn: Option<String>,
+    pub infra_apply: bool,
 }
 
 /// A service account with AWS permissions, and how its pods get them.
@@ -116,6 +136,26 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
     out.db_proxy_endpoint = live
         .find::<crate::resources::db_proxy::DbProxy>(crate::resources::db_proxy::ADDRESS)
         .and_then(|p| p.observed.endpoint);
+    if let Some(ci) = &stack.ci {
+        let arn = |r: crate::resources::Ref<crate::resources::iam_role::IamRole>| {
+            live.get(&r.address).and_then(|l| l.arn.clone())
+        };
+        use crate::resources::iam_role::{ci_apply, ci_deploy, ci_plan};
+        out.ci = Some(CiOutputs {
+            repository: ci.repository.clone(),
+            plan_role_arn: arn(ci_plan()),
+            deploy_role_arn: arn(ci_deploy()),
+            apply_role_arn: arn(ci_apply()),
+            infra_apply: ci.infra_apply,
+        });
+    }
+    for name in stack.registry.iter().flat_map(|r| &r.repositories) {
+        let repo = live
+            .find::<crate::resources::ecr_repository::EcrRepository>(&crate::resources::ecr_repository::address(name));
+        if let Some(repo) = repo {
+            out.registry_urls.insert(name.clone(), repo.observed.uri);
+        }
+    }
     for (identity, p) in stack.eks.iter().flat_map(|e| &e.pod_identities) {
         out.service_accounts.push(ServiceAccount {
             identity: identity.clone(),

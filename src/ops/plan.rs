@@ -43,6 +43,7 @@ pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
     Policy {
         final_snapshot: stack.database.as_ref().map(|d| d.final_snapshot).unwrap_or(true) && !skip_final_snapshot,
         finish_migration: stack.meta.finish_migration,
+        delete_images: stack.meta.delete_images,
     }
 }
 

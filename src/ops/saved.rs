@@ -31,6 +31,9 @@ pub struct Flags {
     pub allow_data_loss: bool,
     pub reboot: bool,
     pub finish_migration: bool,
+    /// Plans saved before `--delete-images` existed read as without it.
+    #[serde(default)]
+    pub delete_images: bool,
 }
 
 /// A plan file.

@@ -118,3 +118,17 @@ pub fn duration(d: std::time::Duration) -> String {
         format!("{:.1}s", d.as_secs_f64())
     }
 }
+
+/// `512 B`, `12.3 MB`, `1.20 GB` (decimal units, as ECR and S3 bill).
+pub fn bytes(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1e9 {
+        format!("{:.2} GB", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.1} MB", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1} kB", f / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}

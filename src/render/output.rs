@@ -34,6 +34,23 @@ pub fn text(o: &Outputs, stack_args: &str) -> String {
     }
     s.push_str(&format!("db_name             {}\n", or_dash(&o.db_name)));
     s.push_str(&format!("db_secret_arn       {}\n", or_dash(&o.db_secret_arn)));
+    if let Some(ci) = &o.ci {
+        s.push_str(&format!("ci_plan_role_arn    {}\n", or_dash(&ci.plan_role_arn)));
+        if ci.deploy_role_arn.is_some() {
+            s.push_str(&format!("ci_deploy_role_arn  {}\n", or_dash(&ci.deploy_role_arn)));
+        }
+        if ci.apply_role_arn.is_some() {
+            s.push_str(&format!("ci_apply_role_arn   {}\n", or_dash(&ci.apply_role_arn)));
+        }
+    }
+    for (name, url) in &o.registry_urls {
+        s.push_str(&format!("{:<20}{url}\n", format!("registry.{name}")));
+    }
+    if o.ci.is_some() {
+        s.push_str(&format!(
+            "\n# GitHub Actions (examples/github-actions/): set the repository's variables\nekstack output {stack_args} --github | sh\n"
+        ));
+    }
     if o.cluster_name.is_some() {
         s.push_str(&format!(
             "\n# kubectl\nekstack kubeconfig {stack_args} && kubectl get nodes\n"
@@ -103,6 +120,66 @@ fn helm(sa: &ServiceAccount, cluster: &str, region: &str, vpc: &str) -> String {
         }
         (Mechanism::PodIdentity, _) => {
             s.push_str("\n# (EKS Pod Identity binds the role to the service account; no annotation)\n")
+        }
+    }
+    s
+}
+
+/// The repository variable that holds repository `name`'s URL:
+/// `EKSTACK_REGISTRY_URL_API` for `api` (`-` and `/` become `_`).
+pub fn registry_variable(name: &str) -> String {
+    let suffix: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("EKSTACK_REGISTRY_URL_{suffix}")
+}
+
+/// `gh variable set` lines that give the example workflows what they read
+/// (`vars.…`): region, stack file, overlay, cluster, role ARNs, registry
+/// URLs. A role not made yet is left out, with a comment.
+pub fn github_variables(o: &Outputs, stack_file: &str, env: Option<&str>) -> String {
+    let Some(ci) = &o.ci else {
+        return "# the stack has no [ci.github]\n".to_string();
+    };
+    let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+    let mut vars: Vec<(String, Option<String>)> = vec![
+        ("AWS_REGION".into(), Some(o.region.clone())),
+        ("EKSTACK_STACK_FILE".into(), Some(stack_file.to_string())),
+        ("EKSTACK_ENV".into(), Some(env.unwrap_or_default().to_string())),
+        ("EKSTACK_CI_PLAN_ROLE_ARN".into(), ci.plan_role_arn.clone()),
+        ("EKSTACK_INFRA_APPLY".into(), Some(ci.infra_apply.to_string())),
+    ];
+    if ci.infra_apply {
+        vars.push(("EKSTACK_CI_APPLY_ROLE_ARN".into(), ci.apply_role_arn.clone()));
+    }
+    if ci.deploy_role_arn.is_some() || !o.registry_urls.is_empty() {
+        vars.push(("EKSTACK_CI_DEPLOY_ROLE_ARN".into(), ci.deploy_role_arn.clone()));
+    }
+    if o.cluster_name.is_some() {
+        vars.push(("EKSTACK_CLUSTER_NAME".into(), o.cluster_name.clone()));
+    }
+    for (name, url) in &o.registry_urls {
+        vars.push((registry_variable(name), Some(url.clone())));
+    }
+    let mut s = format!(
+        "# Repository variables for {}'s workflows (examples/github-actions/)\n",
+        ci.repository
+    );
+    for (name, value) in vars {
+        match value {
+            Some(v) => s.push_str(&format!(
+                "gh variable set {name} --repo {} --body {}\n",
+                ci.repository,
+                quote(&v)
+            )),
+            None => s.push_str(&format!("# {name}: not made yet; run `ekstack apply` first\n")),
         }
     }
     s

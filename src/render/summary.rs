@@ -31,6 +31,12 @@ pub fn destroyed(d: &Destroyed, style: Style) -> (String, String) {
         .iter()
         .map(|(id, gib)| format!("  deleted EBS volume {id} ({gib} GiB)\n"))
         .collect();
+    for (name, bytes) in &d.repositories_deleted {
+        kept.push_str(&format!(
+            "  deleted ECR repository {name} and its images ({})\n",
+            super::bytes(*bytes)
+        ));
+    }
     kept.push_str(&self::kept(&d.kept, style));
     match &d.ran {
         None => {
@@ -53,7 +59,7 @@ pub fn destroyed(d: &Destroyed, style: Style) -> (String, String) {
                 "{kept}{} in {}: {} resources deleted{}.\n",
                 style.green("Destroy complete"),
                 elapsed(&ran.report),
-                d.plan.actions.len(),
+                d.plan.actions.iter().filter(|a| a.kept.is_none()).count(),
                 if d.kept.is_empty() {
                     String::new()
                 } else {

@@ -77,12 +77,42 @@ fn grant(policy_arn: &str, namespaces: &[String]) -> String {
 }
 
 /// The role of the stack's own node group or Fargate profile: EKS makes
-/// and removes those entries.
+/// and removes those entries. (The stack's other roles, such as CI's
+/// deploy role, have entries the stack makes.)
 fn made_by_eks(principal: &str, stack: &str, region: &str) -> bool {
-    let prefix = super::iam_role::role_name(stack, region, "");
+    let eks_made = ["node", "fargate"].map(|purpose| super::iam_role::role_name(stack, region, purpose));
     principal
         .rsplit_once(":role/")
-        .is_some_and(|(_, name)| name.rsplit('/').next().is_some_and(|n| n.starts_with(&prefix)))
+        .is_some_and(|(_, name)| name.rsplit('/').next().is_some_and(|n| eks_made.iter().any(|m| m == n)))
+}
+
+/// The key of CI's deploy role's entry, which `[eks.access]` may not use.
+pub const CI_DEPLOY: &str = "ci-deploy";
+
+/// The access entry of CI's deploy role: EKS `edit` in the namespaces of
+/// `[ci.github]`, made once the role exists (EKS checks the principal).
+fn ci_deploy(stack: &Stack) -> Option<New<EksAccessEntry>> {
+    let ci = stack.ci.as_ref().filter(|c| !c.namespaces.is_empty())?;
+    stack.eks.as_ref()?;
+    let key = CI_DEPLOY;
+    let address = address(key);
+    let role = super::iam_role::role_name(&stack.meta.name, &stack.meta.region, "ci-deploy");
+    let account = stack.meta.account.as_deref().unwrap_or("<account>");
+    Some(New {
+        tags: tags::of(stack, &address, key),
+        address,
+        name: key.into(),
+        spec: Spec {
+            cluster: super::eks_cluster::reference(),
+            principal: format!(
+                "arn:{}:iam::{account}:role/{role}",
+                super::iam_role::partition(&stack.meta.region)
+            ),
+            policy: AccessPolicy::Edit,
+            namespaces: ci.namespaces.clone(),
+        },
+        after: vec![super::iam_role::ci_deploy().address],
+    })
 }
 
 impl ResourceKind for EksAccessEntry {
@@ -94,7 +124,8 @@ impl ResourceKind for EksAccessEntry {
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = &stack.eks else { return vec![] };
-        eks.access
+        let entries: Vec<New<Self>> = eks
+            .access
             .iter()
             .map(|(key, a)| {
                 let address = address(key);
@@ -111,7 +142,8 @@ impl ResourceKind for EksAccessEntry {
                     after: vec![],
                 }
             })
-            .collect()
+            .collect();
+        entries.into_iter().chain(ci_deploy(stack)).collect()
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
@@ -120,7 +152,12 @@ impl ResourceKind for EksAccessEntry {
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn Resolve) -> Vec<Attribute<Self>> {
         let s = d.spec;
-        let base = format!("eks.access.{}", d.name);
+        // CI's entry comes from `[ci.github]`, the others from `[eks.access]`.
+        let base = if d.address == address(CI_DEPLOY) {
+            "ci.github".to_string()
+        } else {
+            format!("eks.access.{}", d.name)
+        };
         vec![
             Attribute::<Self>::new(Attr::Principal, format!("{base}.principal"), s.principal.clone(), |l| {
                 l.observed.principal.clone().into()

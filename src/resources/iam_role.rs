@@ -73,6 +73,21 @@ pub fn rds_proxy() -> Ref<IamRole> {
     Ref::new("iam-role.rds-proxy")
 }
 
+/// The role `ekstack plan` runs as in CI (`[ci.github]`).
+pub fn ci_plan() -> Ref<IamRole> {
+    Ref::new("iam-role.ci-plan")
+}
+
+/// The role CI deploys the app as: ECR push, EKS `edit` in its namespaces.
+pub fn ci_deploy() -> Ref<IamRole> {
+    Ref::new("iam-role.ci-deploy")
+}
+
+/// The role `ekstack apply` runs as in CI (`infra_apply = true`).
+pub fn ci_apply() -> Ref<IamRole> {
+    Ref::new("iam-role.ci-apply")
+}
+
 /// The role of a pod identity.
 pub fn pod(name: &str) -> Ref<IamRole> {
     Ref::new(format!("iam-role.pod.{name}"))
@@ -112,11 +127,18 @@ pub struct Spec {
 /// IRSA: the cluster's OIDC provider may have the role assumed for exactly
 /// this service account ("Assign IAM roles to Kubernetes service
 /// accounts", https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html).
+///
+/// CI: GitHub's OIDC provider may have the role assumed by the workflows
+/// of one repository's allowed refs ("Configuring OpenID Connect in Amazon
+/// Web Services", GitHub docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Federated {
-    pub provider: Ref<super::iam_oidc_provider::IamOidcProvider>,
-    /// `system:serviceaccount:<namespace>:<name>`.
-    pub subject: String,
+    /// `iam-oidc.cluster` or `iam-oidc.github`.
+    pub provider: Address,
+    /// The `sub` claims trusted: `system:serviceaccount:<namespace>:<name>`,
+    /// or `repo:<owner>/<name>:ref:refs/heads/main`; one ending in `*` is
+    /// a prefix (the trust then uses StringLike).
+    pub subjects: Vec<String>,
 }
 
 /// An inline policy: the file's statements, and reading the database's
@@ -128,6 +150,8 @@ pub struct Inline {
     pub database: Option<Address>,
     /// What the AWS Load Balancer Controller needs.
     pub load_balancer_controller: bool,
+    /// Statements written as IAM JSON already (the CI roles').
+    pub granted: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,7 +189,8 @@ impl ResourceKind for IamRole {
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = &stack.eks else {
-            return proxy_role(stack).into_iter().collect();
+            let roles: Vec<New<Self>> = proxy_role(stack).into_iter().collect();
+            return with_ci_roles(stack, roles);
         };
         let auto = eks.auto();
         let cluster_policies: Vec<&str> = if auto {
@@ -204,7 +229,7 @@ impl ResourceKind for IamRole {
                 roles.push((addon(name), p.purpose, POD_IDENTITY_SERVICE, p.policies.to_vec(), None));
             }
         }
-        roles
+        let roles = roles
             .into_iter()
             .map(|(r, purpose, service, policies, source_arn)| {
                 let name = role_name(&stack.meta.name, &stack.meta.region, purpose);
@@ -232,8 +257,8 @@ impl ResourceKind for IamRole {
                     _ => super::db_instance::ADDRESS.to_string(),
                 });
                 let federated = (p.mechanism == Mechanism::Irsa).then(|| Federated {
-                    provider: super::iam_oidc_provider::reference(),
-                    subject: format!("system:serviceaccount:{}:{}", p.namespace, p.service_account),
+                    provider: super::iam_oidc_provider::ADDRESS.into(),
+                    subjects: vec![format!("system:serviceaccount:{}:{}", p.namespace, p.service_account)],
                 });
                 New {
                     tags: tags::of(stack, &r.address, &role),
@@ -253,6 +278,7 @@ impl ResourceKind for IamRole {
                                 statements: p.statements.clone(),
                                 database,
                                 load_balancer_controller: p.load_balancer_controller,
+                                granted: vec![],
                             },
                         ),
                         tag_session: p.mechanism == Mechanism::PodIdentity,
@@ -260,11 +286,12 @@ impl ResourceKind for IamRole {
                     after: vec![],
                 }
             }))
-            .collect()
+            .collect();
+        with_ci_roles(stack, roles)
     }
 
     fn references(spec: &Spec) -> Vec<Address> {
-        let mut refs: Vec<Address> = spec.federated.iter().map(|f| f.provider.address.clone()).collect();
+        let mut refs: Vec<Address> = spec.federated.iter().map(|f| f.provider.clone()).collect();
         refs.extend(spec.inline.iter().flat_map(|i| i.database.clone()));
         refs
     }
@@ -294,13 +321,18 @@ impl ResourceKind for IamRole {
             );
         }
         if let Some(f) = &d.spec.federated {
-            let provider = refs.live(&f.provider.address).and_then(|l| l.arn.clone());
+            let provider = refs.live(&f.provider).and_then(|l| l.arn.clone());
+            let path = if f.provider == super::github_oidc_provider::ADDRESS {
+                "ci.github"
+            } else {
+                "eks.pod_identities"
+            };
             rows.push(
                 Attribute::<Self>::new(
                     Attr::Federation,
-                    "eks.pod_identities",
+                    path,
                     provider
-                        .map(|arn| Value::Text(format!("{arn} {}", f.subject)))
+                        .map(|arn| Value::Text(format!("{arn} {}", f.subjects.join(" "))))
                         .unwrap_or(Value::Unknown),
                     |l| Value::from(l.observed.federation.clone()),
                 )
@@ -341,15 +373,20 @@ impl ResourceKind for IamRole {
         match &d.spec.federated {
             Some(f) => vec![format!(
                 "IRSA: {} runs on Fargate, where EKS Pod Identity does not work, so the role trusts the cluster's OIDC provider for {} only",
-                f.subject.split(':').nth(2).unwrap_or_default(),
-                f.subject
+                f.subjects[0].split(':').nth(2).unwrap_or_default(),
+                f.subjects[0]
             )],
             None => vec!["EKS Pod Identity: the service account's pods run on EC2 nodes; an association binds the role".into()],
         }
     }
 
-    fn points_at(_: &Observed) -> Vec<String> {
-        vec![]
+    /// The OIDC provider a federated trust names: the role goes first.
+    fn points_at(o: &Observed) -> Vec<String> {
+        o.federation
+            .iter()
+            .filter_map(|f| f.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
     }
 
     /// Every role named for the stack in this region, in one listing (IAM
@@ -422,7 +459,7 @@ impl ResourceKind for IamRole {
             service: d.spec.service.clone(),
             source_arn: d.spec.source_arn.clone(),
             policies,
-            federation: federation.map(|f| format!("{} {}", f.provider_arn, f.subject)),
+            federation: federation.map(|f| f.text()),
             inline,
             tag_session: d.spec.tag_session,
         };
@@ -445,7 +482,7 @@ impl ResourceKind for IamRole {
             match change {
                 // One document holds them all: it is written once for any.
                 Attr::Service | Attr::SourceArn | Attr::Federation | Attr::TagSession => {
-                    let federated = federation.as_ref().map(|f| format!("{} {}", f.provider_arn, f.subject));
+                    let federated = federation.as_ref().map(Federation::text);
                     if live.observed.service == d.spec.service
                         && live.observed.source_arn == d.spec.source_arn
                         && live.observed.federation == federated
@@ -549,6 +586,66 @@ impl ResourceKind for IamRole {
     }
 }
 
+/// The stack's roles, and with `[ci.github]` its CI roles, each trusted
+/// through GitHub's OIDC provider by the repository's allowed refs only:
+/// `ci-plan` (pull requests too), `ci-deploy` (when it has something to
+/// deploy: repositories or namespaces) and, with `infra_apply`, `ci-apply`,
+/// which may attach only the managed policies the other roles use.
+fn with_ci_roles(stack: &Stack, mut roles: Vec<New<IamRole>>) -> Vec<New<IamRole>> {
+    let Some(ci) = &stack.ci else { return roles };
+    let mut managed: Vec<String> = roles.iter().flat_map(|r| r.spec.policies.clone()).collect();
+    managed.sort();
+    managed.dedup();
+    let mut ci_roles = vec![(
+        ci_plan(),
+        "ci-plan",
+        ci.plan_subjects(),
+        super::ci_permissions::plan(stack),
+    )];
+    if stack.registry.is_some() || !ci.namespaces.is_empty() {
+        ci_roles.push((
+            ci_deploy(),
+            "ci-deploy",
+            ci.deploy_subjects(),
+            super::ci_permissions::deploy(stack),
+        ));
+    }
+    if ci.infra_apply {
+        ci_roles.push((
+            ci_apply(),
+            "ci-apply",
+            ci.deploy_subjects(),
+            super::ci_permissions::apply(stack, &managed),
+        ));
+    }
+    roles.extend(ci_roles.into_iter().map(|(r, purpose, subjects, granted)| {
+        let name = role_name(&stack.meta.name, &stack.meta.region, purpose);
+        New {
+            tags: tags::of(stack, &r.address, &name),
+            address: r.address,
+            name,
+            spec: Spec {
+                service: String::new(),
+                source_arn: None,
+                policies: vec![],
+                federated: Some(Federated {
+                    provider: super::github_oidc_provider::ADDRESS.into(),
+                    subjects,
+                }),
+                inline: Some(Inline {
+                    statements: vec![],
+                    database: None,
+                    load_balancer_controller: false,
+                    granted,
+                }),
+                tag_session: false,
+            },
+            after: vec![],
+        }
+    }));
+    roles
+}
+
 /// The proxy's role, when the database has a proxy.
 fn proxy_role(stack: &Stack) -> Option<New<IamRole>> {
     let db = stack.database.as_ref().filter(|d| d.proxy.is_some())?;
@@ -572,6 +669,7 @@ fn proxy_role(stack: &Stack) -> Option<New<IamRole>> {
                 statements: vec![],
                 database: Some(database.to_string()),
                 load_balancer_controller: false,
+                granted: vec![],
             }),
             tag_session: false,
         },
@@ -581,7 +679,7 @@ fn proxy_role(stack: &Stack) -> Option<New<IamRole>> {
 
 /// Whether a role's inline policy is ekstack's to read and write.
 fn has_inline(address: &str) -> bool {
-    address.starts_with("iam-role.pod.") || address == "iam-role.rds-proxy"
+    address.starts_with("iam-role.pod.") || address.starts_with("iam-role.ci-") || address == "iam-role.rds-proxy"
 }
 
 /// Whether the stack's live cluster runs EKS Auto Mode.
@@ -663,34 +761,60 @@ struct Federation {
     provider_arn: String,
     /// The issuer without `https://`: the prefix of its condition keys.
     issuer: String,
-    subject: String,
+    subjects: Vec<String>,
+}
+
+impl Federation {
+    /// As the plan compares it: `<provider arn> <subject> …`.
+    fn text(&self) -> String {
+        format!("{} {}", self.provider_arn, self.subjects.join(" "))
+    }
 }
 
 fn federation(spec: &Spec, inputs: &Inputs) -> Result<Option<Federation>> {
     let Some(f) = &spec.federated else { return Ok(None) };
-    let provider = inputs.get(&f.provider)?;
+    let provider = super::Resolve::live(inputs, &f.provider)
+        .ok_or_else(|| anyhow::anyhow!("internal error: {} is not among the role's inputs", f.provider))?;
+    let arn = provider.arn.clone().unwrap_or_else(|| provider.id.clone());
+    // `arn:aws:iam::<account>:oidc-provider/<issuer host and path>`.
+    let issuer = arn
+        .split_once(":oidc-provider/")
+        .map(|(_, issuer)| issuer.to_string())
+        .ok_or_else(|| anyhow::anyhow!("{arn} is not an OIDC provider's ARN"))?;
     Ok(Some(Federation {
-        provider_arn: provider.id.clone(),
-        issuer: provider.observed.url.trim_start_matches("https://").to_string(),
-        subject: f.subject.clone(),
+        provider_arn: arn,
+        issuer,
+        subjects: f.subjects.clone(),
     }))
 }
 
 fn trust_document(spec: &Spec, federation: Option<&Federation>) -> String {
     match federation {
-        Some(f) => json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Federated": f.provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {
-                    format!("{}:sub", f.issuer): f.subject,
-                    format!("{}:aud", f.issuer): "sts.amazonaws.com",
-                }}
-            }]
-        })
-        .to_string(),
+        Some(f) => {
+            let sub = format!("{}:sub", f.issuer);
+            let aud = format!("{}:aud", f.issuer);
+            let subjects = match f.subjects.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            // Conditions under different operators must all hold, so the
+            // subjects go under one: StringLike when any is a prefix.
+            let condition = if f.subjects.iter().any(|s| s.ends_with('*')) {
+                json!({"StringEquals": {aud: "sts.amazonaws.com"}, "StringLike": {sub: subjects}})
+            } else {
+                json!({"StringEquals": {sub: subjects, aud: "sts.amazonaws.com"}})
+            };
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Federated": f.provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": condition
+                }]
+            })
+            .to_string()
+        }
         None => trust_policy(spec),
     }
 }
@@ -701,15 +825,21 @@ fn read_federation(document: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(&decoded).ok()?;
     let statement = v.get("Statement")?.as_array()?.first()?;
     let arn = statement.get("Principal")?.get("Federated")?.as_str()?;
-    let subject = statement
-        .get("Condition")?
-        .get("StringEquals")?
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.ends_with(":sub"))?
-        .1
-        .as_str()?;
-    Some(format!("{arn} {subject}"))
+    let condition = statement.get("Condition")?;
+    let subjects = ["StringEquals", "StringLike"].iter().find_map(|op| {
+        condition
+            .get(op)?
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.ends_with(":sub"))
+            .map(|(_, v)| v.clone())
+    })?;
+    let subjects: Vec<&str> = match &subjects {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|s| s.as_str()).collect(),
+        _ => return None,
+    };
+    Some(format!("{arn} {}", subjects.join(" ")))
 }
 
 /// The inline policy: the file's statements, and GetSecretValue on exactly
@@ -726,6 +856,7 @@ fn inline_document(inline: &Inline, secret: impl Fn(&str) -> Option<String>) -> 
     if inline.load_balancer_controller {
         statements.extend(crate::config::lb_controller::statements());
     }
+    statements.extend(inline.granted.iter().cloned());
     if let Some(db) = &inline.database {
         statements.push(json!({
             "Effect": "Allow",
@@ -840,7 +971,7 @@ fn trust_policy(spec: &Spec) -> String {
 }
 
 /// The partition of a region's ARNs.
-fn partition(region: &str) -> &'static str {
+pub(super) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

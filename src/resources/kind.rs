@@ -241,6 +241,9 @@ pub struct Policy {
     /// `apply --finish-migration`: what a migration kept (the RDS instance
     /// an Aurora cluster was restored from) may go.
     pub finish_migration: bool,
+    /// `--delete-images`: an ECR repository that holds images may go, and
+    /// its images with it.
+    pub delete_images: bool,
 }
 
 /// A typed reference to another resource of the stack, by address.

@@ -12,6 +12,7 @@ mod ec2;
 mod eks;
 mod rds;
 
+pub mod ci_permissions;
 pub mod db_cluster;
 pub mod db_cluster_instance;
 pub mod db_instance;
@@ -20,6 +21,7 @@ pub mod db_proxy;
 pub mod db_replica;
 pub mod db_subnet_group;
 pub mod discover;
+pub mod ecr_repository;
 pub mod eip;
 pub mod eks_access_entry;
 pub mod eks_addon;
@@ -27,6 +29,7 @@ pub mod eks_cluster;
 pub mod eks_fargate_profile;
 pub mod eks_nodegroup;
 pub mod eks_pod_identity;
+pub mod github_oidc_provider;
 pub mod iam_oidc_provider;
 pub mod iam_role;
 pub mod internet_gateway;
@@ -58,6 +61,9 @@ pub struct RunOptions {
     /// Destroy: delete EBS volumes left by Kubernetes persistent volumes
     /// (otherwise they are listed and kept).
     pub delete_volumes: bool,
+    /// Delete ECR repositories that hold images, with their images
+    /// (otherwise they are kept and listed).
+    pub delete_images: bool,
 }
 
 impl Default for RunOptions {
@@ -66,6 +72,7 @@ impl Default for RunOptions {
             final_snapshot: true,
             poll_scale: 1.0,
             delete_volumes: false,
+            delete_images: false,
         }
     }
 }

@@ -56,6 +56,7 @@ registry! {
     SecurityGroupRule => super::security_group_rule::SecurityGroupRule,
     IamRole => super::iam_role::IamRole,
     IamOidcProvider => super::iam_oidc_provider::IamOidcProvider,
+    GithubOidcProvider => super::github_oidc_provider::GithubOidcProvider,
     EksCluster => super::eks_cluster::EksCluster,
     EksNodegroup => super::eks_nodegroup::EksNodegroup,
     EksFargateProfile => super::eks_fargate_profile::EksFargateProfile,
@@ -69,6 +70,7 @@ registry! {
     DbProxy => super::db_proxy::DbProxy,
     DbCluster => super::db_cluster::DbCluster,
     DbClusterInstance => super::db_cluster_instance::DbClusterInstance,
+    EcrRepository => super::ecr_repository::EcrRepository,
 }
 
 impl Kind {

@@ -10,6 +10,7 @@ mod support;
 
 mod apply;
 mod auto_mode;
+mod ci;
 mod cost;
 mod destroy;
 mod faults;
@@ -29,3 +30,4 @@ mod structure;
 mod teams;
 mod upgrade;
 mod validate;
+mod workflows;

@@ -239,6 +239,7 @@ pub struct Independent {
     pub iam: aws_sdk_iam::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub rt: tokio::runtime::Runtime,
     pub region: String,
 }
@@ -270,6 +271,7 @@ impl Independent {
             iam: aws_sdk_iam::Client::new(&sdk),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            ecr: aws_sdk_ecr::Client::new(&sdk),
             rt,
             region: region.to_string(),
         }
@@ -542,6 +544,16 @@ impl Scenario {
         }
     }
 
+    /// A scenario whose requests are served in moto account `account`:
+    /// account-wide resources are its own.
+    pub fn in_account(self, account: &str) -> Scenario {
+        self.proxy.set_faults(crate::proxy::Faults {
+            moto_account: Some(account.to_string()),
+            ..Default::default()
+        });
+        self
+    }
+
     /// The SDK's view of the account through this proxy.
     pub fn aws(&self, region: &str) -> Independent {
         Independent::through(&self.proxy.url(), region)
@@ -591,6 +603,13 @@ impl Scenario {
         let (code, out, err) = self
             .p
             .run(&["plan", "--env", env, "--detailed-exitcode", "--endpoint-url", &url]);
+        assert_eq!(code, 0, "one run converges:\n{out}{err}");
+    }
+
+    /// Like [`Scenario::converged`], for a stack without an overlay.
+    pub fn converged_plain(&self) {
+        let url = self.proxy.url();
+        let (code, out, err) = self.p.run(&["plan", "--detailed-exitcode", "--endpoint-url", &url]);
         assert_eq!(code, 0, "one run converges:\n{out}{err}");
     }
 

@@ -74,6 +74,11 @@ pub struct Faults {
     /// Every request waits this long before it is forwarded: a slow
     /// network, which widens the window two racing commands share.
     pub delay: std::time::Duration,
+    /// Every request is served in this moto account (moto reads the
+    /// `x-moto-account-id` header): what is one per account, such as
+    /// GitHub's OIDC provider, is then this test's alone, however many
+    /// tests share the server.
+    pub moto_account: Option<String>,
 }
 
 /// Counters since the proxy started.
@@ -318,7 +323,13 @@ enum Decision {
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, LoseResponse> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let account = shared.state().faults.moto_account.clone();
+    if let Some(account) = account.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        parts
+            .headers
+            .insert(HeaderName::from_static("x-moto-account-id"), account);
+    }
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         // Client went away mid-body; nothing sensible to answer.

@@ -16,6 +16,7 @@
 
 mod addons;
 mod checks;
+mod ci;
 mod database;
 mod eks;
 mod network;
@@ -24,6 +25,7 @@ mod stack;
 
 pub use addons::assumed_role;
 pub use checks::version_has_prefix;
+pub use ci::check_ecr_name;
 pub use database::parameter_key;
 pub use network::{derive_subnets, MAX_DERIVED_AZS, SUBNET_EXTRA_BITS};
 
@@ -256,6 +258,12 @@ impl Resolver {
         let (network, two_azs) = self.network(raw.network.as_ref(), region, azs_required);
         let eks = raw.eks.as_ref().map(|e| self.eks(e, raw.database.is_some()));
         let database = raw.database.as_ref().map(|d| self.database(d));
+        let ci = raw
+            .ci
+            .as_ref()
+            .map(|c| self.ci(c, raw.registry.is_some(), raw.eks.is_some()));
+        let stack_name = identity.as_ref().ok().map(|i| i.name.as_str());
+        let registry = raw.registry.as_ref().map(|r| self.registry(r, stack_name));
 
         // Cross-section rules.
         let egress = match (&eks, &network) {
@@ -272,7 +280,18 @@ impl Resolver {
             _ => Ok(()),
         };
 
-        let (identity, tags, network, eks, database, (), ()) = (
+        let ci_entry = match (&ci, raw.eks.as_ref().and_then(|e| e.access.as_ref())) {
+            (Some(Ok(Some(c))), Some(access)) if !c.namespaces.is_empty() && access.contains_key("ci-deploy") => {
+                let at = self.table("eks.access.ci-deploy");
+                Err(self.error(
+                    "eks.access.ci-deploy",
+                    "is the access entry [ci.github] makes for its deploy role; give this one another key",
+                    at,
+                ))
+            }
+            _ => Ok(()),
+        };
+        let (identity, tags, network, eks, database, (), (), ci, registry, ()) = (
             identity,
             tags,
             network,
@@ -280,6 +299,9 @@ impl Resolver {
             database.transpose(),
             two_azs,
             egress,
+            ci.transpose(),
+            registry.transpose(),
+            ci_entry,
         )
             .all()?;
         Ok(Stack {
@@ -291,11 +313,14 @@ impl Resolver {
                 asleep: false,
                 reboot: false,
                 finish_migration: false,
+                delete_images: false,
                 account: None,
             },
             network,
             eks,
             database,
+            ci: ci.flatten(),
+            registry,
         })
     }
 }

@@ -58,6 +58,7 @@ fn plan(s: &Stack, live: Vec<Live>) -> (Vec<ResourceAction>, Vec<String>) {
     let policy = Policy {
         final_snapshot: true,
         finish_migration: false,
+        delete_images: false,
     };
     diff(&graph::build(s).unwrap(), &LiveState { resources: live }, &policy).unwrap()
 }
@@ -204,6 +205,7 @@ fn every_attribute_a_kind_names_is_compared_for_some_sample_stack() {
         ("aurora", "prod"),
         ("fargate", "mvp"),
         ("team", "mvp"),
+        ("shop", "mvp"),
     ] {
         let g: Graph = graph::build(&stack(name, env)).unwrap();
         for r in &g.resources {

@@ -418,6 +418,10 @@ fn ec2_request(req: &Req, region: &str, fields: &[(&str, &str)]) -> Req {
     if let Ok(v) = auth.parse() {
         headers.insert(hyper::header::AUTHORIZATION, v);
     }
+    // In the moto account the request was served in.
+    if let Some(account) = req.headers.get("x-moto-account-id") {
+        headers.insert("x-moto-account-id", account.clone());
+    }
     let mut fields = fields.to_vec();
     fields.push(("Version", "2016-11-15"));
     let mut r = req.with_body(super::wire::form_body(&fields));
