@@ -347,6 +347,60 @@ pub fn iam_action(operation: &str) -> String {
 mod tests {
     use super::*;
 
+    fn shop() -> Stack {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/shop.toml");
+        let mut stack = crate::config::load(&path, &crate::config::Overlay::None, None)
+            .unwrap()
+            .stack;
+        stack.meta.account = Some("123456789012".into());
+        stack
+    }
+
+    fn actions_of(statements: &[Value]) -> Vec<String> {
+        statements
+            .iter()
+            .flat_map(|s| {
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+            })
+            .collect()
+    }
+
+    /// The README's table is the permissions a reviewer grants: it names
+    /// every action the roles' policies hold.
+    #[test]
+    fn the_readme_lists_every_action_of_the_ci_roles() {
+        let readme = include_str!("../../README.md");
+        let stack = shop();
+        let managed = vec!["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy".to_string()];
+        for action in actions_of(&apply(&stack, &managed))
+            .into_iter()
+            .chain(actions_of(&plan(&stack)))
+        {
+            assert!(
+                readme.contains(&format!("`{action}`")),
+                "the README does not list {action}"
+            );
+        }
+    }
+
+    /// IAM allows 10,240 characters of inline policy per role ("IAM and
+    /// AWS STS quotas"); whitespace does not count, and none is written.
+    #[test]
+    fn the_apply_policy_fits_in_a_role() {
+        let stack = shop();
+        let managed: Vec<String> = (0..12)
+            .map(|i| format!("arn:aws:iam::aws:policy/SomeRatherLongManagedPolicyName{i}"))
+            .collect();
+        let document = json!({"Version": "2012-10-17", "Statement": apply(&stack, &managed)}).to_string();
+        assert!(document.len() < 10_240, "{} characters", document.len());
+        assert!(allows(&apply(&stack, &managed), "eks:CreateCluster"));
+        assert!(!allows(&plan(&stack), "eks:CreateCluster"));
+    }
+
     #[test]
     fn globs_match_like_iam() {
         assert!(glob("ec2:describe*", "ec2:describevpcs"));
