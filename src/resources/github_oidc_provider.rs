@@ -33,7 +33,7 @@ pub fn reference() -> Ref<GithubOidcProvider> {
 /// GitHub Actions' token issuer.
 pub const URL: &str = "https://token.actions.githubusercontent.com";
 /// The audience `aws-actions/configure-aws-credentials` asks tokens for.
-pub const AUDIENCE: &str = "sts.amazonaws.com";
+use super::iam_oidc_provider::AUDIENCE;
 /// Says which stack uses the provider: `ekstack:used-by:<stack>@<region>`.
 const TAG_USED_BY: &str = "ekstack:used-by:";
 /// Says ekstack made the provider (for `<stack>@<region>`), so that the
@@ -177,6 +177,8 @@ impl ResourceKind for GithubOidcProvider {
                     .send()
                     .await
                     .aws_on("iam:TagOpenIDConnectProvider", &existing.id)?;
+                let mut audiences = existing.observed.audiences.clone();
+                super::iam_oidc_provider::accept_sts_audience(step, &existing.id, &mut audiences).await?;
             }
             Err(e) => return Err(e),
         }
@@ -194,16 +196,8 @@ impl ResourceKind for GithubOidcProvider {
         _: &Inputs,
     ) -> Result<Found<Self>> {
         let mut live = current.clone();
-        if changes.has(Attr::StsAudience) && !live.observed.audiences.iter().any(|a| a == AUDIENCE) {
-            step.aws()
-                .iam
-                .add_client_id_to_open_id_connect_provider()
-                .open_id_connect_provider_arn(&live.id)
-                .client_id(AUDIENCE)
-                .send()
-                .await
-                .aws_on("iam:AddClientIDToOpenIDConnectProvider", &live.id)?;
-            live.observed.audiences.push(AUDIENCE.into());
+        if changes.has(Attr::StsAudience) {
+            super::iam_oidc_provider::accept_sts_audience(step, &live.id, &mut live.observed.audiences).await?;
         }
         Ok(live)
     }

@@ -23,8 +23,26 @@ pub fn reference() -> Ref<IamOidcProvider> {
     Ref::new(ADDRESS)
 }
 
-/// The audience IRSA tokens carry.
-const AUDIENCE: &str = "sts.amazonaws.com";
+/// The audience IRSA tokens carry (and GitHub's, asked for STS).
+pub const AUDIENCE: &str = "sts.amazonaws.com";
+
+/// Makes the provider at `arn` accept tokens for STS, if its audiences
+/// (`audiences`, updated) do not already.
+pub(super) async fn accept_sts_audience(step: &Step<'_>, arn: &str, audiences: &mut Vec<String>) -> Result<()> {
+    if audiences.iter().any(|a| a == AUDIENCE) {
+        return Ok(());
+    }
+    step.aws()
+        .iam
+        .add_client_id_to_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .client_id(AUDIENCE)
+        .send()
+        .await
+        .aws_on("iam:AddClientIDToOpenIDConnectProvider", arn)?;
+    audiences.push(AUDIENCE.into());
+    Ok(())
+}
 
 pub struct IamOidcProvider;
 
@@ -247,16 +265,8 @@ impl ResourceKind for IamOidcProvider {
         _: &Inputs,
     ) -> Result<Found<Self>> {
         let mut live = current.clone();
-        if changes.has(Attr::Audiences) && !live.observed.audiences.iter().any(|a| a == AUDIENCE) {
-            step.aws()
-                .iam
-                .add_client_id_to_open_id_connect_provider()
-                .open_id_connect_provider_arn(&live.id)
-                .client_id(AUDIENCE)
-                .send()
-                .await
-                .aws_on("iam:AddClientIDToOpenIDConnectProvider", &live.id)?;
-            live.observed.audiences.push(AUDIENCE.into());
+        if changes.has(Attr::Audiences) {
+            accept_sts_audience(step, &live.id, &mut live.observed.audiences).await?;
         }
         Ok(live)
     }

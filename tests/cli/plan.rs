@@ -63,7 +63,10 @@ fn converged_plan_says_no_changes_and_drift_is_an_update_back_to_the_file() {
     // 39 before parameter groups, which add one listing each of DB and
     // cluster parameter groups (they find the stack's groups of any
     // family), and one read of the stack's lock (plan notes a holder).
-    assert!(n < 43, "converged plan made {n} calls: {calls}");
+    // CI/CD adds one listing of ECR repositories and one of the account's
+    // OIDC providers: a stack whose file dropped [registry] or [ci.github]
+    // still finds what it made.
+    assert!(n < 45, "converged plan made {n} calls: {calls}");
 
     // Someone scales the node group in the console.
     let aws = Independent::new("ap-northeast-1");
