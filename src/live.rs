@@ -50,6 +50,9 @@ pub enum Origin {
     Adopted,
     /// Claims an address another live resource holds; nothing uses it.
     Duplicate,
+    /// Given to the stack (`network.vpc_id` and its subnets): used as it
+    /// is, never changed but as the file allows, never deleted.
+    Given,
 }
 
 /// One live AWS resource with a typed observed value `O`.

@@ -36,6 +36,10 @@ pub struct ApplyArgs {
     /// (otherwise such a repository is kept, and listed with its cost).
     #[arg(long)]
     pub delete_images: bool,
+    /// A VPC given to the stack (`network.vpc_id`): add the load balancer
+    /// tag to its subnets that lack it (destroy leaves it in place).
+    #[arg(long)]
+    pub tag_subnets: bool,
     /// Scale every wait between polls (tests use a small value).
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
@@ -49,6 +53,7 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
     stack.meta.reboot = args.reboot;
     stack.meta.finish_migration = args.finish_migration;
     stack.meta.delete_images = args.delete_images;
+    stack.meta.tag_subnets = args.tag_subnets;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
@@ -83,6 +88,7 @@ fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::Saved
     stack.meta.reboot = saved.flags.reboot;
     stack.meta.finish_migration = saved.flags.finish_migration;
     stack.meta.delete_images = saved.flags.delete_images;
+    stack.meta.tag_subnets = saved.flags.tag_subnets;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),

@@ -26,6 +26,10 @@ pub struct PlanArgs {
     /// (otherwise such a repository is kept, and listed with its cost).
     #[arg(long)]
     pub delete_images: bool,
+    /// A VPC given to the stack (`network.vpc_id`): add the load balancer
+    /// tag to its subnets that lack it (destroy leaves it in place).
+    #[arg(long)]
+    pub tag_subnets: bool,
     /// Save the plan to this file, for `ekstack apply FILE` to apply exactly
     /// it (refused if live state or the stack files change meanwhile).
     #[arg(long, short = 'o', value_name = "PATH")]
@@ -43,6 +47,7 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
     stack.meta.reboot = args.reboot;
     stack.meta.finish_migration = args.finish_migration;
     stack.meta.delete_images = args.delete_images;
+    stack.meta.tag_subnets = args.tag_subnets;
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);
     let planned = session
@@ -61,6 +66,7 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
             reboot: args.reboot,
             finish_migration: args.finish_migration,
             delete_images: args.delete_images,
+            tag_subnets: args.tag_subnets,
         };
         let saved = crate::ops::saved::save(
             &stack,

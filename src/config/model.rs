@@ -109,6 +109,10 @@ pub struct StackMeta {
     /// with them. Never from a file.
     #[serde(skip)]
     pub delete_images: bool,
+    /// `--tag-subnets`: given subnets without their load balancer tag get
+    /// it. Never from a file.
+    #[serde(skip)]
+    pub tag_subnets: bool,
     /// The AWS account the credentials belong to, learnt at plan time;
     /// `None` in `validate`, which runs without credentials.
     #[serde(skip)]
@@ -134,7 +138,7 @@ impl NatMode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     pub cidr: Ipv4Net,
     /// Resolved AZ names, in order; subnet `i` of each tier lives in `azs[i]`.
@@ -142,11 +146,67 @@ pub struct Network {
     /// `Some(n)` when the file asks for a number of AZs (or says nothing:
     /// two) rather than naming them; plan then picks them from what the
     /// account sees (`azs` holds the static table's guess until then).
-    #[serde(skip)]
     pub az_count: Option<usize>,
     pub nat: NatMode,
     pub public_subnets: Vec<Ipv4Net>,
     pub private_subnets: Vec<Ipv4Net>,
+    /// `vpc_id`: a VPC ekstack did not create, used as it is.
+    pub given: Option<GivenNetwork>,
+}
+
+/// A VPC and subnets the stack uses but did not make: never changed (but
+/// for load balancer tags with `--tag-subnets`), never deleted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GivenNetwork {
+    pub vpc_id: String,
+    pub public_subnet_ids: Vec<String>,
+    pub private_subnet_ids: Vec<String>,
+    /// What plan read of each subnet; empty in `validate`.
+    #[serde(skip)]
+    pub subnets: Vec<GivenSubnet>,
+}
+
+/// One given subnet as plan found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenSubnet {
+    pub id: String,
+    pub public: bool,
+    pub az: String,
+    pub cidr: String,
+    /// It carries the load balancer tag of its tier.
+    pub lb_tag: bool,
+}
+
+/// `[network]` as a file writes it: a given VPC by its ids alone.
+impl Serialize for Network {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match &self.given {
+            Some(g) => {
+                let mut t = s.serialize_struct("Network", 3)?;
+                t.serialize_field("vpc_id", &g.vpc_id)?;
+                t.serialize_field("public_subnet_ids", &g.public_subnet_ids)?;
+                t.serialize_field("private_subnet_ids", &g.private_subnet_ids)?;
+                t.end()
+            }
+            None => {
+                let mut t = s.serialize_struct("Network", 5)?;
+                t.serialize_field("cidr", &self.cidr)?;
+                t.serialize_field("azs", &self.azs)?;
+                t.serialize_field("nat", &self.nat)?;
+                t.serialize_field("public_subnets", &self.public_subnets)?;
+                t.serialize_field("private_subnets", &self.private_subnets)?;
+                t.end()
+            }
+        }
+    }
+}
+
+impl Network {
+    /// Whether the VPC is one ekstack did not create.
+    pub fn is_given(&self) -> bool {
+        self.given.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]

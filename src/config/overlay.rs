@@ -26,6 +26,28 @@ pub fn prune(
         notes.push(Diagnostic::new(key, format!("not applied: {why}"), at));
     };
 
+    // A given VPC's shape is the network team's: what an overlay would
+    // derive or make (AZs, NAT, CIDRs) does not apply to it.
+    let given = base.network.as_ref().is_some_and(|n| n.vpc_id.is_some());
+    if let (true, Some(n)) = (given, overlay.network.as_mut()) {
+        let why = || "the stack uses a VPC ekstack did not create (`vpc_id`)".to_string();
+        if let Some(v) = n.cidr.take() {
+            skip("network.cidr", Some(v.at()), why());
+        }
+        if let Some(v) = n.nat.take() {
+            skip("network.nat", Some(v.at()), why());
+        }
+        if let Some(v) = n.azs.take() {
+            skip("network.azs", Some(v.at()), why());
+        }
+        if let Some(v) = n.public_subnets.take() {
+            skip("network.public_subnets", Some(v.at()), why());
+        }
+        if let Some(v) = n.private_subnets.take() {
+            skip("network.private_subnets", Some(v.at()), why());
+        }
+    }
+
     match (&base.eks, &mut overlay.eks) {
         (None, Some(_)) => {
             skip("eks", at("eks"), "the stack file declares no [eks] cluster".into());

@@ -101,6 +101,15 @@ pub struct RawNetwork {
     pub public_subnets: Option<L<Vec<L<String>>>>,
     /// Explicit private subnet CIDRs, one per AZ (derived when absent).
     pub private_subnets: Option<L<Vec<L<String>>>>,
+    /// A VPC ekstack did not create (`vpc-…`), used as it is: never
+    /// changed or deleted. Then `cidr`, `nat`, `azs` and `*_subnets` are
+    /// not given.
+    pub vpc_id: Option<L<String>>,
+    /// With `vpc_id`: its subnets for load balancers (one per AZ).
+    pub public_subnet_ids: Option<L<Vec<L<String>>>>,
+    /// With `vpc_id`: its subnets for nodes, pods and the database, in at
+    /// least two AZs (one per AZ), each with egress.
+    pub private_subnet_ids: Option<L<Vec<L<String>>>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -468,6 +477,9 @@ impl Merge for RawNetwork {
         replace(&mut self.nat, o.nat);
         replace(&mut self.public_subnets, o.public_subnets);
         replace(&mut self.private_subnets, o.private_subnets);
+        replace(&mut self.vpc_id, o.vpc_id);
+        replace(&mut self.public_subnet_ids, o.public_subnet_ids);
+        replace(&mut self.private_subnet_ids, o.private_subnet_ids);
     }
 }
 

@@ -476,7 +476,7 @@ fn overlay_does_not_add_components_or_engine_mismatched_keys() {
 #[test]
 fn shipped_stacks_validate_in_every_environment() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for stack in ["learning", "fargate", "aurora", "shop"] {
+    for stack in ["learning", "fargate", "aurora", "shop", "given-vpc"] {
         for env in [None, Some("mvp"), Some("prod")] {
             let overlay = env.map(|e| Overlay::Env(e.into())).unwrap_or_default();
             let path = root.join("stacks").join(format!("{stack}.toml"));
@@ -515,7 +515,7 @@ fn graviton_detection() {
 #[test]
 fn rendered_stack_is_a_valid_stack_file_that_resolves_the_same() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for stack in ["learning", "fargate", "aurora", "shop"] {
+    for stack in ["learning", "fargate", "aurora", "shop", "given-vpc"] {
         for env in ["mvp", "prod"] {
             let path = root.join("stacks").join(format!("{stack}.toml"));
             let first = load(&path, &Overlay::Env(env.into()), None).unwrap().stack;

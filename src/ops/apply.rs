@@ -266,8 +266,8 @@ pub async fn execute(
     let ran = run_steps(aws, stack, nodes, options, ui).await?;
     // A successful apply of the stack file wakes a sleeping stack.
     if planned.plan.sleeping && !stack.meta.asleep {
-        if let Some(vpc) = ran.live().get(crate::resources::vpc::ADDRESS) {
-            crate::resources::vpc::set_sleeping(aws, &vpc.id, None).await?;
+        if let Some(holder) = crate::resources::vpc::sleep_mark_holder(&planned.live) {
+            crate::resources::vpc::set_sleeping(aws, &holder.id, None).await?;
         }
     }
     Ok(ran)

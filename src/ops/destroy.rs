@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use super::apply::{run_steps, ApplyOptions, Ran};
 use super::plan::policy;
 use super::steps::{delete_node, order_deletions, sweep_node, Work};
+use super::sweep::Scope;
 use super::{Frontend, Prompt};
 use crate::aws::errors::AwsResultExt;
 use crate::aws::{Aws, Target};
@@ -23,6 +24,8 @@ use crate::resources::{eks_cluster, gone_ok, vpc, Discovery, Kind, Remains};
 pub struct DestroyPlanned {
     pub plan: Plan,
     pub targets: Vec<Live>,
+    /// A VPC the stack was given: swept only of what its cluster left.
+    pub given_vpc: Option<String>,
 }
 
 /// What `destroy` did.
@@ -202,6 +205,8 @@ pub fn destroy_against(stack: &Stack, live: LiveState, skip_final_snapshot: bool
                 targets.push(l);
             }
             Origin::Foreign => warnings.push(format!("{}; left alone", describe_foreign(&l))),
+            // What the stack was given is never deleted.
+            Origin::Given => {}
             _ => targets.push(l),
         }
     }
@@ -223,6 +228,7 @@ pub fn destroy_against(stack: &Stack, live: LiveState, skip_final_snapshot: bool
         })
         .collect();
     DestroyPlanned {
+        given_vpc: stack.network.given.as_ref().map(|g| g.vpc_id.clone()),
         plan: Plan::new(
             &stack.meta.name,
             stack.meta.env.clone(),
@@ -253,7 +259,12 @@ pub fn destroy_steps(planned: &DestroyPlanned) -> Vec<Node<Work>> {
     let mut nodes: Vec<Node<Work>> = planned.targets.iter().map(|l| delete_node(l.clone(), "")).collect();
     let vpc = planned.targets.iter().find(|l| l.address == vpc::ADDRESS);
     if let Some(vpc) = vpc {
-        nodes.push(sweep_node(&vpc.id));
+        nodes.push(sweep_node(&vpc.id, Scope::Vpc));
+    } else if let (Some(vpc), Some(cluster)) = (
+        &planned.given_vpc,
+        planned.targets.iter().find(|l| l.address == eks_cluster::ADDRESS),
+    ) {
+        nodes.push(sweep_node(vpc, Scope::Cluster(cluster.id.clone())));
     }
     order_deletions(&mut nodes);
     nodes

@@ -259,6 +259,10 @@ pub async fn zones(aws: &Aws) -> Result<Vec<Zone>> {
 /// sees, skipping those EKS refuses for a control plane.
 pub fn place_azs(stack: &Stack, zones: &[Zone], live: &LiveState) -> Result<Stack> {
     let mut stack = stack.clone();
+    // A given VPC's AZs are its private subnets' (`given_network`).
+    if stack.network.is_given() {
+        return Ok(stack);
+    }
     let eks = stack.eks.is_some();
     let usable = |z: &Zone| !(eks && NO_CONTROL_PLANE.contains(&z.id.as_str()));
     let region = stack.meta.region.clone();
@@ -319,6 +323,214 @@ pub fn place_azs(stack: &Stack, zones: &[Zone], live: &LiveState) -> Result<Stac
 
 fn names(zones: &[Zone]) -> String {
     zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The endpoints nodes in private subnets need when they have no NAT route
+/// ("Deploy private clusters with limited internet access", EKS user guide,
+/// https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html).
+const ENDPOINTS_WITHOUT_NAT: &[&str] = &["ec2", "ecr.api", "ecr.dkr", "s3", "sts"];
+
+/// A VPC the stack was given (`network.vpc_id`): checked for what the
+/// stack needs of it (it exists, DNS support and hostnames are on, the
+/// subnets are in it, one per AZ, and the private ones have egress when
+/// nodes run there), read into live records at the addresses the stack's
+/// resources reference, and its private subnets' AZs made the stack's.
+/// Nothing is changed here: ekstack never changes what it did not create.
+pub async fn given_network(aws: &Aws, stack: &mut Stack, live: &mut LiveState) -> Result<()> {
+    let Some(given) = stack.network.given.clone() else {
+        return Ok(());
+    };
+    let id = &given.vpc_id;
+    let region = stack.meta.region.clone();
+    if let Some(own) = live.get(crate::resources::vpc::ADDRESS) {
+        bail!(
+            "network.vpc_id: the stack already has a VPC of its own ({}); destroy the stack before moving it into the given VPC {id}",
+            own.id
+        );
+    }
+    let vpcs = crate::resources::existing(
+        aws.ec2
+            .describe_vpcs()
+            .vpc_ids(id)
+            .send()
+            .await
+            .aws_on("ec2:DescribeVpcs", id),
+    )?;
+    let Some(vpc) = vpcs.as_ref().and_then(|o| o.vpcs().first()).cloned() else {
+        bail!("network.vpc_id: VPC {id} does not exist in {region} (or these credentials cannot see it)");
+    };
+    for (attribute, what) in [
+        (aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport, "DNS support"),
+        (
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+            "DNS hostnames",
+        ),
+    ] {
+        let out = aws
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .aws_on("ec2:DescribeVpcAttribute", id)?;
+        let on = match attribute {
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
+            _ => out.enable_dns_hostnames(),
+        }
+        .and_then(|v| v.value())
+        .unwrap_or(false);
+        if !on {
+            bail!(
+                "network.vpc_id: VPC {id} has {what} off; EKS nodes and private endpoints need DNS support and hostnames on. ekstack does not change a VPC it did not create: ask its owner to turn it on (aws ec2 modify-vpc-attribute --vpc-id {id} --enable-{} )",
+                if what == "DNS support" { "dns-support" } else { "dns-hostnames" }
+            );
+        }
+    }
+    let all_ids: Vec<String> = given
+        .public_subnet_ids
+        .iter()
+        .chain(&given.private_subnet_ids)
+        .cloned()
+        .collect();
+    let subnets = match aws
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(all_ids.clone()))
+        .send()
+        .await
+        .aws("ec2:DescribeSubnets")
+    {
+        Ok(out) => out.subnets().to_vec(),
+        Err(e) if crate::aws::errors::is_not_found_error(&e) => {
+            bail!("network: a subnet of public_subnet_ids or private_subnet_ids does not exist in {region}: {e}")
+        }
+        Err(e) => return Err(e),
+    };
+    use crate::resources::subnet::{self, Tier};
+    let mut resolved = Vec::new();
+    let mut records = vec![crate::resources::vpc::given(&vpc)];
+    for (tier, ids) in [
+        (Tier::Public, &given.public_subnet_ids),
+        (Tier::Private, &given.private_subnet_ids),
+    ] {
+        let key = format!("network.{}_subnet_ids", tier.as_str());
+        let mut azs: Vec<String> = Vec::new();
+        for (i, sid) in ids.iter().enumerate() {
+            let Some(s) = subnets.iter().find(|s| s.subnet_id() == Some(sid.as_str())) else {
+                bail!("{key}[{i}]: subnet {sid} does not exist in {region}");
+            };
+            if s.vpc_id() != Some(id.as_str()) {
+                bail!(
+                    "{key}[{i}]: subnet {sid} is in {}, not in the given VPC {id}",
+                    s.vpc_id().unwrap_or("another VPC")
+                );
+            }
+            let az = s.availability_zone().unwrap_or_default().to_string();
+            if azs.contains(&az) {
+                bail!(
+                    "{key}[{i}]: subnet {sid} is in {az}, like another of the list; give one {} subnet per AZ",
+                    tier.as_str()
+                );
+            }
+            azs.push(az.clone());
+            let tags: crate::live::Tags = s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect();
+            resolved.push(crate::config::GivenSubnet {
+                id: sid.clone(),
+                public: tier == Tier::Public,
+                az,
+                cidr: s.cidr_block().unwrap_or_default().to_string(),
+                lb_tag: subnet::has_load_balancer_tag(&tags, tier),
+            });
+            records.push(subnet::given(s, tier));
+        }
+        if tier == Tier::Private {
+            stack.network.azs = azs;
+        }
+    }
+    let nodes = stack
+        .eks
+        .as_ref()
+        .is_some_and(|e| e.auto() || !e.nodegroups.is_empty() || !e.fargate.is_empty());
+    if nodes {
+        check_egress(aws, stack, id, &given.private_subnet_ids).await?;
+    }
+    if let Some(g) = stack.network.given.as_mut() {
+        g.subnets = resolved;
+    }
+    live.resources.extend(records);
+    Ok(())
+}
+
+/// Each private subnet reaches the internet through a NAT (or a transit
+/// gateway, an instance, an interface: 0.0.0.0/0 to anything but an
+/// internet gateway), or the VPC has the endpoints nodes need instead.
+async fn check_egress(aws: &Aws, stack: &Stack, vpc: &str, private: &[String]) -> Result<()> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .aws_on("ec2:DescribeRouteTables", vpc)?;
+    let tables = out.route_tables();
+    let has_egress = |t: &aws_sdk_ec2::types::RouteTable| {
+        t.routes().iter().any(|r| {
+            r.destination_cidr_block() == Some("0.0.0.0/0")
+                && (r.nat_gateway_id().is_some()
+                    || r.transit_gateway_id().is_some()
+                    || r.instance_id().is_some()
+                    || r.network_interface_id().is_some())
+        })
+    };
+    let main = tables
+        .iter()
+        .find(|t| t.associations().iter().any(|a| a.main() == Some(true)));
+    let without: Vec<&String> = private
+        .iter()
+        .filter(|sid| {
+            let table = tables
+                .iter()
+                .find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(sid.as_str())))
+                .or(main);
+            !table.is_some_and(has_egress)
+        })
+        .collect();
+    if without.is_empty() {
+        return Ok(());
+    }
+    let endpoints = aws
+        .ec2
+        .describe_vpc_endpoints()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .aws_on("ec2:DescribeVpcEndpoints", vpc)?;
+    let region = &stack.meta.region;
+    let missing: Vec<&str> = ENDPOINTS_WITHOUT_NAT
+        .iter()
+        .copied()
+        .filter(|svc| {
+            let name = format!("com.amazonaws.{region}.{svc}");
+            !endpoints
+                .vpc_endpoints()
+                .iter()
+                .any(|e| e.service_name() == Some(name.as_str()))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "network.private_subnet_ids: {} {} no route to a NAT gateway (0.0.0.0/0), and the VPC lacks the endpoints nodes need without one ({}); nodes there could not pull images or join the cluster. Ask the VPC's owner for a NAT route or those endpoints",
+        without.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        if without.len() == 1 { "has" } else { "have" },
+        missing.join(", ")
+    )
 }
 
 #[cfg(test)]

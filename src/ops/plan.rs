@@ -23,7 +23,7 @@ pub struct Planned {
 
 /// The stack with what only AWS knows filled in (its AZs), against the live
 /// state it was read with.
-pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack> {
+pub async fn placed(aws: &Aws, stack: &Stack, live: &mut LiveState) -> Result<Stack> {
     let (zones, account, offered) = tokio::try_join!(
         super::facts::zones(aws),
         super::facts::account(aws),
@@ -31,6 +31,7 @@ pub async fn placed(aws: &Aws, stack: &Stack, live: &LiveState) -> Result<Stack>
     )?;
     let mut stack = super::facts::place_azs(stack, &zones, live)?;
     stack.meta.account = Some(account);
+    super::facts::given_network(aws, &mut stack, live).await?;
     super::facts::resolve_addons(&mut stack, &offered, live)?;
     super::facts::resolve_parameters(aws, &mut stack).await?;
     super::facts::check_migration(&stack, live)?;
@@ -68,8 +69,8 @@ pub async fn plan(target: &Target, stack: &Stack, prices: &PriceTable) -> Result
 
 /// Reads live state and diffs the stack against it. Makes no mutating call.
 pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> Result<Planned> {
-    let live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
-    let stack = placed(aws, stack, &live).await?;
+    let mut live = discover(aws, &stack.meta.name, &stack.meta.region).await?;
+    let stack = placed(aws, stack, &mut live).await?;
     let graph = graph::build(&stack)?;
     let mut planned = plan_against(&stack, graph, live, skip_final_snapshot)?;
     let quotas = super::quotas::check(aws, &planned.plan, &planned.graph).await?;
@@ -128,6 +129,28 @@ pub fn price_kept(planned: &mut Planned, region: &str, prices: &PriceTable) -> V
 pub fn plan_against(stack: &Stack, graph: Graph, mut live: LiveState, skip_final_snapshot: bool) -> Result<Planned> {
     let (actions, mut warnings) = diff(&graph, &live, &policy(stack, skip_final_snapshot))?;
     warnings.extend(graph.resources.iter().flat_map(|r| r.kind.ops().advice(r)));
+    // A given subnet without its load balancer tag is only tagged when asked.
+    if !stack.meta.tag_subnets {
+        for s in stack
+            .network
+            .given
+            .iter()
+            .flat_map(|g| &g.subnets)
+            .filter(|s| !s.lb_tag)
+        {
+            let tier = if s.public {
+                crate::resources::subnet::Tier::Public
+            } else {
+                crate::resources::subnet::Tier::Private
+            };
+            warnings.push(format!(
+                "given subnet {} lacks the load balancer tag {}: Kubernetes will not put {} load balancers there. `--tag-subnets` adds it (and destroy leaves it)",
+                s.id,
+                crate::resources::subnet::load_balancer_tag(tier),
+                if s.public { "internet-facing" } else { "internal" }
+            ));
+        }
+    }
     mark_duplicates(&mut live);
     for f in live.foreign() {
         warnings.push(format!(
@@ -148,8 +171,7 @@ pub fn plan_against(stack: &Stack, graph: Graph, mut live: LiveState, skip_final
 
 /// Whether the stack carries the sleeping mark (`ekstack sleep`).
 pub fn is_asleep(live: &LiveState) -> bool {
-    live.of_kind::<crate::resources::vpc::Vpc>()
-        .any(|v| v.observed.sleeping_since.is_some())
+    crate::resources::vpc::is_asleep(live)
 }
 
 /// Whether two plans would do the same thing: the same actions on the same

@@ -34,6 +34,8 @@ pub struct Flags {
     /// Plans saved before `--delete-images` existed read as without it.
     #[serde(default)]
     pub delete_images: bool,
+    #[serde(default)]
+    pub tag_subnets: bool,
 }
 
 /// A plan file.

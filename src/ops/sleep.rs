@@ -66,11 +66,11 @@ async fn sleep_locked(
     if stack.database.is_some() {
         ui.note("AWS starts a stopped database again after 7 days; sleep again then if needed.");
     }
-    let vpc = planned.live.find::<vpc::Vpc>(vpc::ADDRESS);
+    let holder = vpc::sleep_mark_holder(&planned.live).map(|l| l.id.clone());
     if !planned.plan.has_changes() {
         // An interrupted sleep may have done everything but mark it.
-        if let (false, Some(vpc)) = (planned.plan.sleeping, vpc) {
-            mark_asleep(aws, &vpc.id).await?;
+        if let (false, Some(holder)) = (planned.plan.sleeping, &holder) {
+            mark_asleep(aws, holder).await?;
         }
         return Ok(Slept {
             plan: planned.plan,
@@ -82,9 +82,9 @@ async fn sleep_locked(
     if !ui.confirm(Prompt::Sleep)? {
         bail!("sleep cancelled; nothing was changed");
     }
-    let ran = execute(aws, &asleep, &planned, options, ui).await?;
-    if let Some(vpc) = ran.live().get(vpc::ADDRESS) {
-        mark_asleep(aws, &vpc.id).await?;
+    execute(aws, &asleep, &planned, options, ui).await?;
+    if let Some(holder) = &holder {
+        mark_asleep(aws, holder).await?;
     }
     Ok(Slept {
         plan: planned.plan,
@@ -94,7 +94,8 @@ async fn sleep_locked(
     })
 }
 
-/// Records on the VPC since when the stack sleeps; `plan` and `status` read it.
+/// Records since when the stack sleeps, on the resource that carries the
+/// mark; `plan` and `status` read it.
 async fn mark_asleep(aws: &Aws, vpc_id: &str) -> Result<()> {
     let since = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

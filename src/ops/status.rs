@@ -43,7 +43,7 @@ pub struct Status {
 /// `ekstack status`.
 pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Result<Status> {
     let aws = super::connect(target).await?;
-    let live = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
+    let mut live = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
     // A sleeping stack is compared with its sleeping form: the NAT it lacks
     // and the nodes at zero are what sleep means, not drift.
     let compared = if is_asleep(&live) {
@@ -52,7 +52,7 @@ pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Resu
         stack.clone()
     };
     // What only AWS knows (AZs, add-on versions) is filled in as plan does.
-    let compared = super::plan::placed(&aws, &compared, &live).await?;
+    let compared = super::plan::placed(&aws, &compared, &mut live).await?;
     let mut planned = plan_against(&compared, graph::build(&compared)?, live, false)?;
     super::plan::price_kept(&mut planned, &stack.meta.region, prices);
     let mut resources: Vec<StatusLine> = planned

@@ -36,7 +36,7 @@ pub enum Work {
     Delete { live: Live },
     /// Remove what Kubernetes left in the VPC (load balancers, their security
     /// groups, detached ENIs) so the network can go.
-    Sweep { vpc: String },
+    Sweep { vpc: String, scope: super::sweep::Scope },
 }
 
 /// What a step hands on: the live record it brought about, if any.
@@ -62,15 +62,15 @@ pub fn delete_key(address: &str, id: &str) -> String {
     format!("delete:{address}:{id}")
 }
 
-/// The sweep step, for the stack's VPC.
-pub fn sweep_node(vpc: &str) -> Node<Work> {
+/// The sweep step, for a VPC, within `scope`.
+pub fn sweep_node(vpc: &str, scope: super::sweep::Scope) -> Node<Work> {
     Node {
         key: SWEEP.into(),
         label: "sweep what Kubernetes left in the VPC".into(),
         group: None,
         deps: vec![],
         quiet: false,
-        work: Work::Sweep { vpc: vpc.into() },
+        work: Work::Sweep { vpc: vpc.into(), scope },
     }
 }
 
@@ -229,8 +229,8 @@ impl Runner<Work, Output> for AwsRunner {
                     live.kind.ops().delete(&step, live).await?;
                     Ok(None)
                 }
-                Work::Sweep { vpc } => {
-                    super::sweep::sweep(&step, vpc).await?;
+                Work::Sweep { vpc, scope } => {
+                    super::sweep::sweep(&step, vpc, scope).await?;
                     Ok(None)
                 }
             }

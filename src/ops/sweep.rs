@@ -21,19 +21,85 @@ use crate::resources::{gone_ok, Note, Step, TAG_STACK};
 /// How long load balancers may take to disappear.
 const LOAD_BALANCER_PATIENCE: Duration = Duration::from_secs(10 * 60);
 
-/// Sweeps the VPC `vpc` of the cluster `cluster`.
-pub async fn sweep(step: &Step<'_>, vpc: &str) -> Result<()> {
-    load_balancers(step, vpc).await?;
-    classic_load_balancers(step, vpc).await?;
-    wait_for_load_balancers(step, vpc).await?;
-    target_groups(step, vpc).await?;
-    security_groups(step, vpc).await?;
-    network_interfaces(step, vpc).await?;
+/// What a sweep may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The stack's own VPC: whatever is left in it.
+    Vpc,
+    /// A VPC the stack was given (`network.vpc_id`): only what the stack's
+    /// cluster (named here) left, by the tags Kubernetes, the load balancer
+    /// controller, EKS and the VPC CNI put on what they make. Everything
+    /// else in that VPC is someone else's.
+    Cluster(String),
+}
+
+impl Scope {
+    /// Whether tags say the cluster made it.
+    fn covers<'a>(&self, mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+        match self {
+            Scope::Vpc => true,
+            Scope::Cluster(name) => {
+                let owned = format!("kubernetes.io/cluster/{name}");
+                tags.any(|(k, v)| {
+                    k == owned
+                        || (k == "elbv2.k8s.aws/cluster" && v == name)
+                        || (k == "aws:eks:cluster-name" && v == name)
+                        || (k == "cluster.k8s.amazonaws.com/name" && v == name)
+                })
+            }
+        }
+    }
+}
+
+/// Sweeps the VPC `vpc`, within `scope`.
+pub async fn sweep(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
+    load_balancers(step, vpc, scope).await?;
+    classic_load_balancers(step, vpc, scope).await?;
+    wait_for_load_balancers(step, vpc, scope).await?;
+    target_groups(step, vpc, scope).await?;
+    security_groups(step, vpc, scope).await?;
+    network_interfaces(step, vpc, scope).await?;
     Ok(())
 }
 
+/// Of ELBv2 resources (load balancers, target groups) by ARN, those in
+/// `scope`, from their tags (DescribeTags takes 20 ARNs a call).
+async fn elbv2_in_scope(step: &Step<'_>, arns: Vec<String>, scope: &Scope) -> Result<Vec<String>> {
+    if *scope == Scope::Vpc || arns.is_empty() {
+        return Ok(arns);
+    }
+    let mut kept = Vec::new();
+    for chunk in arns.chunks(20) {
+        let out = step
+            .aws()
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws("elbv2:DescribeTags")?;
+        for d in out.tag_descriptions() {
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
+            if scope.covers(tags) {
+                kept.extend(d.resource_arn().map(str::to_string));
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// ELBv2 load balancers (ALB, NLB) in the VPC and scope: ARN and name.
+async fn elbv2_in(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<Vec<(String, String)>> {
+    let all = elbv2_all_in(step, vpc).await?;
+    let kept = elbv2_in_scope(step, all.iter().map(|(a, _)| a.clone()).collect(), scope).await?;
+    Ok(all.into_iter().filter(|(a, _)| kept.contains(a)).collect())
+}
+
 /// ELBv2 load balancers (ALB, NLB) in the VPC: ARN and name.
-async fn elbv2_in(step: &Step<'_>, vpc: &str) -> Result<Vec<(String, String)>> {
+async fn elbv2_all_in(step: &Step<'_>, vpc: &str) -> Result<Vec<(String, String)>> {
     let mut found = Vec::new();
     let mut pages = step.aws().elbv2.describe_load_balancers().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -49,8 +115,34 @@ async fn elbv2_in(step: &Step<'_>, vpc: &str) -> Result<Vec<(String, String)>> {
     Ok(found)
 }
 
+/// Classic load balancers in the VPC and scope, by name.
+async fn classic_in(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<Vec<String>> {
+    let all = classic_all_in(step, vpc).await?;
+    if *scope == Scope::Vpc || all.is_empty() {
+        return Ok(all);
+    }
+    let mut kept = Vec::new();
+    for chunk in all.chunks(20) {
+        let out = step
+            .aws()
+            .elb
+            .describe_tags()
+            .set_load_balancer_names(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws("elb:DescribeTags")?;
+        for d in out.tag_descriptions() {
+            let tags = d.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()));
+            if scope.covers(tags) {
+                kept.extend(d.load_balancer_name().map(str::to_string));
+            }
+        }
+    }
+    Ok(kept)
+}
+
 /// Classic load balancers in the VPC, by name.
-async fn classic_in(step: &Step<'_>, vpc: &str) -> Result<Vec<String>> {
+async fn classic_all_in(step: &Step<'_>, vpc: &str) -> Result<Vec<String>> {
     let mut found = Vec::new();
     let mut pages = step.aws().elb.describe_load_balancers().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -63,8 +155,8 @@ async fn classic_in(step: &Step<'_>, vpc: &str) -> Result<Vec<String>> {
     Ok(found)
 }
 
-async fn load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
-    for (arn, name) in elbv2_in(step, vpc).await? {
+async fn load_balancers(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
+    for (arn, name) in elbv2_in(step, vpc, scope).await? {
         step.status(&format!("deleting load balancer {name}"));
         gone_ok(
             step.aws()
@@ -82,8 +174,8 @@ async fn load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
     Ok(())
 }
 
-async fn classic_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
-    for name in classic_in(step, vpc).await? {
+async fn classic_load_balancers(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
+    for name in classic_in(step, vpc, scope).await? {
         step.status(&format!("deleting classic load balancer {name}"));
         gone_ok(
             step.aws()
@@ -101,11 +193,11 @@ async fn classic_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
     Ok(())
 }
 
-/// Until every load balancer of the VPC is gone, or say which remain.
-async fn wait_for_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
+/// Until every load balancer of the VPC (in scope) is gone, or say which remain.
+async fn wait_for_load_balancers(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
     let started = std::time::Instant::now();
     loop {
-        let (v2, classic) = (elbv2_in(step, vpc).await?, classic_in(step, vpc).await?);
+        let (v2, classic) = (elbv2_in(step, vpc, scope).await?, classic_in(step, vpc, scope).await?);
         if v2.is_empty() && classic.is_empty() {
             return Ok(());
         }
@@ -122,7 +214,7 @@ async fn wait_for_load_balancers(step: &Step<'_>, vpc: &str) -> Result<()> {
     }
 }
 
-async fn target_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
+async fn target_groups(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
     let elb = &step.aws().elbv2;
     let mut arns = Vec::new();
     let mut pages = elb.describe_target_groups().into_paginator().send();
@@ -133,7 +225,7 @@ async fn target_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
             }
         }
     }
-    for arn in arns {
+    for arn in elbv2_in_scope(step, arns, scope).await? {
         gone_ok(
             elb.delete_target_group()
                 .target_group_arn(&arn)
@@ -147,7 +239,7 @@ async fn target_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
 
 /// Security groups in the VPC that ekstack did not make (except `default`).
 /// Their rules may reference each other, so the rules go first.
-async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
+async fn security_groups(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
     let ec2 = &step.aws().ec2;
     let stack = step.ctx.stack.as_str();
     let mut groups = Vec::new();
@@ -171,6 +263,13 @@ async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
             !g.tags()
                 .iter()
                 .any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(stack))
+        })
+        .filter(|g| {
+            scope.covers(
+                g.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+            )
         })
         .collect();
     for g in &foreign {
@@ -205,7 +304,7 @@ async fn security_groups(step: &Step<'_>, vpc: &str) -> Result<()> {
 }
 
 /// Detached interfaces the VPC CNI leaves behind when nodes go.
-async fn network_interfaces(step: &Step<'_>, vpc: &str) -> Result<()> {
+async fn network_interfaces(step: &Step<'_>, vpc: &str, scope: &Scope) -> Result<()> {
     let ec2 = &step.aws().ec2;
     let mut ids = Vec::new();
     let mut pages = ec2
@@ -219,6 +318,13 @@ async fn network_interfaces(step: &Step<'_>, vpc: &str) -> Result<()> {
             page.aws("ec2:DescribeNetworkInterfaces")?
                 .network_interfaces()
                 .iter()
+                .filter(|e| {
+                    scope.covers(
+                        e.tag_set()
+                            .iter()
+                            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+                    )
+                })
                 .filter_map(|e| e.network_interface_id().map(str::to_string)),
         );
     }

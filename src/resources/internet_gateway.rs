@@ -52,6 +52,9 @@ impl ResourceKind for InternetGateway {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        if stack.network.is_given() {
+            return vec![];
+        }
         let name = format!("{}-igw", stack.meta.name);
         vec![New {
             address: ADDRESS.into(),

@@ -148,3 +148,16 @@ impl Step<'_> {
         &self.ctx.aws
     }
 }
+
+/// Deletes never reach what the stack was given (a VPC and its subnets);
+/// this is the last guard should one ever be asked to.
+pub fn refuse_given<O>(live: &crate::live::Record<O>) -> anyhow::Result<()> {
+    if live.origin == crate::live::Origin::Given {
+        anyhow::bail!(
+            "refusing to delete {} {}: ekstack did not create it (network.vpc_id), so it is never deleted",
+            live.kind,
+            live.id
+        );
+    }
+    Ok(())
+}

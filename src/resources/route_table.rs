@@ -35,6 +35,10 @@ pub fn private_address(az: &str) -> Address {
 
 /// The private route tables: what nodes and pods need to reach the internet.
 pub fn private(stack: &Stack) -> Vec<Address> {
+    // A given VPC's routes are the network team's (plan checks them).
+    if stack.network.is_given() {
+        return vec![];
+    }
     stack.network.azs.iter().map(|az| private_address(az)).collect()
 }
 
@@ -131,6 +135,9 @@ impl ResourceKind for RouteTable {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        if stack.network.is_given() {
+            return vec![];
+        }
         let s = &stack.meta.name;
         let mut out = vec![New {
             address: PUBLIC.into(),

@@ -53,7 +53,53 @@ pub fn reference(tier: Tier, az: &str) -> Ref<Subnet> {
 
 /// The stack's subnets of one tier, in AZ order.
 pub fn all(stack: &Stack, tier: Tier) -> Vec<Ref<Subnet>> {
+    if let Some(given) = &stack.network.given {
+        return given_ids(given, tier)
+            .iter()
+            .map(|id| Ref::new(given_address(tier, id)))
+            .collect();
+    }
     stack.network.azs.iter().map(|az| reference(tier, az)).collect()
+}
+
+/// A given subnet's address, by its id: known before plan reads its AZ.
+pub fn given_address(tier: Tier, id: &str) -> Address {
+    format!("subnet.{}.{id}", tier.as_str())
+}
+
+fn given_ids(given: &crate::config::GivenNetwork, tier: Tier) -> &[String] {
+    match tier {
+        Tier::Public => &given.public_subnet_ids,
+        Tier::Private => &given.private_subnet_ids,
+    }
+}
+
+/// The live record of a subnet the stack was given, as DescribeSubnets
+/// answered it.
+pub fn given(s: &aws_sdk_ec2::types::Subnet, tier: Tier) -> Live {
+    let id = s.subnet_id().unwrap_or_default();
+    let observed = Observed {
+        vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+        cidr: s.cidr_block().unwrap_or_default().to_string(),
+        az: s.availability_zone().unwrap_or_default().to_string(),
+        map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
+    };
+    let mut found = Subnet::found(given_address(tier, id), id, "available", Readiness::Ready, observed)
+        .with_tags(tag_map(s.tags()));
+    found.origin = crate::live::Origin::Given;
+    found.erase()
+}
+
+/// Whether tags carry the load balancer tag of `tier`.
+pub fn has_load_balancer_tag(tags: &crate::live::Tags, tier: Tier) -> bool {
+    let (k, v) = tier.role_tag();
+    tags.get(k).map(String::as_str) == Some(v)
+}
+
+/// The load balancer tag of `tier`, as `key=value`.
+pub fn load_balancer_tag(tier: Tier) -> String {
+    let (k, v) = tier.role_tag();
+    format!("{k}={v}")
 }
 
 pub struct Subnet;
@@ -66,6 +112,16 @@ pub struct Spec {
     pub tier: Tier,
     /// Index of the AZ in `network.azs`, for the stack-file path of its CIDR.
     pub index: usize,
+    /// A subnet of a VPC ekstack did not create: its id, and whether its
+    /// load balancer tag is to be added (`--tag-subnets`). Nothing else of
+    /// it is compared or changed.
+    pub given: Option<GivenSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenSpec {
+    pub id: String,
+    pub tag_for_load_balancers: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +139,8 @@ pub enum Attr {
     Az,
     MapPublicIp,
     Tags,
+    /// A given subnet's load balancer tag (`--tag-subnets`).
+    LoadBalancerTag,
 }
 
 impl ResourceKind for Subnet {
@@ -95,6 +153,36 @@ impl ResourceKind for Subnet {
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let n = &stack.network;
         let mut out = Vec::new();
+        if let Some(given) = &n.given {
+            for tier in [Tier::Public, Tier::Private] {
+                for (index, id) in given_ids(given, tier).iter().enumerate() {
+                    let az = given
+                        .subnets
+                        .iter()
+                        .find(|s| &s.id == id)
+                        .map(|s| s.az.clone())
+                        .unwrap_or_default();
+                    out.push(New {
+                        address: given_address(tier, id),
+                        name: id.clone(),
+                        tags: Default::default(),
+                        spec: Spec {
+                            vpc: super::vpc::reference(),
+                            cidr: n.cidr,
+                            az,
+                            tier,
+                            index,
+                            given: Some(GivenSpec {
+                                id: id.clone(),
+                                tag_for_load_balancers: stack.meta.tag_subnets,
+                            }),
+                        },
+                        after: vec![],
+                    });
+                }
+            }
+            return out;
+        }
         for (index, az) in n.azs.iter().enumerate() {
             for (tier, cidr) in [
                 (Tier::Public, n.public_subnets[index]),
@@ -115,6 +203,7 @@ impl ResourceKind for Subnet {
                         az: az.clone(),
                         tier,
                         index,
+                        given: None,
                     },
                     after: vec![],
                 });
@@ -129,6 +218,30 @@ impl ResourceKind for Subnet {
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
         let s = d.spec;
+        if let Some(given) = &s.given {
+            // Only the load balancer tag, and only when asked to add it.
+            let tier = s.tier;
+            return given
+                .tag_for_load_balancers
+                .then(|| {
+                    Attribute::<Self>::new(
+                        Attr::LoadBalancerTag,
+                        format!("network.{}_subnet_ids[{}]", tier.as_str(), s.index),
+                        load_balancer_tag(tier),
+                        move |l| {
+                            if has_load_balancer_tag(&l.tags, tier) {
+                                load_balancer_tag(tier).into()
+                            } else {
+                                crate::plan::Value::Null
+                            }
+                        },
+                    )
+                    .in_place("ec2:CreateTags")
+                    .note("--tag-subnets: added, and left in place by destroy")
+                })
+                .into_iter()
+                .collect();
+        }
         let way_out =
             "a subnet's CIDR and AZ cannot change; keep the existing value, or destroy the stack and apply again";
         vec![
@@ -187,6 +300,12 @@ impl ResourceKind for Subnet {
 
     async fn create(step: &Step<'_>, d: &Desired<'_, Self>, inputs: &Inputs) -> Result<Found<Self>> {
         let s = d.spec;
+        if let Some(given) = &s.given {
+            anyhow::bail!(
+                "the given subnet {} was not found; ekstack never creates a given subnet",
+                given.id
+            );
+        }
         let ec2 = &step.aws().ec2;
         let vpc = inputs.id(&s.vpc)?;
         let created = create_or_find(step, d.address, "ec2:CreateSubnet", finder::<Self>(step), || {
@@ -237,12 +356,26 @@ impl ResourceKind for Subnet {
                     live.observed.map_public_ip = on;
                 }
                 Attr::Cidr | Attr::Az => anyhow::bail!("a subnet's CIDR and AZ cannot change in place"),
+                // The one change ekstack makes to a given subnet.
+                Attr::LoadBalancerTag => {
+                    let (k, v) = d.spec.tier.role_tag();
+                    step.aws()
+                        .ec2
+                        .create_tags()
+                        .resources(&live.id)
+                        .tags(aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+                        .send()
+                        .await
+                        .aws_on("ec2:CreateTags", &live.id)?;
+                    live.tags.insert(k.into(), v.into());
+                }
             }
         }
         Ok(live)
     }
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        super::refuse_given(live)?;
         let ec2 = &step.aws().ec2;
         let patience = std::time::Duration::from_secs(15 * 60);
         delete_confirmed::<Self, _, _, _>(step, &live.id, || {

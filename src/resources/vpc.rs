@@ -32,6 +32,9 @@ pub struct Vpc;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub cidr: Ipv4Net,
+    /// The id of a VPC ekstack did not create (`network.vpc_id`): used as
+    /// it is, nothing compared (plan checks what the stack needs of it).
+    pub given: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +59,18 @@ impl ResourceKind for Vpc {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        if let Some(given) = &stack.network.given {
+            return vec![New {
+                address: ADDRESS.into(),
+                tags: Default::default(),
+                name: given.vpc_id.clone(),
+                spec: Spec {
+                    cidr: stack.network.cidr,
+                    given: Some(given.vpc_id.clone()),
+                },
+                after: vec![],
+            }];
+        }
         let name = format!("{}-vpc", stack.meta.name);
         vec![New {
             address: ADDRESS.into(),
@@ -63,6 +78,7 @@ impl ResourceKind for Vpc {
             name,
             spec: Spec {
                 cidr: stack.network.cidr,
+                given: None,
             },
             after: vec![],
         }]
@@ -72,11 +88,17 @@ impl ResourceKind for Vpc {
         vec![]
     }
 
-    fn quotas(_: &Desired<'_, Self>) -> Vec<Quota> {
+    fn quotas(d: &Desired<'_, Self>) -> Vec<Quota> {
+        if d.spec.given.is_some() {
+            return vec![];
+        }
         vec![Quota::VpcsPerRegion]
     }
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn super::Resolve) -> Vec<Attribute<Self>> {
+        if d.spec.given.is_some() {
+            return vec![];
+        }
         vec![
             Attribute::<Self>::new(Attr::Cidr, "network.cidr", d.spec.cidr.to_string(), |l| {
                 l.observed.cidr.clone().into()
@@ -123,6 +145,9 @@ impl ResourceKind for Vpc {
     }
 
     async fn create(step: &Step<'_>, d: &Desired<'_, Self>, _: &Inputs) -> Result<Found<Self>> {
+        if let Some(id) = &d.spec.given {
+            anyhow::bail!("the given VPC {id} was not found (network.vpc_id); ekstack never creates a given VPC");
+        }
         let ec2 = &step.aws().ec2;
         let created = create_or_find(step, d.address, "ec2:CreateVpc", finder::<Self>(step), || {
             ec2.create_vpc()
@@ -171,6 +196,7 @@ impl ResourceKind for Vpc {
     }
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
+        super::refuse_given(live)?;
         let ec2 = &step.aws().ec2;
         let patience = std::time::Duration::from_secs(15 * 60);
         delete_confirmed::<Self, _, _, _>(step, &live.id, || {
@@ -212,7 +238,25 @@ async fn enable_dns(step: &Step<'_>, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Marks or unmarks the stack as sleeping, on its VPC.
+/// What carries the sleeping mark: the stack's own VPC, or in a VPC it
+/// was given (which ekstack never tags), its first security group.
+pub fn sleep_mark_holder(live: &crate::live::LiveState) -> Option<&Live> {
+    let own = |l: &&Live| l.origin != crate::live::Origin::Given;
+    live.ours().filter(own).find(|l| l.kind == Kind::Vpc).or_else(|| {
+        live.ours()
+            .filter(own)
+            .filter(|l| l.kind == Kind::SecurityGroup)
+            .min_by(|a, b| a.address.cmp(&b.address))
+    })
+}
+
+/// Whether the stack carries the sleeping mark.
+pub fn is_asleep(live: &crate::live::LiveState) -> bool {
+    sleep_mark_holder(live).is_some_and(|l| l.tags.contains_key(TAG_SLEEPING))
+}
+
+/// Marks or unmarks the stack as sleeping, on the EC2 resource that
+/// carries the mark ([`sleep_mark_holder`]).
 pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Result<()> {
     match since {
         Some(since) => {
@@ -235,4 +279,22 @@ pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Resul
         }
     }
     Ok(())
+}
+
+/// The live record of a VPC the stack was given (`network.vpc_id`).
+pub fn given(v: &aws_sdk_ec2::types::Vpc) -> Live {
+    let observed = Observed {
+        cidr: v.cidr_block().unwrap_or_default().to_string(),
+        sleeping_since: None,
+    };
+    let mut found = Vpc::found(
+        ADDRESS,
+        v.vpc_id().unwrap_or_default(),
+        "available",
+        Readiness::Ready,
+        observed,
+    )
+    .with_tags(tag_map(v.tags()));
+    found.origin = crate::live::Origin::Given;
+    found.erase()
 }

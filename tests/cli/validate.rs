@@ -13,7 +13,7 @@ fn plan_without_aws(p: &Project) -> (i32, String, String) {
 
 #[test]
 fn shipped_stacks_validate_and_render_in_every_environment() {
-    for stack in ["learning", "fargate", "aurora", "shop"] {
+    for stack in ["learning", "fargate", "aurora", "shop", "given-vpc"] {
         for env in ["mvp", "prod"] {
             let path = repo().join("stacks").join(format!("{stack}.toml"));
             let (code, out, err) = run({

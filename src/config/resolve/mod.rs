@@ -268,7 +268,8 @@ impl Resolver {
         // Cross-section rules.
         let egress = match (&eks, &network) {
             (Some(Ok(eks)), Ok(network)) => {
-                let needs_egress = !eks.nodegroups.is_empty() || !eks.fargate.is_empty();
+                // A given VPC's egress is checked at plan time, in AWS.
+                let needs_egress = (!eks.nodegroups.is_empty() || !eks.fargate.is_empty()) && !network.is_given();
                 let at = raw.network.as_ref().and_then(|n| n.nat.as_ref()).map(|n| n.at());
                 self.require(
                     !(needs_egress && network.nat == NatMode::None),
@@ -314,6 +315,7 @@ impl Resolver {
                 reboot: false,
                 finish_migration: false,
                 delete_images: false,
+                tag_subnets: false,
                 account: None,
             },
             network,

@@ -34,6 +34,21 @@ impl Resolver {
         let default = RawNetwork::default();
         let n = raw.unwrap_or(&default);
         let table_at = self.table("network");
+        if let Some(vpc_id) = &n.vpc_id {
+            return self.given(n, vpc_id, region, azs_required);
+        }
+        for (key, ids) in [
+            ("network.public_subnet_ids", &n.public_subnet_ids),
+            ("network.private_subnet_ids", &n.private_subnet_ids),
+        ] {
+            if let Some(ids) = ids {
+                let _ = self.error(
+                    key,
+                    "names subnets of a VPC ekstack did not create; give `vpc_id` too",
+                    loc(ids),
+                );
+            }
+        }
 
         let cidr = match &n.cidr {
             None => Ok(DEFAULT_VPC),
@@ -108,7 +123,119 @@ impl Resolver {
             nat,
             public_subnets: public,
             private_subnets: private,
+            given: None,
         })
+    }
+
+    /// `vpc_id`: a VPC and subnets ekstack did not create. What it would
+    /// derive or make (the CIDR, AZs, NAT, subnet CIDRs) is the network
+    /// team's, so the file does not give it; the AZs are the private
+    /// subnets', which plan reads (until then, the region's first ones).
+    fn given(
+        &mut self,
+        n: &RawNetwork,
+        vpc_id: &Located<String>,
+        region: Result<&Region, Reported>,
+        azs_required: bool,
+    ) -> (Result<Network, Reported>, Result<(), Reported>) {
+        let mut conflicts = Vec::new();
+        let mut conflict = |r: &mut Self, key: &str, at: Option<Location>| {
+            conflicts.push(Err::<(), _>(r.error(
+                format!("network.{key}"),
+                format!(
+                    "is not given with `vpc_id`: the VPC {} is used as it is, with its own {key}",
+                    vpc_id.value
+                ),
+                at,
+            )));
+        };
+        if let Some(c) = &n.cidr {
+            conflict(self, "cidr", loc(c));
+        }
+        if let Some(v) = &n.nat {
+            conflict(self, "nat", loc(v));
+        }
+        if let Some(v) = &n.azs {
+            conflict(self, "azs", loc(v));
+        }
+        if let Some(v) = &n.public_subnets {
+            conflict(self, "public_subnets", loc(v));
+        }
+        if let Some(v) = &n.private_subnets {
+            conflict(self, "private_subnets", loc(v));
+        }
+        let conflicts: Result<(), Reported> = collect_all(conflicts);
+        let id = if is_ec2_id(&vpc_id.value, "vpc") {
+            Ok(vpc_id.value.clone())
+        } else {
+            Err(self.error(
+                "network.vpc_id",
+                format!(
+                    "\"{}\" is not a VPC id (vpc- and 8 or 17 hexadecimal digits)",
+                    vpc_id.value
+                ),
+                loc(vpc_id),
+            ))
+        };
+        let mut seen: Vec<String> = Vec::new();
+        let mut ids = |r: &mut Self, key: &str, list: Option<&Located<Vec<Located<String>>>>| {
+            let Some(list) = list else { return Ok(Vec::new()) };
+            let mut out = Vec::new();
+            let mut each = Vec::new();
+            for (i, item) in list.value.iter().enumerate() {
+                let k = format!("{key}[{i}]");
+                each.push(if !is_ec2_id(&item.value, "subnet") {
+                    Err(r.error(
+                        k,
+                        format!(
+                            "\"{}\" is not a subnet id (subnet- and 8 or 17 hexadecimal digits)",
+                            item.value
+                        ),
+                        loc(item),
+                    ))
+                } else if seen.contains(&item.value) {
+                    Err(r.error(k, format!("\"{}\" is listed twice", item.value), loc(item)))
+                } else {
+                    seen.push(item.value.clone());
+                    out.push(item.value.clone());
+                    Ok(())
+                });
+            }
+            collect_all::<(), Vec<()>>(each).map(|_| out)
+        };
+        let public = ids(self, "network.public_subnet_ids", n.public_subnet_ids.as_ref());
+        let private = ids(self, "network.private_subnet_ids", n.private_subnet_ids.as_ref());
+        let two_azs = match &private {
+            Ok(p) if azs_required && p.len() < 2 => {
+                let at = n.private_subnet_ids.as_ref().map(|l| l.at()).or(Some(vpc_id.at()));
+                Err(self.error(
+                    "network.private_subnet_ids",
+                    format!(
+                        "names {} subnet(s); EKS and RDS need private subnets in at least two availability zones",
+                        p.len()
+                    ),
+                    at,
+                ))
+            }
+            _ => Ok(()),
+        };
+        let network = (conflicts, id, public, private, region)
+            .all()
+            .map(|((), vpc_id, public, private, region)| Network {
+                cidr: DEFAULT_VPC,
+                azs: region.zones.iter().take(private.len()).cloned().collect(),
+                az_count: None,
+                nat: NatMode::None,
+                public_subnets: Vec::new(),
+                private_subnets: Vec::new(),
+                given: Some(crate::config::model::GivenNetwork {
+                    vpc_id,
+                    public_subnet_ids: public,
+                    private_subnet_ids: private,
+                    subnets: Vec::new(),
+                }),
+            });
+        (network, two_azs)
     }
 
     /// No two subnets may overlap, explicit or derived.
@@ -307,4 +434,13 @@ pub fn derive_subnets(vpc: Ipv4Net, az_count: usize, first_block: usize) -> Resu
     }
     let blocks = vpc.subnets(prefix).map_err(|e| e.to_string())?;
     Ok(blocks.skip(first_block).take(az_count).collect())
+}
+
+/// `vpc-0a1b2c3d` or `vpc-0a1b2c3d4e5f67890`: EC2's ids of either length.
+fn is_ec2_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        })
 }

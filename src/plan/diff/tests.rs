@@ -206,8 +206,12 @@ fn every_attribute_a_kind_names_is_compared_for_some_sample_stack() {
         ("fargate", "mvp"),
         ("team", "mvp"),
         ("shop", "mvp"),
+        ("given-vpc", "mvp"),
     ] {
-        let g: Graph = graph::build(&stack(name, env)).unwrap();
+        let mut stack = stack(name, env);
+        // A given subnet's one attribute is compared with --tag-subnets.
+        stack.meta.tag_subnets = true;
+        let g: Graph = graph::build(&stack).unwrap();
         for r in &g.resources {
             let refs = BTreeMap::<String, Live>::new();
             let c = r.kind.ops().compare(r, None, &refs).unwrap();
