@@ -291,6 +291,16 @@ fn a_stack_in_a_given_vpc_leaves_it_as_it_was() {
     let s = Scenario::new(&stack(&v), "givn");
     let name = s.p.name.clone();
 
+    // A VPC that is not there.
+    s.p.write_stack(&stack(&v).replace(&v.vpc, "vpc-0badbadbadbadbad0"));
+    let (code, _, err) = s.run(&["plan"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("network.vpc_id: VPC vpc-0badbadbadbadbad0 does not exist in us-east-1"),
+        "{err}"
+    );
+    s.p.write_stack(&stack(&v));
+
     let (code, _, err) = s.run(&["plan"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&format!("VPC {} has DNS hostnames off", v.vpc)), "{err}");
@@ -398,6 +408,30 @@ fn a_stack_in_a_given_vpc_leaves_it_as_it_was() {
         "destroy left the given network exactly as it was"
     );
     assert!(aws.tagged_leftovers(&name).is_empty());
+
+    // --tag-subnets adds the missing load balancer tags, and only them;
+    // a destroy leaves them. (Without the database: moto refuses a new
+    // instance's automated snapshot while the old one's, of the same name
+    // and minute, remains.)
+    s.p.write_stack(&stack(&v).replace("[database]\nengine = \"postgres\"\nversion = \"16\"\n", ""));
+    s.ok(&["apply", "--yes", "--tag-subnets"]);
+    let tagged = snapshot(&aws, &v.vpc);
+    for (id, tag) in [
+        (&v.public[1], "kubernetes.io/role/elb=1"),
+        (&v.private[0], "kubernetes.io/role/internal-elb=1"),
+        (&v.private[1], "kubernetes.io/role/internal-elb=1"),
+    ] {
+        let line = tagged
+            .lines()
+            .find(|l| l.starts_with(&format!("subnet {id} ")))
+            .unwrap();
+        assert!(line.ends_with(&format!("[{tag}]")), "{line}");
+    }
+    let others: Vec<&str> = tagged.lines().filter(|l| !l.starts_with("subnet ")).collect();
+    let was: Vec<&str> = before.lines().filter(|l| !l.starts_with("subnet ")).collect();
+    assert_eq!(others, was, "nothing else changed");
+    s.ok(&["destroy", "--yes"]);
+    assert_eq!(snapshot(&aws, &v.vpc), tagged, "destroy never untags a given subnet");
 }
 
 /// What a given VPC's stack file may not say, before any AWS call.
