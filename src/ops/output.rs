@@ -88,7 +88,10 @@ pub async fn outputs(target: &Target, stack: &Stack) -> Result<Outputs> {
         region: stack.meta.region.clone(),
         ..Default::default()
     };
-    out.vpc_id = live.get(vpc::ADDRESS).map(|l| l.id.clone());
+    out.vpc_id = live
+        .get(vpc::ADDRESS)
+        .map(|l| l.id.clone())
+        .or_else(|| stack.network.given.as_ref().map(|g| g.vpc_id.clone()));
     if let Some(c) = live.find::<eks_cluster::EksCluster>(eks_cluster::ADDRESS) {
         out.cluster_name = Some(c.id.clone());
         out.cluster_endpoint = Some(c.observed.endpoint_url.clone()).filter(|e| !e.is_empty());
