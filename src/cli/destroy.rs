@@ -2,14 +2,14 @@
 
 use clap::Args;
 
-use super::{Outcome, Session, StackArgs};
+use super::{Outcome, Session, StackOrName};
 use crate::ops::apply::ApplyOptions;
 use crate::resources::RunOptions;
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     #[command(flatten)]
-    pub stack: StackArgs,
+    pub stack: StackOrName,
     #[command(flatten)]
     pub lock: super::LockArgs,
     /// Destroy without asking (needed when stdin is not a terminal).
@@ -36,7 +36,8 @@ pub struct DestroyArgs {
 }
 
 pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
-    let mut stack = args.stack.load(session)?.stack;
+    let named = args.stack.load(session, "destroy")?;
+    let mut stack = named.stack;
     stack.meta.delete_images = args.delete_images;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
@@ -48,7 +49,7 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
             delete_images: args.delete_images,
             ..RunOptions::default()
         },
-        resume: args.stack.resume("destroy"),
+        resume: named.resume,
         lock_timeout: args.lock.lock_timeout,
     };
     let prices = super::prices(&args.prices)?;

@@ -72,6 +72,71 @@ pub struct StackArgs {
     pub env_file: Option<PathBuf>,
 }
 
+/// A stack by its file, or, once the file is gone, by `--stack NAME`
+/// with the global `--region` (`destroy`, `status`).
+#[derive(Debug, Args)]
+pub struct StackOrName {
+    /// Path to the stack file, e.g. stacks/learning.toml (or `--stack NAME --region R`).
+    #[arg(required_unless_present = "name")]
+    pub stack: Option<PathBuf>,
+    /// Overlay <stack dir>/../environments/ENV.toml.
+    #[arg(long, conflicts_with = "env_file")]
+    pub env: Option<String>,
+    /// Overlay this file.
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// The stack's name, when its file is gone: found by its tags and
+    /// names in `--region` (which is then required).
+    #[arg(long = "stack", value_name = "NAME", conflicts_with_all = ["stack", "env", "env_file"])]
+    pub name: Option<String>,
+}
+
+/// A stack as a command found it: from its file, or by name alone.
+pub struct Named {
+    pub stack: config::Stack,
+    /// Whether there is a file to compare with.
+    pub from_file: bool,
+    /// How to run `verb` again on it.
+    pub resume: String,
+}
+
+impl StackOrName {
+    pub fn load(&self, session: &Session, verb: &str) -> anyhow::Result<Named> {
+        match (&self.stack, &self.name) {
+            (Some(file), _) => {
+                let args = StackArgs {
+                    stack: file.clone(),
+                    env: self.env.clone(),
+                    env_file: self.env_file.clone(),
+                };
+                Ok(Named {
+                    stack: args.load(session)?.stack,
+                    from_file: true,
+                    resume: args.resume(verb),
+                })
+            }
+            (None, Some(name)) => {
+                config::resolve::check_stack_name(name).map_err(|rule| anyhow::anyhow!("--stack: {rule}"))?;
+                // AWS_REGION is never enough: the stack's region is named.
+                let Some(region) = session.global.region.clone() else {
+                    anyhow::bail!(
+                        "--stack needs --region: a stack file names its region, a stack name does not (`ekstack {verb} --stack {name} --region ap-northeast-1`)"
+                    );
+                };
+                if config::regions::availability_zones(&region).is_none() {
+                    anyhow::bail!("--region: \"{region}\" is not a region ekstack supports");
+                }
+                Ok(Named {
+                    resume: format!("ekstack {verb} --stack {name} --region {region}"),
+                    stack: config::Stack::bare(name, &region),
+                    from_file: false,
+                })
+            }
+            (None, None) => anyhow::bail!("name the stack: a stack file, or `--stack NAME --region R`"),
+        }
+    }
+}
+
 /// The stack's lock, for the commands that change it.
 #[derive(Debug, Args)]
 pub struct LockArgs {

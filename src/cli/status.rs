@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Outcome, Session, StackArgs};
+use super::{Outcome, Session, StackOrName};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    pub stack: StackArgs,
+    pub stack: StackOrName,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -20,12 +20,13 @@ pub struct StatusArgs {
 }
 
 pub fn run(session: &Session, args: StatusArgs) -> anyhow::Result<Outcome> {
-    let stack = args.stack.load(session)?.stack;
+    let named = args.stack.load(session, "status")?;
+    let stack = named.stack;
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);
     let status = session
         .runtime()?
-        .block_on(crate::ops::status::status(&target, &stack, &prices))?;
+        .block_on(crate::ops::status::status(&target, &stack, named.from_file, &prices))?;
     if args.json {
         crate::render::json(&status)?;
     } else {

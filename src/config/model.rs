@@ -202,6 +202,41 @@ impl Serialize for Network {
     }
 }
 
+impl Stack {
+    /// A stack known by its name and region alone, for the commands that
+    /// work without its file (`destroy --stack`): nothing desired, every
+    /// default (a final snapshot of a database among them).
+    pub fn bare(name: &str, region: &str) -> Stack {
+        Stack {
+            meta: StackMeta {
+                name: name.to_string(),
+                region: region.to_string(),
+                env: None,
+                tags: BTreeMap::new(),
+                asleep: false,
+                reboot: false,
+                finish_migration: false,
+                delete_images: false,
+                tag_subnets: false,
+                account: None,
+            },
+            network: Network {
+                cidr: Ipv4Net::new(std::net::Ipv4Addr::new(10, 0, 0, 0), 16).unwrap_or_default(),
+                azs: Vec::new(),
+                az_count: None,
+                nat: NatMode::None,
+                public_subnets: Vec::new(),
+                private_subnets: Vec::new(),
+                given: None,
+            },
+            eks: None,
+            database: None,
+            ci: None,
+            registry: None,
+        }
+    }
+}
+
 impl Network {
     /// Whether the VPC is one ekstack did not create.
     pub fn is_given(&self) -> bool {

@@ -38,12 +38,18 @@ pub struct Status {
     pub missing: Vec<String>,
     pub sleeping: bool,
     pub cost: Estimate,
+    /// Compared with the stack file; `false` with `--stack` (no file):
+    /// no drift and nothing missing can be told.
+    pub compared: bool,
 }
 
-/// `ekstack status`.
-pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Result<Status> {
+/// `ekstack status`; `from_file`: there is a file to compare with.
+pub async fn status(target: &Target, stack: &Stack, from_file: bool, prices: &PriceTable) -> Result<Status> {
     let aws = super::connect(target).await?;
     let mut live = discover(&aws, &stack.meta.name, &stack.meta.region).await?;
+    if !from_file {
+        return Ok(inventory(stack, &live, prices));
+    }
     // A sleeping stack is compared with its sleeping form: the NAT it lacks
     // and the nodes at zero are what sleep means, not drift.
     let compared = if is_asleep(&live) {
@@ -93,5 +99,33 @@ pub async fn status(target: &Target, stack: &Stack, prices: &PriceTable) -> Resu
         missing,
         sleeping: planned.plan.sleeping,
         cost: cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices),
+        compared: true,
     })
+}
+
+/// What is live of a stack known by name alone: its resources, states and
+/// cost, with nothing to compare them with.
+fn inventory(stack: &Stack, live: &crate::live::LiveState, prices: &PriceTable) -> Status {
+    let mut resources: Vec<StatusLine> = live
+        .ours()
+        .map(|l| StatusLine {
+            address: l.address.clone(),
+            kind: l.kind,
+            id: l.id.clone(),
+            state: l.state.clone(),
+            drift: false,
+            notes: vec![],
+        })
+        .collect();
+    resources.sort_by(|a, b| (a.kind, &a.address).cmp(&(b.kind, &b.address)));
+    Status {
+        stack: stack.meta.name.clone(),
+        env: None,
+        region: stack.meta.region.clone(),
+        resources,
+        missing: vec![],
+        sleeping: is_asleep(live),
+        cost: cost::estimate(&stack.meta.region, &cost::live_billables(live), prices),
+        compared: false,
+    }
 }

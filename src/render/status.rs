@@ -16,8 +16,19 @@ pub fn human(status: &Status, style: Style) -> String {
         status.region,
         if status.sleeping { " — asleep" } else { "" }
     );
+    if !status.compared {
+        let _ = writeln!(out, "(found by name, without its file: drift is not shown)");
+    }
     if status.resources.is_empty() {
-        let _ = writeln!(out, "Nothing is live. `ekstack apply` creates it.");
+        let _ = writeln!(
+            out,
+            "{}",
+            if status.compared {
+                "Nothing is live. `ekstack apply` creates it."
+            } else {
+                "Nothing of it is live."
+            }
+        );
     } else {
         let width = |f: &dyn Fn(&crate::ops::status::StatusLine) -> usize, min: usize| {
             status.resources.iter().map(f).max().unwrap_or(0).max(min)

@@ -222,7 +222,9 @@ impl ResourceKind for DbCluster {
     }
 
     fn deletion_blocker(live: &Found<Self>) -> Option<Blocker> {
-        live.observed.deletion_protection.then(|| rds::protected(&live.id))
+        live.observed
+            .deletion_protection
+            .then(|| rds::protected(&live.id, live.arn.as_deref(), true))
     }
 
     fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {

@@ -250,7 +250,9 @@ impl ResourceKind for DbInstance {
     }
 
     fn deletion_blocker(live: &Found<Self>) -> Option<Blocker> {
-        live.observed.deletion_protection.then(|| rds::protected(&live.id))
+        live.observed
+            .deletion_protection
+            .then(|| rds::protected(&live.id, live.arn.as_deref(), false))
     }
 
     /// An Aurora migration restores the cluster from a snapshot of this

@@ -140,10 +140,24 @@ pub fn data_loss(name: &str, protected: bool, policy: &Policy) -> String {
 }
 
 /// Why AWS refuses to delete a protected database, and the way out.
-pub fn protected(id: &str) -> super::Blocker {
+/// `cluster`: an Aurora cluster (`modify-db-cluster`), else an instance.
+/// The region is read from the ARN, for the command that works without
+/// the stack file.
+pub fn protected(id: &str, arn: Option<&str>, cluster: bool) -> super::Blocker {
+    let region = arn
+        .and_then(|a| a.split(':').nth(3))
+        .map(|r| format!(" --region {r}"))
+        .unwrap_or_default();
+    let (call, flag) = if cluster {
+        ("modify-db-cluster", "--db-cluster-identifier")
+    } else {
+        ("modify-db-instance", "--db-instance-identifier")
+    };
     super::Blocker {
         reason: format!("database {id} has deletion protection on"),
-        way_out: "set `database.deletion_protection = false` (in the stack file or the environment) and run `ekstack apply` to turn the protection off".into(),
+        way_out: format!(
+            "set `database.deletion_protection = false` (in the stack file or the environment) and run `ekstack apply` to turn the protection off, or, without the stack file, run `aws rds {call}{region} {flag} {id} --no-deletion-protection --apply-immediately`"
+        ),
     }
 }
 

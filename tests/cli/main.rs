@@ -14,6 +14,7 @@ mod ci;
 mod cost;
 mod destroy;
 mod faults;
+mod fileless;
 mod given_vpc;
 mod identities;
 mod kube;

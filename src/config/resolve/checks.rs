@@ -3,7 +3,7 @@
 //! RDS instance types, and version prefixes. Plain functions over strings, so
 //! each section phrases its own error around them.
 
-pub(super) fn check_stack_name(name: &str) -> Result<(), String> {
+pub fn check_stack_name(name: &str) -> Result<(), String> {
     let valid_chars = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()

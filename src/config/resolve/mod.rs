@@ -24,7 +24,7 @@ mod pod_identities;
 mod stack;
 
 pub use addons::assumed_role;
-pub use checks::version_has_prefix;
+pub use checks::{check_stack_name, version_has_prefix};
 pub use ci::check_ecr_name;
 pub use database::parameter_key;
 pub use network::{derive_subnets, MAX_DERIVED_AZS, SUBNET_EXTRA_BITS};
