@@ -41,6 +41,7 @@ pub struct Aws {
     pub quotas: aws_sdk_servicequotas::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub calls: Arc<CallLog>,
 }
 
@@ -135,6 +136,11 @@ impl Aws {
             ),
             ecr: aws_sdk_ecr::Client::from_conf(
                 aws_sdk_ecr::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
                     .interceptor(interceptor)
                     .build(),
             ),

@@ -8,6 +8,7 @@ mod apply;
 mod destroy;
 mod frontend;
 mod kubeconfig;
+mod ls;
 mod output;
 mod plan;
 mod render;
@@ -221,6 +222,8 @@ pub enum Command {
     Wake(apply::ApplyArgs),
     /// Remove a stack's lock left by a killed apply, destroy, sleep or wake.
     Unlock(unlock::UnlockArgs),
+    /// Every ekstack stack in every enabled region, with its state and cost.
+    Ls(ls::LsArgs),
     /// Print the JSON Schema of stack files (for editors).
     #[command(hide = true)]
     Schema,
@@ -266,6 +269,7 @@ fn run(session: &Session, command: Command) -> anyhow::Result<Outcome> {
         Command::Sleep(args) => sleep::run(session, args),
         Command::Wake(args) => apply::run(session, args, "wake"),
         Command::Unlock(args) => unlock::run(session, args),
+        Command::Ls(args) => ls::run(session, args),
         Command::Schema => {
             crate::render::stdout(&format!("{}\n", crate::config::schema_json()))?;
             Ok(Outcome::Done)

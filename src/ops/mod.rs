@@ -9,6 +9,7 @@ pub mod destroy;
 pub mod facts;
 pub mod kubeconfig;
 pub mod lock;
+pub mod ls;
 pub mod output;
 pub mod plan;
 pub mod quotas;

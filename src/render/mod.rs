@@ -9,6 +9,7 @@
 //! command quietly instead of panicking.
 
 pub mod cost;
+pub mod ls;
 pub mod output;
 pub mod plan;
 pub mod progress;

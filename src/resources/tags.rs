@@ -11,6 +11,10 @@ pub const TAG_STACK: &str = "ekstack:stack";
 pub const TAG_ADDRESS: &str = "ekstack:address";
 /// Set on the VPC while the stack sleeps (`ekstack sleep`).
 pub const TAG_SLEEPING: &str = "ekstack:sleeping";
+/// The environment overlay a resource was made with (`ls` reads it).
+pub const TAG_ENV: &str = "ekstack:env";
+/// When the run that made a resource planned it, RFC 3339 (`ls` reads it).
+pub const TAG_CREATED: &str = "ekstack:created";
 
 /// The tags of a resource at `address` named `name`: the user's, the stack's
 /// own, and `Name`.
@@ -19,7 +23,19 @@ pub fn of(stack: &Stack, address: &str, name: &str) -> Tags {
     t.insert(TAG_STACK.into(), stack.meta.name.clone());
     t.insert(TAG_ADDRESS.into(), address.into());
     t.insert("Name".into(), name.into());
+    // Written at create only: ekstack's own tags are never compared.
+    t.insert(TAG_ENV.into(), stack.meta.env.clone().unwrap_or_else(|| "none".into()));
+    t.insert(TAG_CREATED.into(), created_now());
     t
+}
+
+/// Now, to the second, as `ekstack:created` holds it.
+fn created_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 /// The tags a user manages: everything but AWS's, ekstack's own and the

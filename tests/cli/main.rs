@@ -19,6 +19,7 @@ mod given_vpc;
 mod identities;
 mod kube;
 mod lock;
+mod ls;
 mod migration;
 mod parameter_groups;
 mod plan;

@@ -79,6 +79,11 @@ pub struct Faults {
     /// GitHub's OIDC provider, is then this test's alone, however many
     /// tests share the server.
     pub moto_account: Option<String>,
+    /// Requests whose action name starts with one of these are refused as
+    /// IAM refuses a call the credentials may not make: AWS JSON 1.1's
+    /// `AccessDeniedException`, HTTP 400 ("Common errors",
+    /// https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/CommonErrors.html).
+    pub access_denied: Vec<String>,
 }
 
 /// Counters since the proxy started.
@@ -345,6 +350,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         if f.not_aws.iter().any(|p| action.starts_with(p.as_str())) {
             return Ok(not_aws_response());
         }
+        if f.access_denied.iter().any(|p| action.starts_with(p.as_str())) {
+            return Ok(access_denied_response(&action));
+        }
         let subject = f.only_actions.is_empty() || f.only_actions.iter().any(|p| action.starts_with(p.as_str()));
         let decision = if subject && st.rng.gen::<f64>() < f.throttle_rate {
             Decision::Throttle
@@ -533,6 +541,20 @@ fn is_ec2(headers: &HeaderMap, body: &[u8]) -> bool {
 }
 
 const REQUEST_ID: &str = "fault-proxy-0000-0000-throttled";
+
+fn access_denied_response(action: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "__type": "AccessDeniedException",
+        "message": format!("User: arn:aws:iam::123456789012:user/moto is not authorized to perform: tag:{action}"),
+    });
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+    resp.headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static("AccessDeniedException"));
+    resp
+}
 
 fn not_aws_response() -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from_static(
