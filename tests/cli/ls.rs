@@ -87,6 +87,8 @@ fn ls_finds_every_stack_in_every_region_and_the_fileless_one_is_destroyed() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("Destroy complete"), "{err}");
+    let left = gone.aws("us-west-2").tagged_leftovers(&gone.p.name);
+    assert!(left.is_empty(), "nothing of the file-less stack is left: {left:?}");
     let (code, out, err, _) = fileless(probe, &["ls", "--regions", "ap-northeast-1,us-east-1,us-west-2"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!out.contains(&gone.p.name), "{out}");
