@@ -172,7 +172,6 @@ pub struct GivenSubnet {
     pub id: String,
     pub public: bool,
     pub az: String,
-    pub cidr: String,
     /// It carries the load balancer tag of its tier.
     pub lb_tag: bool,
 }

@@ -443,7 +443,6 @@ pub async fn given_network(aws: &Aws, stack: &mut Stack, live: &mut LiveState) -
                 id: sid.clone(),
                 public: tier == Tier::Public,
                 az,
-                cidr: s.cidr_block().unwrap_or_default().to_string(),
                 lb_tag: subnet::has_load_balancer_tag(&tags, tier),
             });
             records.push(subnet::given(s, tier));

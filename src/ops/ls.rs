@@ -297,7 +297,6 @@ mod tests {
             Readiness::Ready,
             crate::resources::vpc::Observed {
                 cidr: "10.0.0.0/16".into(),
-                sleeping_since: None,
             },
         )
         .erase();

@@ -252,11 +252,7 @@ impl ResourceKind for EcrRepository {
             // An interrupted run's, or one a destroy kept for its images:
             // taken back. Anyone else's is not ours.
             Err(e) if has_code(&e, "RepositoryAlreadyExistsException") => {
-                let (_, found) = list(step.aws(), &step.ctx.stack)
-                    .await?
-                    .into_iter()
-                    .find(|(_, f)| f.id == d.name)
-                    .ok_or(e)?;
+                let (_, found) = one(step.aws(), &step.ctx.stack, d.name).await?.ok_or(e)?;
                 let ours = found.tags.get(TAG_STACK).map(String::as_str) == Some(step.ctx.stack.as_str())
                     || found.tags.get(TAG_KEPT_FROM).map(String::as_str) == Some(step.ctx.stack.as_str());
                 if !ours {
@@ -295,10 +291,8 @@ impl ResourceKind for EcrRepository {
             Err(e) => return Err(e),
         }
         put_lifecycle(step, d.name, d.spec.keep_images).await?;
-        let (_, mut found) = list(step.aws(), &step.ctx.stack)
+        let (_, mut found) = one(step.aws(), &step.ctx.stack, d.name)
             .await?
-            .into_iter()
-            .find(|(_, f)| f.id == d.name)
             .ok_or_else(|| anyhow!("ECR repository {} is not listed after CreateRepository", d.name))?;
         found.address = d.address.to_string();
         found.tags = d.tags.clone();
@@ -477,9 +471,24 @@ async fn images(aws: &Aws, name: &str) -> Result<(u64, u64)> {
 /// images, and the address it claims for the stack (`None`: not the
 /// stack's, e.g. kept by a destroy, or someone else's).
 async fn list(aws: &Aws, stack: &str) -> Result<Vec<(Option<Address>, Found<EcrRepository>)>> {
+    read(aws, stack, None).await
+}
+
+/// The repository `name` alone (a create reads back only its own).
+async fn one(aws: &Aws, stack: &str, name: &str) -> Result<Option<(Option<Address>, Found<EcrRepository>)>> {
+    Ok(super::existing(read(aws, stack, Some(name)).await)?.and_then(|mut found| found.pop()))
+}
+
+/// [`list`], or with `only` that one repository by name.
+async fn read(aws: &Aws, stack: &str, only: Option<&str>) -> Result<Vec<(Option<Address>, Found<EcrRepository>)>> {
     let prefix = format!("{stack}/");
     let mut repositories = Vec::new();
-    let mut pages = aws.ecr.describe_repositories().into_paginator().send();
+    let mut pages = aws
+        .ecr
+        .describe_repositories()
+        .set_repository_names(only.map(|n| vec![n.to_string()]))
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         for r in page.aws("ecr:DescribeRepositories")?.repositories() {
             if r.repository_name().is_some_and(|n| n.starts_with(&prefix)) {

@@ -40,8 +40,6 @@ pub struct Spec {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub cidr: String,
-    /// Since when the stack sleeps (`ekstack sleep`), if it does.
-    pub sleeping_since: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
@@ -137,7 +135,6 @@ impl ResourceKind for Vpc {
                 };
                 let observed = Observed {
                     cidr: v.cidr_block().unwrap_or_default().to_string(),
-                    sleeping_since: tags.get(TAG_SLEEPING).cloned(),
                 };
                 Some(Self::found(address, v.vpc_id()?, state, readiness, observed).with_tags(tags))
             })
@@ -170,7 +167,6 @@ impl ResourceKind for Vpc {
         enable_dns(step, &id).await?;
         let observed = Observed {
             cidr: d.spec.cidr.to_string(),
-            sleeping_since: None,
         };
         Ok(Self::found(d.address, id, "available", Readiness::Ready, observed).with_tags(tag_map(vpc.tags())))
     }
@@ -285,7 +281,6 @@ pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Resul
 pub fn given(v: &aws_sdk_ec2::types::Vpc) -> Live {
     let observed = Observed {
         cidr: v.cidr_block().unwrap_or_default().to_string(),
-        sleeping_since: None,
     };
     let mut found = Vpc::found(
         ADDRESS,

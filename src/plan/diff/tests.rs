@@ -249,7 +249,6 @@ fn unknown_until_apply_is_a_state_of_the_value() {
         Readiness::Ready,
         vpc::Observed {
             cidr: "10.0.0.0/16".into(),
-            sleeping_since: None,
         },
     )
     .with_tags(s.meta.tags.clone())
