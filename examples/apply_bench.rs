@@ -142,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
         let path = root.join("stacks").join(format!("{stack}.toml"));
         let s = load(&path, &Overlay::Env(env.into()), None)?.stack;
         let planned = ekstack::ops::plan::plan_against(&s, graph::build(&s)?, LiveState::default(), false)?;
-        let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live);
+        let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live, None);
         let path = critical_path(&nodes);
         let bound = lower_bound(&nodes);
         let parallel = makespan(nodes.clone(), 10).await;

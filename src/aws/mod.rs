@@ -26,6 +26,10 @@ pub struct Target {
     pub calls: Arc<CallLog>,
 }
 
+/// Where the billing services' one endpoint is ("AWS Budgets endpoints
+/// and quotas", "AWS Cost Explorer endpoints": us-east-1).
+const GLOBAL_BILLING_REGION: &str = "us-east-1";
+
 /// Clients for every service ekstack uses, sharing one configuration.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -42,6 +46,13 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// AWS Budgets and Cost Explorer are global services signed in
+    /// us-east-1, whatever the stack's region.
+    pub budgets: aws_sdk_budgets::Client,
+    pub costs: aws_sdk_costexplorer::Client,
+    /// Who the credentials are (STS GetCallerIdentity: account, ARN), asked
+    /// once per command: the lock, discovery and plan all need it.
+    pub caller: Arc<tokio::sync::OnceCell<(String, String)>>,
     pub calls: Arc<CallLog>,
 }
 
@@ -141,11 +152,24 @@ impl Aws {
             ),
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
                 aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            budgets: aws_sdk_budgets::Client::from_conf(
+                aws_sdk_budgets::config::Builder::from(&sdk)
+                    .region(Region::from_static(GLOBAL_BILLING_REGION))
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            costs: aws_sdk_costexplorer::Client::from_conf(
+                aws_sdk_costexplorer::config::Builder::from(&sdk)
+                    .region(Region::from_static(GLOBAL_BILLING_REGION))
                     .interceptor(interceptor)
                     .build(),
             ),
             sdk,
             calls,
+            caller: Arc::default(),
         }
     }
 }

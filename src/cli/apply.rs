@@ -40,6 +40,10 @@ pub struct ApplyArgs {
     /// tag to its subnets that lack it (destroy leaves it in place).
     #[arg(long)]
     pub tag_subnets: bool,
+    /// Waking from `sleep --deep --snapshot`: keep the sleep snapshot once
+    /// the database is restored from it (it is deleted otherwise).
+    #[arg(long)]
+    pub keep_sleep_snapshot: bool,
     /// Scale every wait between polls (tests use a small value).
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
@@ -66,6 +70,8 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
         },
         resume: args.stack.resume(verb),
         lock_timeout: args.lock.lock_timeout,
+        keep_sleep_snapshot: args.keep_sleep_snapshot,
+        ..ApplyOptions::default()
     };
     let target = session.target(&stack);
     let ui = session.frontend(args.yes);
@@ -101,6 +107,8 @@ fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::Saved
         },
         resume: format!("ekstack apply {}", args.stack.stack.display()),
         lock_timeout: args.lock.lock_timeout,
+        keep_sleep_snapshot: args.keep_sleep_snapshot,
+        ..ApplyOptions::default()
     };
     let target = session.target(&stack);
     let ui = session.frontend(args.yes);

@@ -51,6 +51,7 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
         },
         resume: named.resume,
         lock_timeout: args.lock.lock_timeout,
+        ..ApplyOptions::default()
     };
     let prices = super::prices(&args.prices)?;
     let target = session.target(&stack);

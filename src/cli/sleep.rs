@@ -1,9 +1,12 @@
-//! `ekstack sleep`: cut the bill overnight without losing anything.
+//! `ekstack sleep`: cut the bill overnight without losing anything, or over
+//! a longer break with `--deep`.
 
 use clap::Args;
 
 use super::{Outcome, Session, StackArgs};
+use crate::config::SleepDepth;
 use crate::ops::apply::ApplyOptions;
+use crate::ops::sleep::SleepRequest;
 use crate::resources::RunOptions;
 
 #[derive(Debug, Args)]
@@ -12,6 +15,19 @@ pub struct SleepArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub lock: super::LockArgs,
+    /// Also delete the cluster: node groups, Fargate profiles, add-ons and
+    /// the control plane (its $0.10/hour), after sweeping the load balancers
+    /// Kubernetes made. Workloads in the cluster are not kept.
+    #[arg(long)]
+    pub deep: bool,
+    /// With --deep: snapshot the database and delete it; the wake restores
+    /// it from the snapshot. AWS cannot restart what is not there.
+    #[arg(long, requires = "deep")]
+    pub snapshot: bool,
+    /// How many days the stack is to sleep. Over 7 needs --deep --snapshot
+    /// when there is a database (AWS starts a stopped one after 7 days).
+    #[arg(long = "for", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: Option<u32>,
     /// Go ahead without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -24,6 +40,16 @@ pub struct SleepArgs {
 
 pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
     let stack = args.stack.load(session)?.stack;
+    let request = SleepRequest {
+        depth: match (args.deep, args.snapshot) {
+            (false, _) => SleepDepth::Light,
+            (true, false) => SleepDepth::Deep,
+            (true, true) => SleepDepth::DeepSnapshot,
+        },
+        days: args.days,
+    };
+    // Before any AWS call: a sleep AWS would cut short.
+    crate::ops::sleep::check(&stack, &request)?;
     let prices = super::prices(&args.prices)?;
     let options = ApplyOptions {
         run: RunOptions {
@@ -36,10 +62,15 @@ pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
     };
     let target = session.target(&stack);
     let ui = session.frontend(args.yes);
-    let slept = session
-        .runtime()?
-        .block_on(crate::ops::sleep::sleep(&target, &stack, &prices, &options, &ui))?;
+    let slept = session.runtime()?.block_on(crate::ops::sleep::sleep(
+        &target, &stack, &request, &prices, &options, &ui,
+    ))?;
     let wake = args.stack.resume("wake");
-    crate::render::stderr(&crate::render::summary::slept(&slept, &wake, session.styles.stderr));
+    crate::render::stderr(&crate::render::summary::slept(
+        &slept,
+        &stack,
+        &wake,
+        session.styles.stderr,
+    ));
     Ok(Outcome::Done)
 }

@@ -94,9 +94,20 @@ pub struct StackMeta {
     #[serde(skip)]
     pub env: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// `budget_usd_month` and `alert_email`: the stack's AWS Budget.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
     /// The sleeping form of the stack (`ekstack sleep`), never from a file.
     #[serde(skip)]
     pub asleep: bool,
+    /// How deep the sleeping form goes (`sleep --deep [--snapshot]`).
+    #[serde(skip)]
+    pub depth: SleepDepth,
+    /// The snapshot of the database that `sleep --deep --snapshot` takes
+    /// (in the sleeping form) or took (learnt at plan time, when the
+    /// database is absent): the wake restores the database from it.
+    #[serde(skip)]
+    pub sleep_snapshot: Option<SleepSnapshot>,
     /// `apply --reboot`: databases pending a reboot for their parameter
     /// group are rebooted. Never from a file.
     #[serde(skip)]
@@ -117,6 +128,50 @@ pub struct StackMeta {
     /// `None` in `validate`, which runs without credentials.
     #[serde(skip)]
     pub account: Option<String>,
+}
+
+/// How much of the stack `ekstack sleep` takes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, strum::IntoStaticStr, strum::EnumString)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum SleepDepth {
+    /// Node groups at zero, the database stopped, NAT gateways deleted.
+    #[default]
+    Light,
+    /// Also the cluster deleted: node groups, Fargate profiles, add-ons and
+    /// the control plane. The database is stopped.
+    Deep,
+    /// Deep, and the database snapshotted and deleted.
+    DeepSnapshot,
+}
+
+impl SleepDepth {
+    pub fn is_deep(self) -> bool {
+        self != SleepDepth::Light
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The manual snapshot a deep sleep left of the database.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SleepSnapshot {
+    pub name: String,
+    /// An Aurora cluster snapshot (not an instance's).
+    pub cluster: bool,
+    /// Its size as RDS reports it (allocated storage; 0 when unknown).
+    pub gib: u32,
+}
+
+/// A monthly cost budget for the stack, with its alarm address.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Budget {
+    #[serde(rename = "budget_usd_month")]
+    pub usd_month: f64,
+    #[serde(rename = "alert_email")]
+    pub email: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
@@ -212,7 +267,10 @@ impl Stack {
                 region: region.to_string(),
                 env: None,
                 tags: BTreeMap::new(),
+                budget: None,
                 asleep: false,
+                depth: SleepDepth::Light,
+                sleep_snapshot: None,
                 reboot: false,
                 finish_migration: false,
                 delete_images: false,
@@ -309,6 +367,10 @@ pub struct Eks {
     /// the cost estimate (an assumption the plan states).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_mode_expected_instances: Option<u32>,
+    /// A deep sleep deleted the cluster; the file still has it. Never from
+    /// a file.
+    #[serde(skip)]
+    pub parked: bool,
 }
 
 /// The instances Auto Mode's node pools are assumed to start, for the cost
@@ -751,19 +813,44 @@ pub struct Serverless {
 
 impl Stack {
     /// What `ekstack sleep` converges to: no NAT gateways (nor their public
-    /// addresses), node groups at zero, the database stopped. The control
-    /// plane, the network and the data stay.
-    pub fn sleeping(&self) -> Stack {
+    /// addresses), node groups at zero, the database stopped. The network
+    /// and the data stay. Deep, the cluster goes too (its node groups,
+    /// Fargate profiles, add-ons, access entries and the roles of its pods),
+    /// and so does an RDS Proxy; with a snapshot, the database is deleted
+    /// after a snapshot of it.
+    pub fn sleeping(&self, depth: SleepDepth) -> Stack {
         let mut s = self.clone();
         s.meta.asleep = true;
+        s.meta.depth = depth;
         s.network.nat = NatMode::None;
         if let Some(eks) = &mut s.eks {
             for ng in eks.nodegroups.values_mut() {
                 ng.min = 0;
                 ng.desired = 0;
             }
+            if depth.is_deep() {
+                eks.parked = true;
+                eks.nodegroups.clear();
+                eks.fargate.clear();
+                eks.addons.clear();
+                eks.access.clear();
+                eks.pod_identities.clear();
+            }
+        }
+        if let (true, Some(db)) = (depth.is_deep(), &mut s.database) {
+            db.proxy = None;
         }
         s
+    }
+
+    /// The cluster, unless a deep sleep deleted it.
+    pub fn running_cluster(&self) -> Option<&Eks> {
+        self.eks.as_ref().filter(|e| !e.parked)
+    }
+
+    /// The database is deleted while the stack sleeps (`--snapshot`).
+    pub fn database_parked(&self) -> bool {
+        self.meta.asleep && self.meta.depth == SleepDepth::DeepSnapshot
     }
 
     /// RDS identifier of the database (instance or Aurora cluster).

@@ -84,6 +84,11 @@ pub struct RawStack {
     pub region: Option<L<String>>,
     /// Tags added to every resource.
     pub tags: Option<BTreeMap<String, L<String>>>,
+    /// A monthly AWS Budget for the stack's tagged costs, in USD (above 0);
+    /// needs `alert_email`.
+    pub budget_usd_month: Option<L<f64>>,
+    /// Where the budget's alarms go: 80% of the budget forecast, 100% spent.
+    pub alert_email: Option<L<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -95,7 +95,54 @@ fn stack_billables(stack: &Stack) -> Vec<(String, Billable)> {
 
 /// What it bills asleep: the graph of its sleeping form.
 fn sleeping_billables(stack: &Stack) -> Vec<(String, Billable)> {
-    stack_billables(&stack.sleeping())
+    stack_billables(&stack.sleeping(SleepDepth::Light))
+}
+
+/// The learning stack as the study guide runs it (`--env mvp`).
+fn learning_stack_file() -> Stack {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate::config::load(
+        &root.join("stacks/learning.toml"),
+        &crate::config::Overlay::Env("mvp".into()),
+        None,
+    )
+    .unwrap()
+    .stack
+}
+
+/// A deep sleep with `--snapshot` leaves only storage: the snapshot
+/// (what `plan` adds for the database it deletes) and nothing else of
+/// the cluster, the nodes, the NAT or the database's hours.
+#[test]
+fn a_deep_sleep_costs_at_most_5_percent_of_awake() {
+    let t = PriceTable::builtin();
+    let stack = learning_stack_file();
+    let awake = estimate(&stack.meta.region, &stack_billables(&stack), &t);
+    let mut deep = stack_billables(&stack.sleeping(SleepDepth::DeepSnapshot));
+    let gib = u32::try_from(stack.database.as_ref().unwrap().storage_gib.unwrap_or(20)).unwrap();
+    deep.push(("sleep snapshot".into(), Billable::Snapshot { gib }));
+    let asleep = estimate(&stack.meta.region, &deep, &t);
+    assert!(asleep.complete);
+    assert!(
+        asleep.hourly_usd <= 0.05 * awake.hourly_usd,
+        "{} of {}",
+        asleep.hourly_usd,
+        awake.hourly_usd
+    );
+    assert!(asleep.hourly_usd > 0.0, "the snapshot bills");
+    // Without --snapshot the stopped database's storage bills instead, and
+    // no control plane.
+    let stopped = estimate(
+        &stack.meta.region,
+        &stack_billables(&stack.sleeping(SleepDepth::Deep)),
+        &t,
+    );
+    assert!(stopped.hourly_usd <= 0.05 * awake.hourly_usd, "{}", stopped.hourly_usd);
+    let light = estimate(&stack.meta.region, &sleeping_billables(&stack), &t);
+    assert!(
+        light.hourly_usd > 0.3 * awake.hourly_usd,
+        "the control plane bills asleep"
+    );
 }
 
 fn price(region: &str, section: Section, item: &str) -> f64 {

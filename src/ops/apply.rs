@@ -33,6 +33,11 @@ pub struct ApplyOptions {
     /// How long to wait for the stack's lock when another command holds
     /// it; `None`: refuse at once.
     pub lock_timeout: Option<std::time::Duration>,
+    /// `--keep-sleep-snapshot`: a woken database's sleep snapshot stays.
+    pub keep_sleep_snapshot: bool,
+    /// A deep sleep sweeps what the cluster it deletes left in the VPC
+    /// (load balancers Kubernetes made, their groups, its ENIs).
+    pub sweep: Option<(String, super::sweep::Scope)>,
 }
 
 impl Default for ApplyOptions {
@@ -44,6 +49,8 @@ impl Default for ApplyOptions {
             run: RunOptions::default(),
             resume: "ekstack apply".into(),
             lock_timeout: None,
+            keep_sleep_snapshot: false,
+            sweep: None,
         }
     }
 }
@@ -231,8 +238,10 @@ pub async fn run_steps(
     super::lock::steps_started();
     let (events, rx) = mpsc::unbounded_channel();
     let progress = ui.progress(rx);
+    let policy = super::plan::policy(stack, options.skip_final_snapshot);
     let run = RunOptions {
-        final_snapshot: super::plan::policy(stack, options.skip_final_snapshot).final_snapshot,
+        final_snapshot: policy.final_snapshot,
+        sleep_snapshot: policy.sleep_snapshot,
         ..options.run.clone()
     };
     let ctx = Arc::new(Ctx::new(aws.clone(), &stack.meta.name, run, status_sink(&events)));
@@ -253,6 +262,40 @@ pub async fn run_steps(
     Ok(Ran { report, notes })
 }
 
+/// After a successful apply of the file: the database a deep sleep kept in
+/// a snapshot is available again, so the snapshot goes (unless
+/// `--keep-sleep-snapshot`), and then the sleeping mark.
+async fn woken(
+    aws: &Aws,
+    stack: &Stack,
+    planned: &Planned,
+    asleep: &crate::plan::Asleep,
+    options: &ApplyOptions,
+    ui: &dyn Frontend,
+) -> Result<()> {
+    use crate::resources::{rds, sleep_mark};
+    if let (Some(snapshot), Some(db)) = (&asleep.mark.snapshot, &stack.database) {
+        let cluster = db.engine.is_aurora();
+        if options.keep_sleep_snapshot {
+            ui.note(&format!(
+                "kept the sleep snapshot {snapshot} (--keep-sleep-snapshot); it bills as snapshot storage until `aws rds {} --region {} --{} {snapshot}`",
+                if cluster { "delete-db-cluster-snapshot" } else { "delete-db-snapshot" },
+                stack.meta.region,
+                if cluster { "db-cluster-snapshot-identifier" } else { "db-snapshot-identifier" },
+            ));
+        } else {
+            rds::delete_snapshot(aws, snapshot, cluster).await?;
+            ui.note(&format!(
+                "the database is available again; its sleep snapshot {snapshot} is deleted"
+            ));
+        }
+    }
+    if let Some(holder) = sleep_mark::holder(&planned.live) {
+        sleep_mark::clear(aws, &holder.id).await?;
+    }
+    Ok(())
+}
+
 /// Executes a plan that has been shown and confirmed.
 pub async fn execute(
     aws: &Aws,
@@ -262,13 +305,11 @@ pub async fn execute(
     ui: &dyn Frontend,
 ) -> Result<Ran> {
     check_safety(planned, options.allow_data_loss)?;
-    let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live);
+    let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live, options.sweep.clone());
     let ran = run_steps(aws, stack, nodes, options, ui).await?;
     // A successful apply of the stack file wakes a sleeping stack.
-    if planned.plan.sleeping && !stack.meta.asleep {
-        if let Some(holder) = crate::resources::vpc::sleep_mark_holder(&planned.live) {
-            crate::resources::vpc::set_sleeping(aws, &holder.id, None).await?;
-        }
+    if let (Some(asleep), false) = (&planned.plan.sleep, stack.meta.asleep) {
+        woken(aws, stack, planned, asleep, options, ui).await?;
     }
     Ok(ran)
 }

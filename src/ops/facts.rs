@@ -29,19 +29,8 @@ pub struct Caller {
 }
 
 pub async fn caller(aws: &Aws) -> Result<Caller> {
-    let out = aws
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .aws("sts:GetCallerIdentity")?;
-    match out.account {
-        Some(account) if !account.is_empty() => Ok(Caller {
-            account,
-            arn: out.arn.unwrap_or_default(),
-        }),
-        _ => bail!("sts:GetCallerIdentity returned no account"),
-    }
+    let (account, arn) = crate::resources::caller(aws).await?;
+    Ok(Caller { account, arn })
 }
 
 /// The account the credentials belong to.
@@ -530,6 +519,61 @@ async fn check_egress(aws: &Aws, stack: &Stack, vpc: &str, private: &[String]) -
         if without.len() == 1 { "has" } else { "have" },
         missing.join(", ")
     )
+}
+
+/// Which sleep snapshot the database comes back from. A deep sleep with
+/// `--snapshot` deleted the database after a snapshot the sleeping mark
+/// names: while the database is absent, any plan of the file restores it
+/// from that snapshot, never makes it empty. A snapshot the mark names
+/// but RDS no longer has stops the plan; so does a snapshot of the other
+/// kind of database (the file moved between an instance and Aurora while
+/// the stack slept). The sleeping form itself names the snapshot it takes.
+pub async fn sleep_snapshot(aws: &Aws, stack: &mut Stack, live: &LiveState) -> Result<()> {
+    use crate::resources::{rds, sleep_mark};
+    let Some(db) = &stack.database else { return Ok(()) };
+    let aurora = db.engine.is_aurora();
+    let Some(mark) = sleep_mark::read(live) else {
+        return Ok(());
+    };
+    let Some(name) = mark.snapshot else { return Ok(()) };
+    if stack.database_parked() {
+        stack.meta.sleep_snapshot = Some(crate::config::SleepSnapshot {
+            name,
+            cluster: aurora,
+            gib: 0,
+        });
+        return Ok(());
+    }
+    if rds::database_running(live).is_some() {
+        return Ok(());
+    }
+    let id = stack.db_identifier();
+    let found = match rds::find_snapshot(aws, &name, aurora).await? {
+        Some(found) => found,
+        None => match rds::find_snapshot(aws, &name, !aurora).await? {
+            Some(_) => bail!(
+                "the stack sleeps with its database in snapshot {name}, of {}, but the file now asks for {}: wake it with the database it had, then change it",
+                if aurora { "an RDS instance" } else { "an Aurora cluster" },
+                if aurora { "Aurora" } else { "an RDS instance" }
+            ),
+            None => bail!(
+                "the stack sleeps with its database {id} in snapshot {name}, which RDS no longer has; ekstack will not make the database empty in its place. Restore it by hand, or to start empty remove the tag {} from the stack's VPC",
+                crate::resources::tags::TAG_SLEEP_SNAPSHOT
+            ),
+        },
+    };
+    if found.status != "available" {
+        bail!(
+            "the sleep snapshot {name} of {id} is {}, not available yet; run again once RDS has finished it",
+            found.status
+        );
+    }
+    stack.meta.sleep_snapshot = Some(crate::config::SleepSnapshot {
+        name,
+        cluster: aurora,
+        gib: found.gib,
+    });
+    Ok(())
 }
 
 #[cfg(test)]

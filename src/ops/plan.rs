@@ -35,6 +35,7 @@ pub async fn placed(aws: &Aws, stack: &Stack, live: &mut LiveState) -> Result<St
     super::facts::resolve_addons(&mut stack, &offered, live)?;
     super::facts::resolve_parameters(aws, &mut stack).await?;
     super::facts::check_migration(&stack, live)?;
+    super::facts::sleep_snapshot(aws, &mut stack, live).await?;
     Ok(stack)
 }
 
@@ -45,6 +46,10 @@ pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
         final_snapshot: stack.database.as_ref().map(|d| d.final_snapshot).unwrap_or(true) && !skip_final_snapshot,
         finish_migration: stack.meta.finish_migration,
         delete_images: stack.meta.delete_images,
+        sleep_snapshot: stack
+            .database_parked()
+            .then(|| stack.meta.sleep_snapshot.as_ref().map(|s| s.name.clone()))
+            .flatten(),
     }
 }
 
@@ -83,8 +88,26 @@ pub async fn make_plan(aws: &Aws, stack: &Stack, skip_final_snapshot: bool) -> R
 pub fn with_cost(mut planned: Planned, stack: &Stack, prices: &PriceTable) -> Planned {
     let mut billed = cost::desired_billables(&planned.graph);
     billed.extend(price_kept(&mut planned, &stack.meta.region, prices));
+    let mut live_billed = cost::live_billables(&planned.live);
+    // A deep sleep's snapshot bills while the database is absent: after a
+    // sleep that takes it, and now if one holds the database.
+    let snapshot = || {
+        let gib = stack.database.as_ref().and_then(|d| d.storage_gib).unwrap_or(20);
+        let billable = cost::Billable::Snapshot {
+            gib: u32::try_from(gib).unwrap_or(0),
+        };
+        ("database sleep snapshot".to_string(), billable)
+    };
+    if stack.database_parked() {
+        billed.push(snapshot());
+    }
+    let holds_database = planned.plan.sleep.as_ref().is_some_and(|s| s.mark.snapshot.is_some())
+        && crate::resources::rds::database_running(&planned.live).is_none();
+    if holds_database {
+        live_billed.push(snapshot());
+    }
     let after = cost::estimate(&stack.meta.region, &billed, prices);
-    let current = cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices);
+    let current = cost::estimate(&stack.meta.region, &live_billed, prices);
     planned.plan.cost = Some(cost::PlanCost::new(after, current));
     planned
 }
@@ -165,13 +188,26 @@ pub fn plan_against(stack: &Stack, graph: Graph, mut live: LiveState, skip_final
         actions,
         warnings,
     );
-    plan.sleeping = is_asleep(&live);
+    plan.sleep = asleep(&live);
+    plan.sleeping = plan.sleep.is_some();
     Ok(Planned { plan, graph, live })
 }
 
 /// Whether the stack carries the sleeping mark (`ekstack sleep`).
 pub fn is_asleep(live: &LiveState) -> bool {
-    crate::resources::vpc::is_asleep(live)
+    crate::resources::sleep_mark::is_asleep(live)
+}
+
+/// How the stack sleeps, if it does: the mark, and whether AWS has
+/// started the stopped database again since.
+pub fn asleep(live: &LiveState) -> Option<crate::plan::Asleep> {
+    let mark = crate::resources::sleep_mark::read(live)?;
+    let database_restarted =
+        mark.database_restarts.is_some() && crate::resources::rds::database_running(live) == Some(true);
+    Some(crate::plan::Asleep {
+        mark,
+        database_restarted,
+    })
 }
 
 /// Whether two plans would do the same thing: the same actions on the same

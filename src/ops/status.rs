@@ -37,6 +37,10 @@ pub struct Status {
     /// Addresses in the file with nothing live yet.
     pub missing: Vec<String>,
     pub sleeping: bool,
+    /// How it sleeps: since when, how deep, when AWS restarts its stopped
+    /// database, and whether it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<crate::plan::Asleep>,
     pub cost: Estimate,
     /// Compared with the stack file; `false` with `--stack` (no file):
     /// no drift and nothing missing can be told.
@@ -52,10 +56,9 @@ pub async fn status(target: &Target, stack: &Stack, from_file: bool, prices: &Pr
     }
     // A sleeping stack is compared with its sleeping form: the NAT it lacks
     // and the nodes at zero are what sleep means, not drift.
-    let compared = if is_asleep(&live) {
-        stack.sleeping()
-    } else {
-        stack.clone()
+    let compared = match crate::resources::sleep_mark::read(&live) {
+        Some(mark) => stack.sleeping(mark.depth),
+        None => stack.clone(),
     };
     // What only AWS knows (AZs, add-on versions) is filled in as plan does.
     let compared = super::plan::placed(&aws, &compared, &mut live).await?;
@@ -98,9 +101,25 @@ pub async fn status(target: &Target, stack: &Stack, from_file: bool, prices: &Pr
         resources,
         missing,
         sleeping: planned.plan.sleeping,
-        cost: cost::estimate(&stack.meta.region, &cost::live_billables(&planned.live), prices),
+        cost: cost::estimate(&stack.meta.region, &live_billables(&compared, &planned.live), prices),
+        sleep: planned.plan.sleep,
         compared: true,
     })
+}
+
+/// What the stack bills now: its live resources, and the snapshot a deep
+/// sleep keeps its database in.
+fn live_billables(stack: &Stack, live: &crate::live::LiveState) -> Vec<(String, cost::Billable)> {
+    let mut billed = cost::live_billables(live);
+    if let Some(s) = &stack.meta.sleep_snapshot {
+        if crate::resources::rds::database_running(live).is_none() {
+            billed.push((
+                format!("sleep snapshot {}", s.name),
+                cost::Billable::Snapshot { gib: s.gib },
+            ));
+        }
+    }
+    billed
 }
 
 /// What is live of a stack known by name alone: its resources, states and
@@ -125,6 +144,7 @@ fn inventory(stack: &Stack, live: &crate::live::LiveState, prices: &PriceTable) 
         resources,
         missing: vec![],
         sleeping: is_asleep(live),
+        sleep: super::plan::asleep(live),
         cost: cost::estimate(&stack.meta.region, &cost::live_billables(live), prices),
         compared: false,
     }

@@ -74,8 +74,14 @@ pub fn sweep_node(vpc: &str, scope: super::sweep::Scope) -> Node<Work> {
     }
 }
 
-/// Steps for a plan, ordered.
-pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work>> {
+/// Steps for a plan, ordered; with `sweep`, the sweep of what the deleted
+/// cluster left in the VPC (a deep sleep's).
+pub fn plan_steps(
+    plan: &Plan,
+    graph: &Graph,
+    live: &LiveState,
+    sweep: Option<(String, super::sweep::Scope)>,
+) -> Vec<Node<Work>> {
     let live_by_id: HashMap<(&str, &str), &Live> = live
         .resources
         .iter()
@@ -129,6 +135,9 @@ pub fn plan_steps(plan: &Plan, graph: &Graph, live: &LiveState) -> Vec<Node<Work
                 nodes.push(node);
             }
         }
+    }
+    if let Some((vpc, scope)) = sweep {
+        nodes.push(sweep_node(&vpc, scope));
     }
     order_deletions(&mut nodes);
     nodes

@@ -268,14 +268,14 @@ pub fn diff(graph: &Graph, live: &LiveState, policy: &Policy) -> Result<(Vec<Res
             let mut d = ResourceAction::new(*address, l.kind, Action::Delete, l.display_name());
             d.id = Some(l.id.clone());
             d.reasons.push(
-                ops.deletion_reason(l, graph)
+                ops.deletion_reason(l, graph, policy)
                     .unwrap_or_else(|| "not in the stack file".to_string()),
             );
             // What `--finish-migration` releases is asked for by name, and
             // its final snapshot keeps what it held.
             let released = Policy {
                 finish_migration: false,
-                ..*policy
+                ..policy.clone()
             };
             let finishing =
                 policy.finish_migration && policy.final_snapshot && ops.kept(l, graph, live, &released).is_some();

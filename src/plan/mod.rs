@@ -152,6 +152,17 @@ pub struct Summary {
     pub no_op: usize,
 }
 
+/// A sleeping stack, as its mark says and live state shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Asleep {
+    #[serde(flatten)]
+    pub mark: crate::resources::sleep_mark::SleepMark,
+    /// AWS started the stopped database again after seven days: it is
+    /// awake again, billing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub database_restarted: bool,
+}
+
 /// The whole plan of a stack.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -171,6 +182,9 @@ pub struct Plan {
     /// The stack was put to sleep; applying wakes it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sleeping: bool,
+    /// How it sleeps, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<Asleep>,
     /// What the stack costs after apply, and now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::PlanCost>,
@@ -204,6 +218,7 @@ impl Plan {
             warnings,
             quota_shortfalls: Vec::new(),
             sleeping: false,
+            sleep: None,
             cost: None,
         }
     }

@@ -62,8 +62,16 @@ pub fn human(plan: &Plan, style: Style) -> String {
         let _ = writeln!(
             out,
             "{}",
-            style.yellow("The stack is asleep (`ekstack sleep`): apply wakes it, back to what the file says.\n")
+            style.yellow("The stack is asleep (`ekstack sleep`): apply wakes it, back to what the file says.")
         );
+        if let Some(asleep) = &plan.sleep {
+            out.push_str(&super::status::sleep_lines(
+                &asleep.mark,
+                asleep.database_restarted,
+                style,
+            ));
+        }
+        out.push('\n');
     }
     let shown: Vec<&ResourceAction> = plan
         .actions
@@ -294,7 +302,7 @@ mod tests {
                 running: true,
                 endpoint: None,
                 port: None,
-                secret_arn: None,
+                secret_arn: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1".into()),
                 az: None,
                 subnet_group: Some("snap-db".into()),
                 security_groups: vec![],

@@ -16,6 +16,9 @@ pub fn human(status: &Status, style: Style) -> String {
         status.region,
         if status.sleeping { " — asleep" } else { "" }
     );
+    if let Some(asleep) = &status.sleep {
+        out.push_str(&sleep_lines(&asleep.mark, asleep.database_restarted, style));
+    }
     if !status.compared {
         let _ = writeln!(out, "(found by name, without its file: drift is not shown)");
     }
@@ -81,6 +84,42 @@ pub fn human(status: &Status, style: Style) -> String {
     );
     if !status.cost.lines.is_empty() {
         out.push_str(&super::cost::lines(&status.cost));
+    }
+    out
+}
+
+/// How a stack sleeps, for `status`, `plan` and `sleep`: since when, how
+/// deep, where its database is, and when AWS starts it again (or that it
+/// has, and bills).
+pub fn sleep_lines(mark: &crate::resources::sleep_mark::SleepMark, restarted: bool, style: Style) -> String {
+    use crate::config::SleepDepth;
+    let mut out = String::new();
+    let how = match mark.depth {
+        SleepDepth::Light => "nodes at zero, database stopped, NAT deleted",
+        SleepDepth::Deep => "deep: cluster deleted, database stopped, NAT deleted",
+        SleepDepth::DeepSnapshot => "deep: cluster deleted, database in a snapshot, NAT deleted",
+    };
+    let until = mark
+        .until
+        .as_deref()
+        .map(|u| format!(", until {u}"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "Asleep since {} ({how}){until}.", mark.since);
+    if let Some(snapshot) = &mark.snapshot {
+        let _ = writeln!(out, "  The database is in snapshot {snapshot}; the wake restores it.");
+    }
+    match (&mark.database_restarts, restarted) {
+        (Some(_), true) => {
+            let _ = writeln!(
+                out,
+                "  {}",
+                style.red("The database is awake again, billing: AWS started it after 7 stopped days. `ekstack sleep` stops it again, `sleep --deep --snapshot` for longer.")
+            );
+        }
+        (Some(at), false) => {
+            let _ = writeln!(out, "  AWS starts the stopped database again on {at}.");
+        }
+        (None, _) => {}
     }
     out
 }

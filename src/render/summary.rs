@@ -94,16 +94,28 @@ fn kept(kept: &[Kept], style: Style) -> String {
     out
 }
 
-pub fn slept(s: &Slept, wake: &str, style: Style) -> String {
+pub fn slept(s: &Slept, stack: &crate::config::Stack, wake: &str, style: Style) -> String {
     let (now, asleep) = (s.hourly_now, s.hourly_asleep);
-    if s.already {
-        return format!("Already asleep: ${asleep:.3}/hour.\n");
+    let mut out = if s.already {
+        format!("Already asleep: ${asleep:.3}/hour.\n")
+    } else {
+        let share = if now > 0.0 { asleep / now * 100.0 } else { 0.0 };
+        format!(
+            "{} Hourly cost ${now:.3} → ${asleep:.3} ({share:.1}% of awake). `{wake}` brings it back.\n",
+            style.green("Asleep.")
+        )
+    };
+    if let Some(mark) = &s.mark {
+        out.push_str(&super::status::sleep_lines(mark, false, style));
     }
-    let saved = if now > 0.0 { (1.0 - asleep / now) * 100.0 } else { 0.0 };
-    format!(
-        "{} Hourly cost ${now:.3} → ${asleep:.3} ({saved:.0}% less). `{wake}` brings it back.\n",
-        style.green("Asleep.")
-    )
+    if s.cluster_deleted {
+        let name = &stack.meta.name;
+        out.push_str(&format!(
+            "{} the cluster was deleted with everything kubectl or helm put in it (Deployments, Services, Ingresses, ConfigMaps, Secrets, volumes' claims). After `{wake}`: `ekstack kubeconfig` for the new cluster, `ekstack output {name} --k8s` for the database ConfigMap and Secret, then re-apply your manifests (`kubectl apply -f …`) and charts (`helm install …`).\n",
+            style.yellow("Workloads are not kept:"),
+        ));
+    }
+    out
 }
 
 pub fn kubeconfig(w: &Written) -> String {

@@ -39,6 +39,8 @@ const READ: &[&str] = &[
     "ecr:DescribeImages",
     "ecr:GetLifecyclePolicy",
     "ecr:ListTagsForResource",
+    "budgets:ViewBudget",
+    "ce:ListCostAllocationTags",
     "servicequotas:GetServiceQuota",
     "servicequotas:GetAWSDefaultServiceQuota",
     "sts:GetCallerIdentity",
@@ -291,6 +293,20 @@ pub fn apply(stack: &Stack, managed_policies: &[String]) -> Vec<Value> {
             ],
         ),
         allow(
+            "TheStacksBudget",
+            &["budgets:ModifyBudget", "budgets:ViewBudget"],
+            vec![n.arn(
+                "budgets",
+                false,
+                &format!("budget/{}", super::budget::budget_name(s, n.region)),
+            )],
+        ),
+        allow(
+            "ActivateTheCostAllocationTag",
+            &["ce:UpdateCostAllocationTagsStatus", "ce:ListCostAllocationTags"],
+            vec!["*".into()],
+        ),
+        allow(
             "TheStacksRepositories",
             &[
                 "ecr:CreateRepository",
@@ -340,6 +356,17 @@ pub fn iam_action(operation: &str) -> String {
         "elasticloadbalancingv2" => "elasticloadbalancing",
         other => other,
     };
+    // AWS Budgets authorizes by two actions, not by API name ("Actions,
+    // resources, and condition keys for AWS Budget Service"): reads are
+    // ViewBudget, every change (notifications included) ModifyBudget.
+    if service == "budgets" {
+        let action = if name.starts_with("Describe") {
+            "ViewBudget"
+        } else {
+            "ModifyBudget"
+        };
+        return format!("budgets:{action}");
+    }
     format!("{service}:{name}")
 }
 

@@ -109,6 +109,10 @@ impl ResourceKind for DbCluster {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
+        if stack.database_parked() {
+            return vec![];
+        }
         let Some(db) = stack.database.as_ref().filter(|d| d.engine.is_aurora()) else {
             return vec![];
         };
@@ -218,7 +222,7 @@ impl ResourceKind for DbCluster {
 
     fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
         let protected = live.is_some_and(|l| l.observed.deletion_protection);
-        Some(rds::data_loss(name, protected, policy))
+        rds::deletion_loss(name, protected, policy)
     }
 
     fn deletion_blocker(live: &Found<Self>) -> Option<Blocker> {
@@ -227,7 +231,10 @@ impl ResourceKind for DbCluster {
             .then(|| rds::protected(&live.id, live.arn.as_deref(), true))
     }
 
-    fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {
+    fn deletion_reason(_: &Found<Self>, graph: &Graph, policy: &Policy) -> Option<String> {
+        if let Some(snapshot) = &policy.sleep_snapshot {
+            return Some(rds::sleep_deletion(snapshot));
+        }
         graph.has_kind(Kind::DbInstance).then(|| {
             "replaced by db-instance: Aurora cannot go back to an RDS instance: RDS restores an instance's snapshot into Aurora, but no Aurora snapshot into an instance, so the new instance starts empty; move the data with pg_dump or mysqldump".to_string()
         })
@@ -434,8 +441,9 @@ impl ResourceKind for DbCluster {
         if live.readiness == Readiness::Stopped {
             start_and_wait(step, &live.id).await?;
         }
-        let snapshot = step.ctx.options.final_snapshot;
-        let name = final_snapshot_name(&live.id);
+        let sleep = step.ctx.options.sleep_snapshot.clone();
+        let snapshot = step.ctx.options.final_snapshot || sleep.is_some();
+        let name = sleep.unwrap_or_else(|| final_snapshot_name(&live.id));
         let mut call = aws.rds.delete_db_cluster().db_cluster_identifier(&live.id);
         call = if snapshot {
             call.final_db_snapshot_identifier(&name).skip_final_snapshot(false)

@@ -85,6 +85,10 @@ impl ResourceKind for DbClusterInstance {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
+        if stack.database_parked() {
+            return vec![];
+        }
         let Some(db) = stack.database.as_ref().filter(|d| d.engine.is_aurora()) else {
             return vec![];
         };

@@ -37,6 +37,9 @@ pub struct Spec {
     pub subnet_group: Ref<DbSubnetGroup>,
     pub security_group: Ref<SecurityGroup>,
     pub parameters: ParameterLink,
+    /// The sleep snapshot it is restored from when it is made again
+    /// (`sleep --deep --snapshot`): never made empty in its place.
+    pub restore_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,7 @@ pub enum Attr {
     Running,
     ParameterGroup,
     PendingReboot,
+    ManagedPassword,
     Tags,
 }
 
@@ -105,6 +109,10 @@ impl ResourceKind for DbInstance {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
+        if stack.database_parked() {
+            return vec![];
+        }
         let Some(db) = stack.database.as_ref().filter(|d| !d.engine.is_aurora()) else {
             return vec![];
         };
@@ -119,6 +127,12 @@ impl ResourceKind for DbInstance {
                 subnet_group: super::db_subnet_group::reference(),
                 security_group: super::security_group::database(),
                 parameters: ParameterLink::new(stack, &db.family(), Scope::Instance, &db.parameters),
+                restore_from: stack
+                    .meta
+                    .sleep_snapshot
+                    .as_ref()
+                    .filter(|s| !s.cluster)
+                    .map(|s| s.name.clone()),
             },
             after: vec![],
         }]
@@ -220,6 +234,11 @@ impl ResourceKind for DbInstance {
             Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
                 .in_place(if d.spec.running { start } else { stop })
                 .guard(running_guard),
+            Attribute::<Self>::new(Attr::ManagedPassword, "database", true, |l| {
+                l.observed.secret_arn.is_some().into()
+            })
+            .in_place(modify)
+            .note("RDS makes a new Secrets Manager secret for the master password (a restored instance keeps the snapshot's password until then); the proxy, its role and the ConfigMap that read it follow in this apply"),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ];
         attrs.extend(d.spec.parameters.attributes(
@@ -229,6 +248,13 @@ impl ResourceKind for DbInstance {
             pending_after,
         ));
         attrs
+    }
+
+    fn notes(d: &Desired<'_, Self>, live: Option<&Found<Self>>, _: &dyn super::Resolve) -> Vec<String> {
+        match (&d.spec.restore_from, live) {
+            (Some(snapshot), None) => vec![rds::restore_note(snapshot)],
+            _ => vec![],
+        }
     }
 
     fn points_at(o: &Observed) -> Vec<String> {
@@ -246,7 +272,7 @@ impl ResourceKind for DbInstance {
 
     fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
         let protected = live.is_some_and(|l| l.observed.deletion_protection);
-        Some(rds::data_loss(name, protected, policy))
+        rds::deletion_loss(name, protected, policy)
     }
 
     fn deletion_blocker(live: &Found<Self>) -> Option<Blocker> {
@@ -276,7 +302,10 @@ impl ResourceKind for DbInstance {
         Some(format!("migration in progress: old instance {} kept; {then}", live.id))
     }
 
-    fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {
+    fn deletion_reason(_: &Found<Self>, graph: &Graph, policy: &Policy) -> Option<String> {
+        if let Some(snapshot) = &policy.sleep_snapshot {
+            return Some(rds::sleep_deletion(snapshot));
+        }
         graph.has_kind(Kind::DbCluster).then(|| {
             "migration finished (--finish-migration): the Aurora cluster was restored from this instance's snapshot; a final snapshot keeps what was written since".to_string()
         })
@@ -323,6 +352,9 @@ impl ResourceKind for DbInstance {
         let db = &d.spec.db;
         let group = inputs.id(&d.spec.subnet_group)?;
         let sg = inputs.id(&d.spec.security_group)?;
+        if let Some(snapshot) = &d.spec.restore_from {
+            return restore(step, d, snapshot, group, sg).await;
+        }
         let result = step
             .aws()
             .rds
@@ -415,6 +447,7 @@ impl ResourceKind for DbInstance {
                 Attr::AutoMinorVersionUpgrade => call.auto_minor_version_upgrade(!rds::pinned(&db.version)),
                 Attr::PubliclyAccessible => call.publicly_accessible(false),
                 Attr::ParameterGroup => call.db_parameter_group_name(&d.spec.parameters.group),
+                Attr::ManagedPassword => call.manage_master_user_password(true),
                 Attr::Running | Attr::Tags | Attr::PendingReboot => call,
                 Attr::Engine | Attr::Username | Attr::DbName => {
                     bail!("{} cannot change in place: {DATA_LOSS}", <&str>::from(change))
@@ -502,16 +535,19 @@ impl ResourceKind for DbInstance {
     }
 
     async fn delete(step: &Step<'_>, live: &Found<Self>) -> Result<()> {
-        let snapshot = step.ctx.options.final_snapshot;
+        let sleep = step.ctx.options.sleep_snapshot.clone();
+        let snapshot = step.ctx.options.final_snapshot || sleep.is_some();
         let mut call = step
             .aws()
             .rds
             .delete_db_instance()
             .db_instance_identifier(&live.id)
             // Backups stay with the data when a final snapshot keeps it
-            // (until their retention ends), and go when it does not.
-            .delete_automated_backups(!snapshot);
-        let name = final_snapshot_name(&live.id);
+            // (until their retention ends), and go when it does not. Asleep,
+            // the sleep snapshot is what the wake restores; retained backups
+            // would only bill.
+            .delete_automated_backups(!snapshot || sleep.is_some());
+        let name = sleep.unwrap_or_else(|| final_snapshot_name(&live.id));
         call = if snapshot {
             call.final_db_snapshot_identifier(&name).skip_final_snapshot(false)
         } else {
@@ -534,6 +570,57 @@ impl ResourceKind for DbInstance {
         }
         wait_gone(step, &live.id, Self::READY_TIMEOUT).await
     }
+}
+
+/// The wake of `sleep --deep --snapshot` ("Restoring to a DB instance",
+/// RestoreDBInstanceFromDBSnapshot): the instance comes back from its sleep
+/// snapshot under the same identifier. What a restore cannot set (the
+/// managed master password: "Applies to RDS for Oracle only"; Performance
+/// Insights) is changed in place once it is available, by the engine as
+/// for an instance found instead of made.
+async fn restore(
+    step: &Step<'_>,
+    d: &Desired<'_, DbInstance>,
+    snapshot: &str,
+    group: String,
+    sg: String,
+) -> Result<Found<DbInstance>> {
+    let db = &d.spec.db;
+    step.status(&format!("restoring {} from its sleep snapshot {snapshot}", d.name));
+    let result = step
+        .aws()
+        .rds
+        .restore_db_instance_from_db_snapshot()
+        .db_instance_identifier(d.name)
+        .db_snapshot_identifier(snapshot)
+        .db_instance_class(&db.class)
+        .allocated_storage(db.storage_gib.unwrap_or(20))
+        .storage_type("gp3")
+        .publicly_accessible(false)
+        .multi_az(db.multi_az)
+        .backup_retention_period(db.backup_retention_days)
+        .deletion_protection(db.deletion_protection)
+        .auto_minor_version_upgrade(!rds::pinned(&db.version))
+        .port(db.engine.port())
+        .db_subnet_group_name(group)
+        .vpc_security_group_ids(sg)
+        .set_db_parameter_group_name(d.spec.parameters.custom_name())
+        .copy_tags_to_snapshot(true)
+        .set_tags(Some(rds_tags(d.tags)))
+        .send()
+        .await
+        .aws_on("rds:RestoreDBInstanceFromDBSnapshot", d.name);
+    let instance = match result {
+        Ok(out) => out.db_instance,
+        // Restored by an interrupted run.
+        Err(e) if has_code(&e, "DBInstanceAlreadyExists") => describe(step.aws(), d.name).await?,
+        Err(e) => return Err(e),
+    };
+    let instance = instance.ok_or_else(|| anyhow!("RestoreDBInstanceFromDBSnapshot returned nothing"))?;
+    let made = ours(to_found(&instance, &step.ctx.stack).ok_or_else(|| anyhow!("DB instance without an identifier"))?)?;
+    let mut live = wait_for(step, &made, Readiness::Ready).await?;
+    live.origin = Origin::Adopted;
+    Ok(live)
 }
 
 fn instance_billables(engine: Engine, class: &str, multi_az: bool, running: bool, gib: u32) -> Vec<Billable> {

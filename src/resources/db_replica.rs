@@ -83,6 +83,10 @@ impl ResourceKind for DbReplica {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
+        // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
+        if stack.database_parked() {
+            return vec![];
+        }
         let Some(db) = stack.database.as_ref().filter(|d| !d.engine.is_aurora()) else {
             return vec![];
         };
@@ -207,7 +211,7 @@ impl ResourceKind for DbReplica {
 
     /// Why a replica goes: asleep (RDS cannot stop a primary that has
     /// replicas), or fewer replicas asked for.
-    fn deletion_reason(_: &Found<Self>, graph: &Graph) -> Option<String> {
+    fn deletion_reason(_: &Found<Self>, graph: &Graph, _: &super::Policy) -> Option<String> {
         let primary = graph.spec::<DbInstance>(db_instance::ADDRESS)?;
         if !primary.running {
             return Some(

@@ -123,7 +123,9 @@ impl ResourceKind for EksAccessEntry {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = stack.running_cluster() else {
+            return vec![];
+        };
         let entries: Vec<New<Self>> = eks
             .access
             .iter()
@@ -180,7 +182,7 @@ impl ResourceKind for EksAccessEntry {
         vec![o.cluster.clone()]
     }
 
-    fn deletion_reason(live: &Found<Self>, _: &Graph) -> Option<String> {
+    fn deletion_reason(live: &Found<Self>, _: &Graph, _: &super::Policy) -> Option<String> {
         live.observed.adopted.then(|| {
             "not in the stack file; EKS made this entry, so it is given back as it is (untagged), never deleted".into()
         })

@@ -132,7 +132,9 @@ impl ResourceKind for EksAddon {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = stack.running_cluster() else {
+            return vec![];
+        };
         // What runs as a Deployment waits for somewhere to run.
         let compute: Vec<Address> = eks
             .nodegroups

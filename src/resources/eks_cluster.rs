@@ -122,7 +122,9 @@ impl ResourceKind for EksCluster {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = stack.running_cluster() else {
+            return vec![];
+        };
         let name = stack.meta.name.clone();
         let mut tags = tags::of(stack, ADDRESS, &name);
         tags.insert(TAG_SELF_MANAGED_ADDONS.into(), "false".into());

@@ -76,7 +76,9 @@ impl ResourceKind for EksFargateProfile {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = stack.running_cluster() else {
+            return vec![];
+        };
         eks.fargate
             .iter()
             .map(|(key, profile)| {

@@ -95,7 +95,9 @@ impl ResourceKind for EksNodegroup {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = stack.running_cluster() else {
+            return vec![];
+        };
         eks.nodegroups
             .iter()
             .map(|(key, group)| {

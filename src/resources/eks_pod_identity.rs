@@ -58,7 +58,9 @@ impl ResourceKind for EksPodIdentity {
     type Attr = Attr;
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
-        let Some(eks) = &stack.eks else { return vec![] };
+        let Some(eks) = stack.running_cluster() else {
+            return vec![];
+        };
         eks.pod_identities
             .iter()
             .filter(|(_, p)| p.mechanism == Mechanism::PodIdentity)

@@ -101,7 +101,7 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
 
     /// Why a live resource that the desired graph no longer has is deleted,
     /// when there is more to say than "not in the stack file".
-    fn deletion_reason(_live: &Found<Self>, _graph: &Graph) -> Option<String> {
+    fn deletion_reason(_live: &Found<Self>, _graph: &Graph, _policy: &Policy) -> Option<String> {
         None
     }
 
@@ -234,7 +234,7 @@ pub struct Blocker {
 }
 
 /// Choices that decide what a deletion loses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// A database deleted gets a final snapshot first.
     pub final_snapshot: bool,
@@ -244,6 +244,9 @@ pub struct Policy {
     /// `--delete-images`: an ECR repository that holds images may go, and
     /// its images with it.
     pub delete_images: bool,
+    /// `sleep --deep --snapshot`: the database goes after a snapshot of
+    /// this name, which any later apply restores.
+    pub sleep_snapshot: Option<String>,
 }
 
 /// A typed reference to another resource of the stack, by address.

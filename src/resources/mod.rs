@@ -10,8 +10,9 @@ pub mod tags;
 
 mod ec2;
 mod eks;
-mod rds;
+pub mod rds;
 
+pub mod budget;
 pub mod ci_permissions;
 pub mod db_cluster;
 pub mod db_cluster_instance;
@@ -37,6 +38,7 @@ pub mod nat_gateway;
 pub mod route_table;
 pub mod security_group;
 pub mod security_group_rule;
+pub mod sleep_mark;
 pub mod subnet;
 pub mod vpc;
 
@@ -64,6 +66,9 @@ pub struct RunOptions {
     /// Delete ECR repositories that hold images, with their images
     /// (otherwise they are kept and listed).
     pub delete_images: bool,
+    /// `sleep --deep --snapshot`: the database is deleted after a snapshot
+    /// of this name, which the wake restores.
+    pub sleep_snapshot: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -73,6 +78,7 @@ impl Default for RunOptions {
             poll_scale: 1.0,
             delete_volumes: false,
             delete_images: false,
+            sleep_snapshot: None,
         }
     }
 }
@@ -160,4 +166,26 @@ pub fn refuse_given<O>(live: &crate::live::Record<O>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Who the credentials are, `(account, ARN)`: STS GetCallerIdentity, asked
+/// once per command however many steps and lookups need it.
+pub async fn caller(aws: &Aws) -> anyhow::Result<(String, String)> {
+    use crate::aws::errors::AwsResultExt;
+    let found = aws
+        .caller
+        .get_or_try_init(|| async {
+            let out = aws
+                .sts
+                .get_caller_identity()
+                .send()
+                .await
+                .aws("sts:GetCallerIdentity")?;
+            match out.account {
+                Some(account) if !account.is_empty() => Ok((account, out.arn.unwrap_or_default())),
+                _ => anyhow::bail!("sts:GetCallerIdentity returned no account"),
+            }
+        })
+        .await?;
+    Ok(found.clone())
 }

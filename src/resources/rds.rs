@@ -126,6 +126,100 @@ pub fn running_guard(_before: &Value, after: &Value) -> Verdict {
 
 /// What deleting the database loses, given the snapshot policy and whether
 /// AWS protects it.
+/// Whether the stack's database (an instance or an Aurora cluster) runs:
+/// `None` when there is none.
+pub fn database_running(live: &crate::live::LiveState) -> Option<bool> {
+    live.ours()
+        .find(|l| matches!(l.kind, super::Kind::DbInstance | super::Kind::DbCluster))
+        .map(|l| !matches!(l.readiness, Readiness::Stopped | Readiness::Deleting))
+}
+
+/// A manual snapshot as found by name.
+pub struct FoundSnapshot {
+    pub status: String,
+    pub gib: u32,
+}
+
+/// A manual snapshot of an instance (`cluster = false`) or an Aurora
+/// cluster, by name.
+pub async fn find_snapshot(aws: &crate::aws::Aws, name: &str, cluster: bool) -> Result<Option<FoundSnapshot>> {
+    let rds = &aws.rds;
+    let gib = |g: Option<i32>| u32::try_from(g.unwrap_or(0)).unwrap_or(0);
+    if cluster {
+        let out = super::existing(
+            rds.describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(name)
+                .send()
+                .await
+                .aws_on("rds:DescribeDBClusterSnapshots", name),
+        )?;
+        Ok(out.and_then(|o| {
+            o.db_cluster_snapshots().first().map(|s| FoundSnapshot {
+                status: s.status().unwrap_or_default().to_string(),
+                gib: gib(s.allocated_storage()),
+            })
+        }))
+    } else {
+        let out = super::existing(
+            rds.describe_db_snapshots()
+                .db_snapshot_identifier(name)
+                .send()
+                .await
+                .aws_on("rds:DescribeDBSnapshots", name),
+        )?;
+        Ok(out.and_then(|o| {
+            o.db_snapshots().first().map(|s| FoundSnapshot {
+                status: s.status().unwrap_or_default().to_string(),
+                gib: gib(s.allocated_storage()),
+            })
+        }))
+    }
+}
+
+/// Deletes a sleep snapshot once the database is back (gone already: fine).
+pub async fn delete_snapshot(aws: &crate::aws::Aws, name: &str, cluster: bool) -> Result<()> {
+    let rds = &aws.rds;
+    let result = if cluster {
+        rds.delete_db_cluster_snapshot()
+            .db_cluster_snapshot_identifier(name)
+            .send()
+            .await
+            .aws_on("rds:DeleteDBClusterSnapshot", name)
+            .map(|_| ())
+    } else {
+        rds.delete_db_snapshot()
+            .db_snapshot_identifier(name)
+            .send()
+            .await
+            .aws_on("rds:DeleteDBSnapshot", name)
+            .map(|_| ())
+    };
+    super::gone_ok(result)
+}
+
+/// Why `sleep --deep --snapshot` deletes the database, and how it comes back.
+pub fn sleep_deletion(snapshot: &str) -> String {
+    format!(
+        "deep sleep: deleted after snapshot {snapshot}; `ekstack wake` (or any apply) restores it from that snapshot under the same identifier, with its data"
+    )
+}
+
+/// What the plan says of a database made again from its sleep snapshot.
+pub fn restore_note(snapshot: &str) -> String {
+    format!(
+        "restored from its sleep snapshot {snapshot}, with its data (never made empty); the snapshot is deleted once the database is available (`--keep-sleep-snapshot` keeps it)"
+    )
+}
+
+/// What deleting a database loses; nothing when a sleep snapshot keeps it
+/// for the wake.
+pub fn deletion_loss(name: &str, protected: bool, policy: &Policy) -> Option<String> {
+    policy
+        .sleep_snapshot
+        .is_none()
+        .then(|| data_loss(name, protected, policy))
+}
+
 pub fn data_loss(name: &str, protected: bool, policy: &Policy) -> String {
     let mut text = format!("every row in database {name}");
     if policy.final_snapshot {

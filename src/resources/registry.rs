@@ -71,6 +71,7 @@ registry! {
     DbCluster => super::db_cluster::DbCluster,
     DbClusterInstance => super::db_cluster_instance::DbClusterInstance,
     EcrRepository => super::ecr_repository::EcrRepository,
+    Budget => super::budget::Budget,
 }
 
 impl Kind {
@@ -110,7 +111,7 @@ pub trait KindOps: Send + Sync {
     fn points_at(&self, live: &Live) -> Vec<String>;
     fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<String>;
     fn deletion_blocker(&self, live: &Live) -> Option<Blocker>;
-    fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String>;
+    fn deletion_reason(&self, live: &Live, graph: &Graph, policy: &Policy) -> Option<String>;
     fn kept(&self, live: &Live, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String>;
     fn advice(&self, r: &Resource) -> Vec<String>;
     fn billables(&self, r: &Resource) -> Vec<Billable>;
@@ -218,8 +219,10 @@ impl<K: ResourceKind> KindOps for Erased<K> {
         live.typed::<K>().ok().and_then(|l| K::deletion_blocker(&l))
     }
 
-    fn deletion_reason(&self, live: &Live, graph: &Graph) -> Option<String> {
-        live.typed::<K>().ok().and_then(|l| K::deletion_reason(&l, graph))
+    fn deletion_reason(&self, live: &Live, graph: &Graph, policy: &Policy) -> Option<String> {
+        live.typed::<K>()
+            .ok()
+            .and_then(|l| K::deletion_reason(&l, graph, policy))
     }
 
     fn kept(&self, live: &Live, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String> {

@@ -118,7 +118,7 @@ impl ResourceKind for SecurityGroupRule {
         let Some(db) = &stack.database else { return vec![] };
         let cluster = || From::Cluster(super::eks_cluster::reference());
         let mut rules = Vec::new();
-        if stack.eks.is_some() {
+        if stack.running_cluster().is_some() {
             rules.push((DATABASE_FROM_CLUSTER, security_group::database(), cluster()));
             if db.proxy.is_some() {
                 rules.push((PROXY_FROM_CLUSTER, security_group::proxy(), cluster()));

@@ -9,8 +9,16 @@ use crate::resources::{Attribute, Desired, ResourceKind};
 
 pub const TAG_STACK: &str = "ekstack:stack";
 pub const TAG_ADDRESS: &str = "ekstack:address";
-/// Set on the VPC while the stack sleeps (`ekstack sleep`).
+/// Set on the VPC while the stack sleeps (`ekstack sleep`): since when.
 pub const TAG_SLEEPING: &str = "ekstack:sleeping";
+/// With the sleeping mark: `deep` or `deep-snapshot` (absent: light).
+pub const TAG_SLEEP_DEPTH: &str = "ekstack:sleep-depth";
+/// With the sleeping mark: the database's sleep snapshot.
+pub const TAG_SLEEP_SNAPSHOT: &str = "ekstack:sleep-snapshot";
+/// With the sleeping mark: when AWS starts the stopped database again.
+pub const TAG_DB_RESTARTS: &str = "ekstack:db-restarts";
+/// With the sleeping mark: the end of `sleep --for DAYS`.
+pub const TAG_SLEEP_UNTIL: &str = "ekstack:sleep-until";
 /// The environment overlay a resource was made with (`ls` reads it).
 pub const TAG_ENV: &str = "ekstack:env";
 /// When the run that made a resource planned it, RFC 3339 (`ls` reads it).

@@ -1,20 +1,19 @@
 //! The VPC: created with DNS support and hostnames on, which EKS nodes and a
 //! private API endpoint need. While the stack sleeps it carries the
-//! sleeping mark.
+//! sleeping mark ([`super::sleep_mark`]).
 
 use anyhow::{anyhow, Result};
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tag};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use ipnet::Ipv4Net;
 
 use super::ec2::{
     create_or_find, delete_confirmed, finder, no_retry, once_visible, stack_filter, sync_tags, tag_map, tag_spec,
     Created,
 };
-use super::tags::{self, claimed_address, TAG_SLEEPING};
+use super::tags::{self, claimed_address};
 use super::{retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Ref};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
-use crate::aws::Aws;
 use crate::config::Stack;
 use crate::graph::Address;
 use crate::live::{Live, Readiness};
@@ -230,49 +229,6 @@ async fn enable_dns(step: &Step<'_>, id: &str) -> Result<()> {
             async move { call.send().await.aws_on("ec2:ModifyVpcAttribute", id) }
         })
         .await?;
-    }
-    Ok(())
-}
-
-/// What carries the sleeping mark: the stack's own VPC, or in a VPC it
-/// was given (which ekstack never tags), its first security group.
-pub fn sleep_mark_holder(live: &crate::live::LiveState) -> Option<&Live> {
-    let own = |l: &&Live| l.origin != crate::live::Origin::Given;
-    live.ours().filter(own).find(|l| l.kind == Kind::Vpc).or_else(|| {
-        live.ours()
-            .filter(own)
-            .filter(|l| l.kind == Kind::SecurityGroup)
-            .min_by(|a, b| a.address.cmp(&b.address))
-    })
-}
-
-/// Whether the stack carries the sleeping mark.
-pub fn is_asleep(live: &crate::live::LiveState) -> bool {
-    sleep_mark_holder(live).is_some_and(|l| l.tags.contains_key(TAG_SLEEPING))
-}
-
-/// Marks or unmarks the stack as sleeping, on the EC2 resource that
-/// carries the mark ([`sleep_mark_holder`]).
-pub async fn set_sleeping(aws: &Aws, vpc_id: &str, since: Option<&str>) -> Result<()> {
-    match since {
-        Some(since) => {
-            aws.ec2
-                .create_tags()
-                .resources(vpc_id)
-                .tags(Tag::builder().key(TAG_SLEEPING).value(since).build())
-                .send()
-                .await
-                .aws_on("ec2:CreateTags", vpc_id)?;
-        }
-        None => {
-            aws.ec2
-                .delete_tags()
-                .resources(vpc_id)
-                .tags(Tag::builder().key(TAG_SLEEPING).build())
-                .send()
-                .await
-                .aws_on("ec2:DeleteTags", vpc_id)?;
-        }
     }
     Ok(())
 }

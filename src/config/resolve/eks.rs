@@ -166,6 +166,7 @@ impl Resolver {
             load_balancer_controller,
             mode,
             auto_mode_expected_instances: expected,
+            parked: false,
         })
     }
 

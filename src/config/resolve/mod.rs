@@ -123,6 +123,7 @@ impl_all!(A, B, C, D, E, F, G);
 impl_all!(A, B, C, D, E, F, G, H);
 impl_all!(A, B, C, D, E, F, G, H, I);
 impl_all!(A, B, C, D, E, F, G, H, I, J);
+impl_all!(A, B, C, D, E, F, G, H, I, J, K);
 
 /// Checks every item (the iterator is drained before anything is combined, so
 /// each item's rules report), then gives all the values or a token.
@@ -253,6 +254,7 @@ impl Resolver {
     fn stack(&mut self, raw: RawFile, env: Option<String>, region_fallback: Option<String>) -> Result<Stack, Reported> {
         let identity = self.identity(raw.stack.as_ref(), region_fallback);
         let tags = self.tags(raw.stack.as_ref().and_then(|s| s.tags.as_ref()));
+        let budget = self.budget(raw.stack.as_ref());
         let azs_required = raw.eks.is_some() || raw.database.is_some();
         let region = identity.as_ref().map(|i| &i.region).map_err(|r| *r);
         let (network, two_azs) = self.network(raw.network.as_ref(), region, azs_required);
@@ -292,7 +294,7 @@ impl Resolver {
             }
             _ => Ok(()),
         };
-        let (identity, tags, network, eks, database, (), (), ci, registry, ()) = (
+        let (identity, tags, network, eks, database, (), (), ci, registry, (), budget) = (
             identity,
             tags,
             network,
@@ -303,6 +305,7 @@ impl Resolver {
             ci.transpose(),
             registry.transpose(),
             ci_entry,
+            budget,
         )
             .all()?;
         Ok(Stack {
@@ -311,7 +314,10 @@ impl Resolver {
                 region: identity.region.name,
                 env,
                 tags,
+                budget,
                 asleep: false,
+                depth: crate::config::SleepDepth::Light,
+                sleep_snapshot: None,
                 reboot: false,
                 finish_migration: false,
                 delete_images: false,

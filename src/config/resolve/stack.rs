@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use super::checks::check_stack_name;
 use super::{collect_all, loc, All, Reported, Resolver};
 use crate::config::diagnostic::did_you_mean;
+use crate::config::model::Budget;
 use crate::config::raw::RawStack;
 use crate::config::regions;
 use crate::config::source::Located;
@@ -135,4 +136,77 @@ impl Resolver {
         };
         Err(self.error(key, broken, loc(v)))
     }
+
+    /// `budget_usd_month` and `alert_email` come together: a budget
+    /// alarms by e-mail, and an address alone has nothing to alarm on.
+    pub(super) fn budget(&mut self, raw: Option<&RawStack>) -> Result<Option<Budget>, Reported> {
+        let Some(s) = raw else { return Ok(None) };
+        let amount = match &s.budget_usd_month {
+            None => Ok(None),
+            Some(v) if !v.value.is_finite() || v.value <= 0.0 => Err(self.error(
+                "stack.budget_usd_month",
+                format!("must be above 0 (USD a month), not {}", v.value),
+                loc(v),
+            )),
+            Some(v) if v.value > MAX_BUDGET_USD => Err(self.error(
+                "stack.budget_usd_month",
+                format!("must be at most {MAX_BUDGET_USD} USD a month, not {}", v.value),
+                loc(v),
+            )),
+            Some(v) => Ok(Some(v.value)),
+        };
+        let email = match &s.alert_email {
+            None => Ok(None),
+            Some(e) => match check_email(&e.value) {
+                Ok(()) => Ok(Some(e.value.clone())),
+                Err(rule) => Err(self.error("stack.alert_email", rule, loc(e))),
+            },
+        };
+        match (amount, email).all()? {
+            (Some(usd_month), Some(email)) => Ok(Some(Budget { usd_month, email })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(self.error(
+                "stack.budget_usd_month",
+                "needs `alert_email`: the budget's alarms go to that address",
+                s.budget_usd_month.as_ref().and_then(loc),
+            )),
+            (None, Some(_)) => Err(self.error(
+                "stack.alert_email",
+                "needs `budget_usd_month`: the address gets the budget's alarms",
+                s.alert_email.as_ref().and_then(loc),
+            )),
+        }
+    }
+}
+
+/// A budget above this is a typo more likely than a plan.
+const MAX_BUDGET_USD: f64 = 1_000_000.0;
+
+/// An e-mail address as AWS Budgets sends to it: one `@`, a local part
+/// without spaces, and a domain of at least two dot-separated labels.
+pub fn check_email(address: &str) -> Result<(), String> {
+    let bad = || {
+        Err(format!(
+            "\"{address}\" is not an e-mail address (like \"team@example.com\")"
+        ))
+    };
+    if address.len() > 254 || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad();
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return bad();
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') || labels.len() < 2 || !labels.iter().all(label_ok)
+    {
+        return bad();
+    }
+    Ok(())
 }

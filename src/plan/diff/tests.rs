@@ -32,7 +32,7 @@ fn db(o: impl FnOnce(&mut db_instance::Observed)) -> Live {
         running: true,
         endpoint: None,
         port: None,
-        secret_arn: None,
+        secret_arn: Some("arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:rds!db-1".into()),
         az: None,
         subnet_group: None,
         security_groups: vec![],
@@ -56,6 +56,7 @@ fn action<'a>(actions: &'a [ResourceAction], address: &str) -> &'a ResourceActio
 
 fn plan(s: &Stack, live: Vec<Live>) -> (Vec<ResourceAction>, Vec<String>) {
     let policy = Policy {
+        sleep_snapshot: None,
         final_snapshot: true,
         finish_migration: false,
         delete_images: false,

@@ -18,6 +18,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+mod billing;
 mod ec2;
 mod eks;
 mod iam;
@@ -181,6 +182,7 @@ struct State {
     iam: iam::State,
     eks: eks::State,
     rds: rds::State,
+    billing: billing::State,
 }
 
 impl Rules {
@@ -211,6 +213,7 @@ impl Rules {
             "servicequotas" => quotas::service_quotas(self, req),
             "eks" => eks::before(self, req, now).await,
             "rds" => rds::before(self, req, now).await,
+            "budgets" | "ce" => billing::before(self, req).await,
             _ => Before::Forward(None),
         }
     }
@@ -225,6 +228,7 @@ impl Rules {
             "iam" => iam::after(&self.settings, &mut st.iam, req, status, body, now),
             "eks" => eks::after(&self.settings, &mut st.eks, req, status, body, now),
             "rds" => rds::after(&self.settings, &mut st.rds, req, status, body, now),
+            "budgets" => billing::after(&mut st.billing, req, status),
             _ => {}
         }
     }
@@ -247,6 +251,11 @@ impl Rules {
     /// The instance snapshot (ARN) a cluster was restored from, if it was.
     pub fn restored_from(&self, cluster: &str) -> Option<String> {
         self.state().rds.restored_from.get(cluster).cloned()
+    }
+
+    /// The snapshot an instance was restored from, if it was.
+    pub fn instance_restored_from(&self, instance: &str) -> Option<String> {
+        self.state().rds.instance_restored_from.get(instance).cloned()
     }
 
     pub fn as_config_map_cluster(&self, cluster: &str) {

@@ -27,6 +27,14 @@ pub struct State {
     pub parameters: super::rds_parameters::State,
     /// Clusters restored from an instance's snapshot, and from which (ARN).
     pub restored_from: HashMap<String, String>,
+    /// Instances restored from a snapshot, by the snapshot they came from.
+    pub instance_restored_from: HashMap<String, String>,
+    /// Restored instances whose master password RDS does not manage yet:
+    /// RestoreDBInstanceFromDBSnapshot takes ManageMasterUserPassword for
+    /// RDS for Oracle only (API reference), so an instance restored from a
+    /// snapshot has no MasterUserSecret until ModifyDBInstance asks for one
+    /// (moto copies the source's).
+    unmanaged_password: std::collections::HashSet<String>,
 }
 
 /// A proxy's state beyond moto's: AWS takes minutes to make one, and
@@ -605,6 +613,9 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
                 .set("creating", now + settings.model(minutes));
         }
         "ModifyDBInstance" => {
+            if req.param("ManageMasterUserPassword") == Some("true") {
+                st.unmanaged_password.remove(&id);
+            }
             let life = st.instances.entry(id).or_default();
             let minutes = if req.param("MultiAZ") == Some("true") {
                 10.0
@@ -615,6 +626,17 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
             if req.param("AllocatedStorage").is_some() {
                 life.last_storage_change = Some(now);
             }
+        }
+        // A restore copies the data from S3 before the instance is up:
+        // longer than an empty create.
+        "RestoreDBInstanceFromDBSnapshot" => {
+            st.instances
+                .entry(id.clone())
+                .or_default()
+                .set("creating", now + settings.model(10.0));
+            st.unmanaged_password.insert(id.clone());
+            st.instance_restored_from
+                .insert(id, req.param("DBSnapshotIdentifier").unwrap_or_default().to_string());
         }
         // A replica is restored from a snapshot of the source: about as long
         // as a single-AZ instance takes to create.
@@ -710,6 +732,7 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
             }
         }),
         "CreateDBInstance"
+        | "RestoreDBInstanceFromDBSnapshot"
         | "CreateDBInstanceReadReplica"
         | "ModifyDBInstance"
         | "DescribeDBInstances"
@@ -717,7 +740,10 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
         | "RebootDBInstance"
         | "StartDBInstance" => wire::map_blocks(text, "DBInstance", |block| {
             let id = wire::tag(block, "DBInstanceIdentifier").unwrap_or_default();
-            let block = super::rds_parameters::show_instance(&st.parameters, block);
+            let mut block = super::rds_parameters::show_instance(&st.parameters, block);
+            if st.unmanaged_password.contains(id) {
+                block = without(&block, "MasterUserSecret");
+            }
             match st.instances.get(id).and_then(|l| l.shown(now)) {
                 Some(s) => wire::set_tag(&block, "DBInstanceStatus", s),
                 None => block,
@@ -765,4 +791,13 @@ pub fn after(settings: &Settings, st: &mut State, req: &Req, status: StatusCode,
         _ => return,
     };
     *body = Bytes::from(shown);
+}
+
+/// An XML block without its `<tag>…</tag>` member.
+fn without(block: &str, tag: &str) -> String {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    match (block.find(&open), block.find(&close)) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &block[..a], &block[b + close.len()..]),
+        _ => block.to_string(),
+    }
 }
