@@ -23,11 +23,24 @@ use ekstack::resources::{db_instance, Kind};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-/// Typical AWS create times in minutes (DESIGN §8).
+/// Typical AWS create times in minutes (DESIGN §8). A step on a resource
+/// the stack kept asleep is a read (no time); the database a deep sleep
+/// snapshotted is restored (about 10 minutes, then 2 for its managed
+/// password).
 fn minutes(node: &Node<Work>) -> f64 {
-    let Work::Ensure { resource, .. } = &node.work else {
+    let Work::Ensure { resource, action, .. } = &node.work else {
         return 0.1;
     };
+    if action.action == ekstack::plan::Action::NoOp {
+        return 0.0;
+    }
+    if resource.kind == Kind::DbInstance
+        && resource
+            .spec::<db_instance::DbInstance>()
+            .is_some_and(|s| s.restore_from.is_some())
+    {
+        return 12.0;
+    }
     match resource.kind {
         Kind::EksCluster => 12.0,
         Kind::EksNodegroup => 2.5,
@@ -157,6 +170,56 @@ async fn main() -> anyhow::Result<()> {
             parallel / bound,
             sequential,
             sequential / bound
+        );
+    }
+    wake_from_deep_sleep(root).await
+}
+
+/// The wake of `sleep --deep --snapshot`: what the sleep kept (network,
+/// subnet group, security groups, the cluster's role) is read, the rest is
+/// made again and the database restored from its snapshot.
+async fn wake_from_deep_sleep(root: &Path) -> anyhow::Result<()> {
+    use ekstack::config::{SleepDepth, SleepSnapshot};
+    println!(
+        "\nwake from `sleep --deep --snapshot` (the same model; what the sleep kept is read, the database restored)\n"
+    );
+    println!(
+        "{:<20} {:>7} {:>13} {:>10} {:>8}",
+        "stack", "creates", "critical path", "makespan", "ratio"
+    );
+    for (stack, env) in [("learning", "mvp"), ("learning", "prod")] {
+        let path = root.join("stacks").join(format!("{stack}.toml"));
+        let mut s = load(&path, &Overlay::Env(env.into()), None)?.stack;
+        s.meta.sleep_snapshot = Some(SleepSnapshot {
+            name: format!("{}-db-sleep-20261201-000000", s.meta.name),
+            cluster: false,
+            gib: 20,
+        });
+        let kept: std::collections::HashSet<String> = graph::build(&s.sleeping(SleepDepth::DeepSnapshot))?
+            .resources
+            .into_iter()
+            .map(|r| r.address)
+            .collect();
+        let mut planned = ekstack::ops::plan::plan_against(&s, graph::build(&s)?, LiveState::default(), false)?;
+        for a in planned.plan.actions.iter_mut().filter(|a| kept.contains(&a.address)) {
+            a.action = ekstack::plan::Action::NoOp;
+        }
+        let creates = planned
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.action != ekstack::plan::Action::NoOp)
+            .count();
+        let nodes = plan_steps(&planned.plan, &planned.graph, &planned.live, None);
+        let path = critical_path(&nodes);
+        let parallel = makespan(nodes, 10).await;
+        println!(
+            "{:<20} {:>7} {:>9.1} min {:>6.1} min {:>7.3}x",
+            format!("{stack} --env {env}"),
+            creates,
+            path,
+            parallel,
+            parallel / path
         );
     }
     Ok(())

@@ -65,12 +65,11 @@ pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
     let slept = session.runtime()?.block_on(crate::ops::sleep::sleep(
         &target, &stack, &request, &prices, &options, &ui,
     ))?;
-    let wake = args.stack.resume("wake");
-    crate::render::stderr(&crate::render::summary::slept(
-        &slept,
-        &stack,
-        &wake,
-        session.styles.stderr,
-    ));
+    let commands = crate::render::summary::WakeCommands {
+        wake: args.stack.resume("wake"),
+        kubeconfig: args.stack.resume("kubeconfig"),
+        output: format!("{} --k8s", args.stack.resume("output")),
+    };
+    crate::render::stderr(&crate::render::summary::slept(&slept, &commands, session.styles.stderr));
     Ok(Outcome::Done)
 }

@@ -536,15 +536,24 @@ pub async fn sleep_snapshot(aws: &Aws, stack: &mut Stack, live: &LiveState) -> R
         return Ok(());
     };
     let Some(name) = mark.snapshot else { return Ok(()) };
+    let configured = u32::try_from(db.storage_gib.unwrap_or(20)).unwrap_or(0);
+    let running = rds::database_running(live).is_some();
     if stack.database_parked() {
+        // The sleeping form: the snapshot this sleep takes, or took.
+        let gib = match running {
+            true => configured,
+            false => rds::find_snapshot(aws, &name, aurora)
+                .await?
+                .map_or(configured, |s| s.gib),
+        };
         stack.meta.sleep_snapshot = Some(crate::config::SleepSnapshot {
             name,
             cluster: aurora,
-            gib: 0,
+            gib,
         });
         return Ok(());
     }
-    if rds::database_running(live).is_some() {
+    if running {
         return Ok(());
     }
     let id = stack.db_identifier();

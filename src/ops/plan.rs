@@ -50,6 +50,7 @@ pub fn policy(stack: &Stack, skip_final_snapshot: bool) -> Policy {
             .database_parked()
             .then(|| stack.meta.sleep_snapshot.as_ref().map(|s| s.name.clone()))
             .flatten(),
+        sleeping: stack.meta.asleep,
     }
 }
 

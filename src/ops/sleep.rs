@@ -140,6 +140,25 @@ async fn sleep_locked(
             cluster_deleted: false,
         });
     }
+    // `--deep` asks for the cluster's workloads to go with it; anything
+    // else that would lose data is refused as apply refuses it.
+    let mut options = options.clone();
+    if depth.is_deep() {
+        let others: Vec<&str> = planned
+            .plan
+            .data_losing()
+            .filter(|a| a.address != eks_cluster::ADDRESS)
+            .map(|a| a.address.as_str())
+            .collect();
+        if !others.is_empty() {
+            bail!(
+                "this sleep would lose data in {}; nothing was changed",
+                others.join(", ")
+            );
+        }
+        options.allow_data_loss = true;
+    }
+    super::apply::check_safety(&planned, options.allow_data_loss)?;
     if !ui.confirm(Prompt::Sleep)? {
         bail!("sleep cancelled; nothing was changed");
     }
@@ -149,7 +168,6 @@ async fn sleep_locked(
     if let Some(holder) = &holder {
         sleep_mark::write(aws, holder, &mark).await?;
     }
-    let mut options = options.clone();
     if let (true, Some(cluster)) = (depth.is_deep(), &cluster) {
         let vpc = planned
             .live

@@ -267,10 +267,13 @@ pub fn diff(graph: &Graph, live: &LiveState, policy: &Policy) -> Result<(Vec<Res
             }
             let mut d = ResourceAction::new(*address, l.kind, Action::Delete, l.display_name());
             d.id = Some(l.id.clone());
-            d.reasons.push(
-                ops.deletion_reason(l, graph, policy)
-                    .unwrap_or_else(|| "not in the stack file".to_string()),
-            );
+            d.reasons.push(ops.deletion_reason(l, graph, policy).unwrap_or_else(|| {
+                if policy.sleeping {
+                    "asleep: `ekstack wake` (or any apply) makes it again".to_string()
+                } else {
+                    "not in the stack file".to_string()
+                }
+            }));
             // What `--finish-migration` releases is asked for by name, and
             // its final snapshot keeps what it held.
             let released = Policy {

@@ -94,7 +94,16 @@ fn kept(kept: &[Kept], style: Style) -> String {
     out
 }
 
-pub fn slept(s: &Slept, stack: &crate::config::Stack, wake: &str, style: Style) -> String {
+/// The commands a sleeping stack's owner runs next.
+pub struct WakeCommands {
+    pub wake: String,
+    pub kubeconfig: String,
+    /// `ekstack output … --k8s`.
+    pub output: String,
+}
+
+pub fn slept(s: &Slept, commands: &WakeCommands, style: Style) -> String {
+    let wake = &commands.wake;
     let (now, asleep) = (s.hourly_now, s.hourly_asleep);
     let mut out = if s.already {
         format!("Already asleep: ${asleep:.3}/hour.\n")
@@ -109,10 +118,11 @@ pub fn slept(s: &Slept, stack: &crate::config::Stack, wake: &str, style: Style) 
         out.push_str(&super::status::sleep_lines(mark, false, style));
     }
     if s.cluster_deleted {
-        let name = &stack.meta.name;
         out.push_str(&format!(
-            "{} the cluster was deleted with everything kubectl or helm put in it (Deployments, Services, Ingresses, ConfigMaps, Secrets, volumes' claims). After `{wake}`: `ekstack kubeconfig` for the new cluster, `ekstack output {name} --k8s` for the database ConfigMap and Secret, then re-apply your manifests (`kubectl apply -f …`) and charts (`helm install …`).\n",
+            "{} the cluster was deleted with everything kubectl or helm put in it (Deployments, Services, Ingresses, ConfigMaps, Secrets, persistent volume claims). After `{wake}`: `{}` for the new cluster, `{}` for the database's ConfigMap and Secret, then re-apply your manifests (`kubectl apply -f …`) and charts (`helm install …`).\n",
             style.yellow("Workloads are not kept:"),
+            commands.kubeconfig,
+            commands.output,
         ));
     }
     out

@@ -72,12 +72,14 @@ pub enum Attr {
     CostAllocationTag,
 }
 
-/// The alarms as the plan shows them.
+/// The alarms as the plan shows them, sorted as discovery sorts them.
 fn alarm_lines(email: &str) -> Vec<String> {
-    ALARMS
+    let mut lines: Vec<String> = ALARMS
         .iter()
         .map(|(kind, percent)| alarm_line(kind.as_str(), *percent, email))
-        .collect()
+        .collect();
+    lines.sort();
+    lines
 }
 
 fn alarm_line(kind: &str, percent: f64, email: &str) -> String {

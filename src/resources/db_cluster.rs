@@ -44,6 +44,9 @@ pub struct Spec {
     pub parameters: ParameterLink,
     /// The instances' parameter group: a major upgrade moves them to it.
     pub instance_parameters: ParameterLink,
+    /// The sleep snapshot (a cluster snapshot) it is restored from when it
+    /// is made again (`sleep --deep --snapshot`): never made empty.
+    pub restore_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +131,12 @@ impl ResourceKind for DbCluster {
                 security_group: super::security_group::database(),
                 parameters: ParameterLink::new(stack, &db.family(), Scope::Cluster, &db.parameters),
                 instance_parameters: ParameterLink::new(stack, &db.family(), Scope::Instance, &db.instance_parameters),
+                restore_from: stack
+                    .meta
+                    .sleep_snapshot
+                    .as_ref()
+                    .filter(|s| s.cluster)
+                    .map(|s| s.name.clone()),
             },
             after: vec![],
         }]
@@ -247,6 +256,9 @@ impl ResourceKind for DbCluster {
             .live(super::db_instance::ADDRESS)
             .filter(|l| l.origin == Origin::Ours)
             .and_then(|l| Some((l.id.clone(), l.observed::<super::db_instance::DbInstance>()?.clone())));
+        if let (None, Some(snapshot)) = (live, &d.spec.restore_from) {
+            return vec![rds::restore_note(snapshot)];
+        }
         match (live, source) {
             (None, Some((id, o))) => vec![
                 format!(
@@ -292,6 +304,9 @@ impl ResourceKind for DbCluster {
         let db = &d.spec.db;
         let group = inputs.id(&d.spec.subnet_group)?;
         let sg = inputs.id(&d.spec.security_group)?;
+        if let Some(snapshot) = &d.spec.restore_from {
+            return restore(step, d, snapshot, group, sg).await;
+        }
         if let Some(source) = migration_source(step, d.name).await? {
             return migrate(step, d, &source, group, sg).await;
         }
@@ -619,6 +634,51 @@ async fn migrate(
         .restore_db_cluster_from_snapshot()
         .db_cluster_identifier(d.name)
         .snapshot_identifier(&arn)
+        .engine(db.engine.as_str())
+        .engine_version(&db.version)
+        .db_subnet_group_name(group)
+        .vpc_security_group_ids(sg)
+        .set_db_cluster_parameter_group_name(d.spec.parameters.custom_name())
+        .deletion_protection(db.deletion_protection)
+        .copy_tags_to_snapshot(true)
+        .port(db.engine.port())
+        .set_tags(Some(rds_tags(d.tags)));
+    if let Some(s) = db.serverless {
+        call = call.serverless_v2_scaling_configuration(scaling(s));
+    }
+    let cluster = match call.send().await.aws_on("rds:RestoreDBClusterFromSnapshot", d.name) {
+        Ok(out) => out.db_cluster,
+        // Restored by an interrupted run.
+        Err(e) if has_code(&e, "DBClusterAlreadyExistsFault") => describe(step.aws(), d.name).await?,
+        Err(e) => return Err(e),
+    };
+    let cluster = cluster.ok_or_else(|| anyhow!("RestoreDBClusterFromSnapshot returned nothing"))?;
+    let made = ours(to_found(&cluster, &step.ctx.stack).ok_or_else(|| anyhow!("DB cluster without an identifier"))?)?;
+    let mut live = wait_for(step, &made, Readiness::Ready).await?;
+    live.origin = crate::live::Origin::Adopted;
+    Ok(live)
+}
+
+/// The wake of `sleep --deep --snapshot` ("Restoring from a DB cluster
+/// snapshot", RestoreDBClusterFromSnapshot): the cluster comes back from its
+/// sleep snapshot under the same identifier, then its instances are made as
+/// for any cluster. What a restore does not set (the managed master
+/// password, backup retention) is changed in place once it is available.
+async fn restore(
+    step: &Step<'_>,
+    d: &Desired<'_, DbCluster>,
+    snapshot: &str,
+    group: String,
+    sg: String,
+) -> Result<Found<DbCluster>> {
+    let db = &d.spec.db;
+    step.status(&format!("restoring {} from its sleep snapshot {snapshot}", d.name));
+    let mut call = step
+        .aws()
+        .rds
+        .restore_db_cluster_from_snapshot()
+        .db_cluster_identifier(d.name)
+        .snapshot_identifier(snapshot)
         .engine(db.engine.as_str())
         .engine_version(&db.version)
         .db_subnet_group_name(group)

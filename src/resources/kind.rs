@@ -247,6 +247,9 @@ pub struct Policy {
     /// `sleep --deep --snapshot`: the database goes after a snapshot of
     /// this name, which any later apply restores.
     pub sleep_snapshot: Option<String>,
+    /// The plan is of the stack's sleeping form: what it leaves out comes
+    /// back with the wake.
+    pub sleeping: bool,
 }
 
 /// A typed reference to another resource of the stack, by address.

@@ -10,8 +10,10 @@ mod support;
 
 mod apply;
 mod auto_mode;
+mod budget;
 mod ci;
 mod cost;
+mod deep_sleep;
 mod destroy;
 mod faults;
 mod fileless;

@@ -240,6 +240,7 @@ pub struct Independent {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub budgets: aws_sdk_budgets::Client,
     pub rt: tokio::runtime::Runtime,
     pub region: String,
 }
@@ -272,6 +273,7 @@ impl Independent {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             ecr: aws_sdk_ecr::Client::new(&sdk),
+            budgets: aws_sdk_budgets::Client::new(&sdk),
             rt,
             region: region.to_string(),
         }

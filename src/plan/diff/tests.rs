@@ -57,6 +57,7 @@ fn action<'a>(actions: &'a [ResourceAction], address: &str) -> &'a ResourceActio
 fn plan(s: &Stack, live: Vec<Live>) -> (Vec<ResourceAction>, Vec<String>) {
     let policy = Policy {
         sleep_snapshot: None,
+        sleeping: false,
         final_snapshot: true,
         finish_migration: false,
         delete_images: false,

@@ -172,6 +172,9 @@ pub async fn before(rules: &Rules, req: &Req, now: Instant) -> Before {
             if rules.state().rds.stopped.contains(c) {
                 return invalid_cluster_state(c);
             }
+            if req.action() == "DeleteDBCluster" && req.param("DeleteAutomatedBackups") != Some("false") {
+                return delete_cluster(rules, req, c).await;
+            }
             Before::Forward(None)
         }
         _ => Before::Forward(None),
@@ -249,31 +252,89 @@ async fn modify_instance(rules: &Rules, req: &Req, now: Instant) -> Before {
     Before::Forward(None)
 }
 
-/// RestoreDBClusterFromSnapshot from an RDS instance's snapshot, which moto
-/// cannot read (it restores cluster snapshots only): the cluster is made in
-/// moto with the snapshot's engine user, and its source is recorded. AWS
-/// refuses a snapshot that is not available, or of an engine the Aurora
-/// engine cannot take ("Migrating data from an RDS for PostgreSQL DB
-/// instance to an Aurora PostgreSQL DB cluster by using an RDS snapshot";
-/// "Migrating an RDS for MySQL snapshot to Aurora").
+/// DeleteDBCluster removes the cluster's automated backups unless told not
+/// to ("DeleteAutomatedBackups: the default is to remove automated backups
+/// immediately after the DB cluster is deleted", DeleteDBCluster API
+/// reference); moto keeps them, and a cluster restored under the same name
+/// within the minute would clash with them.
+async fn delete_cluster(rules: &Rules, req: &Req, cluster: &str) -> Before {
+    let answer = match rules.upstream(req).await {
+        Ok((status, body)) => (status, body),
+        Err(e) => return Before::Answer(Reply::query_error(500, "InternalFailure", &e)),
+    };
+    if answer.0 == StatusCode::OK {
+        let list = wire::form_body(&[
+            ("Action", "DescribeDBClusterSnapshots"),
+            ("Version", "2014-10-31"),
+            ("DBClusterIdentifier", cluster),
+            ("SnapshotType", "automated"),
+        ]);
+        if let Ok((StatusCode::OK, body)) = rules.upstream(&req.with_body(list)).await {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let mut names = Vec::new();
+            wire::map_blocks(&text, "DBClusterSnapshot", |block| {
+                if let Some(n) = wire::tag(block, "DBClusterSnapshotIdentifier").filter(|n| n.starts_with("rds:")) {
+                    names.push(n.to_string());
+                }
+                block.to_string()
+            });
+            for n in names {
+                let delete = wire::form_body(&[
+                    ("Action", "DeleteDBClusterSnapshot"),
+                    ("Version", "2014-10-31"),
+                    ("DBClusterSnapshotIdentifier", &n),
+                ]);
+                let _ = rules.upstream(&req.with_body(delete)).await;
+            }
+        }
+    }
+    Before::Answer(Reply {
+        status: answer.0,
+        ..Reply::xml(answer.1)
+    })
+}
+
+/// A snapshot by name, as DescribeDBSnapshots (`cluster = false`) or
+/// DescribeDBClusterSnapshots show it: its XML block.
+async fn snapshot_block(rules: &Rules, req: &Req, name: &str, cluster: bool) -> Option<String> {
+    let (action, param, block) = if cluster {
+        (
+            "DescribeDBClusterSnapshots",
+            "DBClusterSnapshotIdentifier",
+            "DBClusterSnapshot",
+        )
+    } else {
+        ("DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshot")
+    };
+    let body = wire::form_body(&[("Action", action), ("Version", "2014-10-31"), (param, name)]);
+    match rules.upstream(&req.with_body(body)).await {
+        Ok((StatusCode::OK, body)) => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            wire::tag(&text, block).map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// RestoreDBClusterFromSnapshot, which moto cannot do for an RDS
+/// instance's snapshot (it restores cluster snapshots only), nor for a
+/// snapshot of a cluster whose master password RDS manages (moto answers
+/// 500, KeyError `_master_user_password`): the cluster is made in moto with
+/// the snapshot's engine user, and its source is recorded. AWS refuses a
+/// snapshot that is not available, or of an engine the Aurora engine cannot
+/// take ("Migrating data from an RDS for PostgreSQL DB instance to an
+/// Aurora PostgreSQL DB cluster by using an RDS snapshot"; "Migrating an
+/// RDS for MySQL snapshot to Aurora"; "Restoring from a DB cluster
+/// snapshot": the same engine).
 async fn restore_cluster(rules: &Rules, req: &Req, now: Instant) -> Before {
     let given = req.param("SnapshotIdentifier").unwrap_or_default().to_string();
     let name = given.rsplit(':').next().unwrap_or_default().to_string();
-    let body = wire::form_body(&[
-        ("Action", "DescribeDBSnapshots"),
-        ("Version", "2014-10-31"),
-        ("DBSnapshotIdentifier", &name),
-    ]);
-    let snapshot = match rules.upstream(&req.with_body(body)).await {
-        Ok((StatusCode::OK, body)) => {
-            let text = String::from_utf8_lossy(&body).into_owned();
-            wire::tag(&text, "DBSnapshot").map(str::to_string)
-        }
-        _ => None,
-    };
-    // A cluster snapshot: moto restores those itself.
-    let Some(snapshot) = snapshot else {
-        return Before::Forward(None);
+    let (snapshot, of_cluster) = match snapshot_block(rules, req, &name, false).await {
+        Some(s) => (s, false),
+        None => match snapshot_block(rules, req, &name, true).await {
+            Some(s) => (s, true),
+            None => return Before::Forward(None),
+        },
     };
     if wire::tag(&snapshot, "Status") != Some("available") {
         return Before::Answer(Reply::query_error(
@@ -284,10 +345,14 @@ async fn restore_cluster(rules: &Rules, req: &Req, now: Instant) -> Before {
     }
     let source_engine = wire::tag(&snapshot, "Engine").unwrap_or_default();
     let engine = req.param("Engine").unwrap_or_default();
-    let fits = matches!(
-        (source_engine, engine),
-        ("postgres", "aurora-postgresql") | ("mysql", "aurora-mysql")
-    );
+    let fits = if of_cluster {
+        source_engine == engine
+    } else {
+        matches!(
+            (source_engine, engine),
+            ("postgres", "aurora-postgresql") | ("mysql", "aurora-mysql")
+        )
+    };
     let source_major = wire::tag(&snapshot, "EngineVersion")
         .unwrap_or_default()
         .split('.')
@@ -334,7 +399,16 @@ async fn restore_cluster(rules: &Rules, req: &Req, now: Instant) -> Before {
         Err(e) => return Before::Answer(Reply::query_error(500, "InternalFailure", &e)),
     };
     let cluster = req.param("DBClusterIdentifier").unwrap_or_default().to_string();
-    let arn = wire::tag(&snapshot, "DBSnapshotArn").unwrap_or(&given).to_string();
+    let arn = wire::tag(
+        &snapshot,
+        if of_cluster {
+            "DBClusterSnapshotArn"
+        } else {
+            "DBSnapshotArn"
+        },
+    )
+    .unwrap_or(&given)
+    .to_string();
     {
         let mut st = rules.state();
         st.rds.restored_from.insert(cluster.clone(), arn);
