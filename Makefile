@@ -48,7 +48,7 @@ test: emulator kubectl actionlint
 
 # Modelled AWS minutes are 100 ms on the rules emulator: polls are scaled to match.
 demo: build emulator rules
-	$(DEMO_ENV) AWS_ENDPOINT_URL=$(RULES) EKSTACK_POLL_SCALE=0.02 ./scripts/demo.sh
+	$(DEMO_ENV) AWS_ENDPOINT_URL=$(RULES) EKSTACK_POLL_SCALE=0.02 EKSTACK_MODEL_SCALE=0.0016667 ./scripts/demo.sh
 
 bench: build
 	cargo run --example apply_bench

@@ -47,6 +47,10 @@ pub struct ApplyArgs {
     /// Scale every wait between polls (tests use a small value).
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
+    /// Real time per modelled second, for an emulator that runs AWS's
+    /// minutes faster (the waits that follow a step's usual duration).
+    #[arg(long, hide = true, env = "EKSTACK_MODEL_SCALE", default_value_t = 1.0)]
+    pub model_scale: f64,
 }
 
 pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Outcome> {
@@ -65,6 +69,7 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
         skip_final_snapshot: false,
         run: RunOptions {
             poll_scale: args.poll_scale,
+            model_scale: args.model_scale,
             delete_images: args.delete_images,
             ..RunOptions::default()
         },
@@ -102,6 +107,7 @@ fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::Saved
         skip_final_snapshot: false,
         run: RunOptions {
             poll_scale: args.poll_scale,
+            model_scale: args.model_scale,
             delete_images: saved.flags.delete_images,
             ..RunOptions::default()
         },

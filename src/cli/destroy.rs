@@ -33,6 +33,10 @@ pub struct DestroyArgs {
     pub parallelism: u16,
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
+    /// Real time per modelled second, for an emulator that runs AWS's
+    /// minutes faster (the waits that follow a step's usual duration).
+    #[arg(long, hide = true, env = "EKSTACK_MODEL_SCALE", default_value_t = 1.0)]
+    pub model_scale: f64,
 }
 
 pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
@@ -45,6 +49,7 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
         skip_final_snapshot: args.skip_final_snapshot,
         run: RunOptions {
             poll_scale: args.poll_scale,
+            model_scale: args.model_scale,
             delete_volumes: args.delete_volumes,
             delete_images: args.delete_images,
             ..RunOptions::default()

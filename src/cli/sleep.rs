@@ -36,6 +36,10 @@ pub struct SleepArgs {
     pub prices: Option<std::path::PathBuf>,
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
+    /// Real time per modelled second, for an emulator that runs AWS's
+    /// minutes faster (the waits that follow a step's usual duration).
+    #[arg(long, hide = true, env = "EKSTACK_MODEL_SCALE", default_value_t = 1.0)]
+    pub model_scale: f64,
 }
 
 pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
@@ -54,6 +58,7 @@ pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
     let options = ApplyOptions {
         run: RunOptions {
             poll_scale: args.poll_scale,
+            model_scale: args.model_scale,
             ..RunOptions::default()
         },
         resume: args.stack.resume("sleep"),

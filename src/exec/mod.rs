@@ -37,8 +37,30 @@ pub struct Node<W> {
     /// Not shown unless it fails: steps that only read (an unchanged resource
     /// whose id dependants need).
     pub quiet: bool,
+    /// How long it usually takes, when that is known (the latency model).
+    pub expected: Option<Expected>,
     pub work: W,
 }
+
+/// How long a step usually takes, and what AWS is known to be doing when
+/// it runs past that.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub low: Duration,
+    pub high: Duration,
+    pub meanwhile: String,
+}
+
+impl Expected {
+    /// The middle of the range: what the time left counts on.
+    pub fn typical(&self) -> Duration {
+        (self.low + self.high) / 2
+    }
+}
+
+/// What a step whose duration nobody modelled is counted as in the time
+/// left (API calls that take seconds).
+const UNMODELLED: Duration = Duration::from_secs(5);
 
 /// Executes one node's work. A step gets the outputs of the steps it depends
 /// on, and its own output goes on to the steps that depend on it.
@@ -64,12 +86,13 @@ pub enum Event {
     Started {
         key: String,
         label: String,
+        expected: Option<Expected>,
     },
+    /// Steps done of all shown, and the time left: the longest path through
+    /// what remains, each step at its typical duration less what it has run.
+    Overall { done: usize, total: usize, left: Duration },
     /// The live AWS state of a running step ("CREATING").
-    Status {
-        key: String,
-        text: String,
-    },
+    Status { key: String, text: String },
     Finished {
         key: String,
         label: String,
@@ -164,11 +187,13 @@ where
         queue,
         report: RunReport::default(),
         group_running: HashMap::new(),
+        running_since: HashMap::new(),
         stopping: false,
         events,
     };
     let mut tasks: JoinSet<(String, Duration, anyhow::Result<O>)> = JoinSet::new();
     let mut interrupt_open = true;
+    let mut announced = false;
 
     loop {
         if !d.stopping {
@@ -189,8 +214,10 @@ where
                     let _ = d.events.send(Event::Started {
                         key: key.clone(),
                         label: node.label.clone(),
+                        expected: node.expected.clone(),
                     });
                 }
+                d.running_since.insert(key.clone(), Instant::now());
                 let inputs = node
                     .deps
                     .iter()
@@ -209,6 +236,12 @@ where
             }
         }
 
+        // The first steps have started: how many there are and how long
+        // the whole run usually takes.
+        if !announced {
+            announced = true;
+            d.overall();
+        }
         if tasks.is_empty() {
             if d.stopping || d.queue.is_settled() {
                 break;
@@ -227,6 +260,7 @@ where
                 // Only an abort (second Ctrl-C) ends a task without a result.
                 if let Some(Ok((key, elapsed, result))) = joined {
                     d.complete(key, elapsed, result);
+                    d.overall();
                 }
             }
             signal = interrupt.recv(), if interrupt_open => match signal {
@@ -270,6 +304,8 @@ struct Dispatch<W, O> {
     queue: DepQueue,
     report: RunReport<O>,
     group_running: HashMap<String, usize>,
+    /// When each running step started.
+    running_since: HashMap<String, Instant>,
     stopping: bool,
     events: EventSender,
 }
@@ -282,7 +318,69 @@ impl<W, O> Dispatch<W, O> {
             .unwrap_or_else(|| key.to_string())
     }
 
+    /// Sends how far the run is: shown steps done of all, and the time left.
+    fn overall(&self) {
+        let shown = |k: &String| self.by_key.get(k).is_some_and(|n| !n.quiet);
+        let total = self.by_key.keys().filter(|k| shown(k)).count();
+        let done = self.report.finished.iter().filter(|(k, _)| shown(k)).count();
+        if total == 0 {
+            return;
+        }
+        let _ = self.events.send(Event::Overall {
+            done,
+            total,
+            left: self.time_left(),
+        });
+    }
+
+    /// The longest path through the steps not finished: a running step
+    /// counts its typical duration less what it has run (at least nothing),
+    /// a waiting one all of it.
+    fn time_left(&self) -> Duration {
+        let finished: std::collections::HashSet<&str> = self.report.finished.iter().map(|(k, _)| k.as_str()).collect();
+        let mut memo: HashMap<&str, Duration> = HashMap::new();
+        fn left<'a, W, O>(
+            d: &'a Dispatch<W, O>,
+            key: &'a str,
+            finished: &std::collections::HashSet<&str>,
+            memo: &mut HashMap<&'a str, Duration>,
+        ) -> Duration {
+            if finished.contains(key) {
+                return Duration::ZERO;
+            }
+            if let Some(v) = memo.get(key) {
+                return *v;
+            }
+            let Some(node) = d.by_key.get(key) else {
+                return Duration::ZERO;
+            };
+            // Guards against a cycle while it is computed.
+            memo.insert(key, Duration::ZERO);
+            let before = node
+                .deps
+                .iter()
+                .map(|dep| left(d, dep, finished, memo))
+                .max()
+                .unwrap_or_default();
+            let whole = match (&node.expected, node.quiet) {
+                (_, true) => Duration::ZERO,
+                (Some(e), false) => e.typical(),
+                (None, false) => UNMODELLED,
+            };
+            let ran = d.running_since.get(key).map(|t| t.elapsed()).unwrap_or_default();
+            let total = before + whole.saturating_sub(ran);
+            memo.insert(key, total);
+            total
+        }
+        self.by_key
+            .keys()
+            .map(|k| left(self, k, &finished, &mut memo))
+            .max()
+            .unwrap_or_default()
+    }
+
     fn complete(&mut self, key: String, elapsed: Duration, result: anyhow::Result<O>) {
+        self.running_since.remove(&key);
         if let Some(g) = self.by_key.get(&key).and_then(|n| n.group.clone()) {
             *self.group_running.entry(g).or_default() -= 1;
         }
@@ -365,6 +463,7 @@ mod tests {
             group: group.map(str::to_string),
             deps: deps.iter().map(|d| d.to_string()).collect(),
             quiet: false,
+            expected: None,
             work: ms,
         }
     }
@@ -527,5 +626,44 @@ mod tests {
         assert!(report.ok());
         assert_eq!(report.outputs["cluster"], vec!["role", "subnet", "vpc", "cluster"]);
         assert_eq!(report.outputs["unrelated"], vec!["unrelated"]);
+    }
+
+    /// The overall line: the time left is the longest path through what
+    /// remains at typical durations, and it falls as steps finish.
+    #[tokio::test(start_paused = true)]
+    async fn the_time_left_follows_the_critical_path_of_what_remains() {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let expect = |m: u64| Expected {
+            low: minutes(m) - Duration::from_secs(60),
+            high: minutes(m) + Duration::from_secs(60),
+            meanwhile: String::new(),
+        };
+        let mut cluster = node("cluster", &[], 12 * 60_000, None);
+        cluster.expected = Some(expect(12));
+        let mut nodes = node("nodes", &["cluster"], 150_000, None);
+        nodes.expected = Some(Expected {
+            low: Duration::from_secs(120),
+            high: Duration::from_secs(180),
+            meanwhile: String::new(),
+        });
+        let mut db = node("db", &[], 6 * 60_000, None);
+        db.expected = Some(expect(6));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (_itx, irx) = mpsc::unbounded_channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let runner = Arc::new(Fake { log, fail: "" });
+        let report = run(vec![cluster, nodes, db], runner, Limits::default(), tx, irx).await;
+        assert!(report.ok());
+        let mut overall = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if let Event::Overall { done, total, left } = e {
+                overall.push((done, total, left.as_secs()));
+            }
+        }
+        assert_eq!(
+            overall,
+            [(0, 3, 12 * 60 + 150), (1, 3, 6 * 60 + 150), (2, 3, 150), (3, 3, 0)],
+            "the cluster and its nodes are the critical path; the database runs beside them"
+        );
     }
 }

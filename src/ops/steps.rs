@@ -53,6 +53,7 @@ pub fn delete_node(live: Live, why: &str) -> Node<Work> {
         group: live.kind.ops().concurrency_group().map(str::to_string),
         deps: vec![],
         quiet: false,
+        expected: live.kind.ops().usual(crate::resources::Verb::Delete, None),
         work: Work::Delete { live },
     }
 }
@@ -70,6 +71,7 @@ pub fn sweep_node(vpc: &str, scope: super::sweep::Scope) -> Node<Work> {
         group: None,
         deps: vec![],
         quiet: false,
+        expected: None,
         work: Work::Sweep { vpc: vpc.into(), scope },
     }
 }
@@ -120,6 +122,17 @@ pub fn plan_steps(
             group: group.map(str::to_string),
             deps: resource.deps().cloned().collect(),
             quiet: a.action == Action::NoOp && a.pending.is_none(),
+            expected: match a.action {
+                Action::Create | Action::Replace => resource
+                    .kind
+                    .ops()
+                    .usual(crate::resources::Verb::Create, Some(resource)),
+                Action::Update => resource
+                    .kind
+                    .ops()
+                    .usual(crate::resources::Verb::Update, Some(resource)),
+                Action::NoOp | Action::Delete => None,
+            },
             work: Work::Ensure {
                 resource: resource.clone(),
                 action: a.clone(),
@@ -174,12 +187,13 @@ pub fn order_deletions(nodes: &mut [Node<Work>]) {
         match &n.work {
             Work::Delete { live } => {
                 let ops = live.kind.ops();
-                for (key, other, _) in &info {
+                for (key, other, other_deleted) in &info {
                     let Some(other) = other else { continue };
                     if *key == n.key {
                         continue;
                     }
-                    if other.refers_to(live) || ops.delete_after().contains(&other.kind) {
+                    let outlived = *other_deleted && ops.outlived_by_pointers_from().contains(&other.kind);
+                    if (other.refers_to(live) && !outlived) || ops.delete_after().contains(&other.kind) {
                         n.deps.push(key.clone());
                     }
                 }
@@ -228,6 +242,8 @@ impl Runner<Work, Output> for AwsRunner {
             let step = Step {
                 ctx: &ctx,
                 node: &node.key,
+                expected: node.expected.as_ref(),
+                started: tokio::time::Instant::now(),
             };
             let inputs = Inputs::new(inputs.into_iter().flatten());
             match &node.work {

@@ -111,6 +111,20 @@ impl ResourceKind for DbCluster {
     type Observed = Observed;
     type Attr = Attr;
 
+    /// DESIGN §8: about 2 minutes for the cluster itself.
+    fn usual(verb: super::Verb, spec: Option<&Spec>) -> Option<super::kind::Expected> {
+        match (verb, spec) {
+            (super::Verb::Create, Some(s)) if s.restore_from.is_some() => super::minutes(
+                10.0,
+                20.0,
+                "RDS is still restoring the cluster volume from the snapshot",
+            ),
+            (super::Verb::Create, _) => super::minutes(1.5, 3.0, "RDS is still making the cluster volume"),
+            (super::Verb::Delete, _) => super::minutes(1.5, 5.0, "RDS is still taking the final snapshot"),
+            (super::Verb::Update, _) => None,
+        }
+    }
+
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
         if stack.database_parked() {

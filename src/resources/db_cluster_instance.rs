@@ -12,7 +12,7 @@ use super::db_instance::{describe, pending_modifications, readiness, wait_gone};
 use super::db_parameter_group::Scope;
 use super::rds::{self, rds_tags, ParameterLink};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
-use super::{ours, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref};
+use super::{ours, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::config::{Database, Engine, Stack};
@@ -83,6 +83,17 @@ impl ResourceKind for DbClusterInstance {
     type Spec = Spec;
     type Observed = Observed;
     type Attr = Attr;
+
+    /// DESIGN §8: about 8 minutes for an Aurora instance.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create => {
+                super::minutes(6.0, 10.0, "RDS is still starting the instance on the cluster's volume")
+            }
+            super::Verb::Delete => super::minutes(3.0, 6.0, "RDS is still stopping and removing the instance"),
+            super::Verb::Update => None,
+        }
+    }
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
@@ -256,7 +267,7 @@ impl ResourceKind for DbClusterInstance {
     }
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
-        poll(step, &format!("database {}", live.id), Self::READY_TIMEOUT, || async {
+        super::poll_usual(step, &format!("database {}", live.id), Self::READY_TIMEOUT, || async {
             let d = describe(step.aws(), &live.id)
                 .await?
                 .ok_or_else(|| anyhow!("database {} disappeared", live.id))?;

@@ -108,6 +108,32 @@ impl ResourceKind for DbInstance {
     type Observed = Observed;
     type Attr = Attr;
 
+    /// DESIGN §8: single-AZ about 6 minutes, Multi-AZ about 15, a restore
+    /// from a snapshot about 10, a delete about 5.
+    fn usual(verb: super::Verb, spec: Option<&Spec>) -> Option<super::kind::Expected> {
+        match (verb, spec) {
+            (super::Verb::Create, Some(s)) if s.restore_from.is_some() => super::minutes(
+                8.0,
+                14.0,
+                "RDS is still copying the snapshot's data onto the new volume; more data takes longer",
+            ),
+            (super::Verb::Create, Some(s)) if s.db.multi_az => super::minutes(
+                12.0,
+                18.0,
+                "RDS is still making the standby in the other AZ and its first backup",
+            ),
+            (super::Verb::Create, _) => {
+                super::minutes(5.0, 8.0, "RDS is still making the instance and its first backup")
+            }
+            (super::Verb::Delete, _) => super::minutes(
+                4.0,
+                6.0,
+                "RDS is still taking the final snapshot and releasing the storage",
+            ),
+            (super::Verb::Update, _) => None,
+        }
+    }
+
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
         if stack.database_parked() {
@@ -762,7 +788,7 @@ pub(crate) async fn describe(aws: &Aws, id: &str) -> Result<Option<SdkDbInstance
 
 /// Waits for `target`: available with no pending modifications, or stopped.
 async fn wait_for(step: &Step<'_>, live: &Found<DbInstance>, target: Readiness) -> Result<Found<DbInstance>> {
-    poll(
+    super::poll_usual(
         step,
         &format!("database {}", live.id),
         DbInstance::READY_TIMEOUT,
@@ -862,7 +888,7 @@ async fn stop(step: &Step<'_>, live: &Found<DbInstance>) -> Result<Found<DbInsta
 /// Waits until an instance (standalone or in a cluster) is gone.
 pub(crate) async fn wait_gone(step: &Step<'_>, id: &str, timeout: Duration) -> Result<()> {
     let aws = step.aws();
-    poll(step, &format!("database {id} to be deleted"), timeout, || async {
+    super::poll_usual(step, &format!("database {id} to be deleted"), timeout, || async {
         match describe(aws, id).await? {
             None => Ok(Polled::Ready(())),
             Some(d) => Ok(Polled::Pending(d.db_instance_status().unwrap_or_default().to_string())),

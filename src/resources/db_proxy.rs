@@ -115,6 +115,14 @@ impl ResourceKind for DbProxy {
     type Observed = Observed;
     type Attr = Attr;
 
+    /// DESIGN §8 additions: about 5 minutes to make.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create => super::minutes(4.0, 7.0, "RDS is still starting the proxy's fleet in the subnets"),
+            super::Verb::Delete | super::Verb::Update => None,
+        }
+    }
+
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(db) = &stack.database else { return vec![] };
         let Some(p) = db.proxy else { return vec![] };

@@ -82,6 +82,17 @@ impl ResourceKind for DbReplica {
     type Observed = Observed;
     type Attr = Attr;
 
+    /// DESIGN §8 additions: about 10 minutes for a read replica.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create => {
+                super::minutes(8.0, 14.0, "RDS is still copying the primary's snapshot to the replica")
+            }
+            super::Verb::Delete => super::minutes(4.0, 6.0, "RDS is still removing the replica"),
+            super::Verb::Update => None,
+        }
+    }
+
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         // Deleted while the stack sleeps, after a snapshot (`sleep --deep --snapshot`).
         if stack.database_parked() {

@@ -201,7 +201,7 @@ where
         Err(e) if in_progress.iter().any(|c| crate::aws::errors::has_code(&e, c)) => {}
         other => other?,
     }
-    super::poll(step, &format!("{what} to be deleted"), timeout, || {
+    super::poll_usual(step, &format!("{what} to be deleted"), timeout, || {
         let seen = look();
         async move {
             match seen.await? {

@@ -131,6 +131,15 @@ impl ResourceKind for EksAddon {
     type Observed = Observed;
     type Attr = Attr;
 
+    /// DESIGN §8 additions: 1–2 minutes (CoreDNS up to 5 while no node can
+    /// run it).
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create | super::Verb::Update => super::minutes(1.0, 2.0, "EKS is still rolling the add-on out; one that runs as a Deployment waits for a node or Fargate pod to run on"),
+            super::Verb::Delete => None,
+        }
+    }
+
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = stack.running_cluster() else {
             return vec![];

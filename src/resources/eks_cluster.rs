@@ -15,7 +15,7 @@ use super::eks::{once_role_propagated, request_token, sync_tags, tag_map, wait_u
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack};
-use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Policy, Polled};
+use super::{existing, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Policy, Polled};
 use super::{Kind, Ref, Remains, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::aws::Aws;
@@ -120,6 +120,17 @@ impl ResourceKind for EksCluster {
     type Spec = Spec;
     type Observed = Observed;
     type Attr = Attr;
+
+    /// DESIGN §8: a control plane takes 9–15 minutes to make and about 5
+    /// to delete; a version update 8–10.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create => super::minutes(9.0, 15.0, "EKS is still provisioning the control plane (API servers and etcd across three AZs); creates past 15 minutes happen in busy regions and usually finish"),
+            super::Verb::Delete => super::minutes(4.0, 6.0, "EKS is still tearing down the control plane and its network interfaces"),
+            // A config change takes a minute, a version update many: no one range.
+            super::Verb::Update => None,
+        }
+    }
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = stack.running_cluster() else {
@@ -393,7 +404,7 @@ impl ResourceKind for EksCluster {
     }
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
-        poll(
+        super::poll_usual(
             step,
             &format!("EKS cluster {}", live.id),
             Self::READY_TIMEOUT,
@@ -563,7 +574,7 @@ impl ResourceKind for EksCluster {
                 other?;
             }
         }
-        poll(
+        super::poll_usual(
             step,
             &format!("EKS cluster {} to be deleted", live.id),
             Self::READY_TIMEOUT,

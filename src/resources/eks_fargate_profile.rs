@@ -13,7 +13,7 @@ use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
-use super::{existing, poll, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New};
+use super::{existing, retry_while, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New};
 use super::{Kind, Polled, Ref, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
@@ -74,6 +74,18 @@ impl ResourceKind for EksFargateProfile {
     type Spec = Spec;
     type Observed = Observed;
     type Attr = Attr;
+
+    /// DESIGN §8: about 2 minutes each way.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create | super::Verb::Delete => super::minutes(
+                1.5,
+                2.5,
+                "EKS is still setting up the profile's pod execution; pods it selects wait meanwhile",
+            ),
+            super::Verb::Update => None,
+        }
+    }
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = stack.running_cluster() else {
@@ -227,7 +239,7 @@ impl ResourceKind for EksFargateProfile {
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
         let cluster = &live.observed.cluster;
-        poll(
+        super::poll_usual(
             step,
             &format!("Fargate profile {}", live.id),
             Self::READY_TIMEOUT,

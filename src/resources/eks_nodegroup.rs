@@ -16,7 +16,7 @@ use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
-use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Polled, Ref};
+use super::{existing, Attribute, Changes, Desired, Discovery, Found, Inputs, Leftovers, New, Polled, Ref};
 use super::{Kind, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
@@ -93,6 +93,17 @@ impl ResourceKind for EksNodegroup {
     type Spec = Spec;
     type Observed = Observed;
     type Attr = Attr;
+
+    /// DESIGN §8: about 2.5 minutes to make, 4.5 to delete (nodes drain),
+    /// about 5 for a version update.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create => super::minutes(2.0, 3.5, "the instances are still booting and joining the cluster; a node that cannot reach the API server or pull from ECR keeps the group CREATING until EKS reports NodeCreationFailure (about 20 minutes)"),
+            super::Verb::Delete => super::minutes(3.5, 5.5, "EKS is still draining the nodes (pods with disruption budgets can hold it) and terminating the instances"),
+            // A config change takes a minute, a version update many: no one range.
+            super::Verb::Update => None,
+        }
+    }
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         let Some(eks) = stack.running_cluster() else {
@@ -289,7 +300,7 @@ impl ResourceKind for EksNodegroup {
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
         let cluster = &live.observed.cluster;
-        poll(
+        super::poll_usual(
             step,
             &format!("node group {}", live.id),
             Self::READY_TIMEOUT,

@@ -74,6 +74,21 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
         &[]
     }
 
+    /// How long AWS usually takes to make, change or delete one (DESIGN §8),
+    /// and what it is doing when it takes longer: shown next to a running
+    /// step, counted in the time left, and what the wait's polls follow.
+    /// `None`: seconds.
+    fn usual(_verb: Verb, _spec: Option<&Self::Spec>) -> Option<Expected> {
+        None
+    }
+
+    /// Kinds whose resources, when they are being deleted too, need not be
+    /// gone before this one goes although they point at it (a route to a
+    /// deleted NAT gateway turns blackhole; the route table can go later).
+    fn outlived_by_pointers_from() -> &'static [Kind] {
+        &[]
+    }
+
     /// Kinds whose deletions, of resources pointing at this one, must be
     /// done before this one is updated (an RDS instance cannot be stopped
     /// while read replicas of it exist).
@@ -622,15 +637,75 @@ pub enum Polled<T> {
 
 /// Polls `check` until it says ready, with exponential backoff and jitter,
 /// reporting each state it sees, for at most `timeout`.
-pub async fn poll<T, F, Fut>(step: &Step<'_>, what: &str, timeout: Duration, mut check: F) -> Result<T>
+pub async fn poll<T, F, Fut>(step: &Step<'_>, what: &str, timeout: Duration, check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Polled<T>>>,
+{
+    poll_by(step, what, timeout, None, check).await
+}
+
+/// [`poll`] for a step's main wait (the resource made or deleted): it
+/// follows the step's usual duration ([`next_poll`]), looking seldom early
+/// and often near the usual end.
+pub async fn poll_usual<T, F, Fut>(step: &Step<'_>, what: &str, timeout: Duration, check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Polled<T>>>,
+{
+    let usual = step.expected.filter(|_| step.ctx.options.model_scale > 0.0);
+    poll_by(step, what, timeout, usual, check).await
+}
+
+/// When a wait looks next. With a usual range (in modelled time, from
+/// the step's start): not before 95% of its low end, then at an interval
+/// of `POLL_K` × √(range in seconds), 2 to 15 s (twice that once past its
+/// high end). Waits in a row on the critical path (a control plane, its
+/// node group, CoreDNS) each overshoot by half their interval on average,
+/// and a wait reads about half its range over its interval: intervals in
+/// proportion to √range give the fewest reads for a given total overshoot.
+/// Without a range: exponential backoff from 2 s by 1.5 to 20 s.
+/// `previous`: the last backoff delay. Pure, so the benchmark runs the
+/// same schedule on a simulated clock.
+pub fn next_poll(usual: Option<&Expected>, since_start: Duration, previous: Duration) -> Duration {
+    let Some(u) = usual else {
+        return if previous.is_zero() {
+            Duration::from_secs(2)
+        } else {
+            previous.mul_f64(1.5).min(Duration::from_secs(20))
+        };
+    };
+    let quiet = u.low.mul_f64(0.95);
+    if since_start < quiet {
+        return quiet - since_start;
+    }
+    let range = u.high.saturating_sub(u.low).as_secs_f64().max(1.0);
+    let every = Duration::from_secs_f64(POLL_K * range.sqrt()).clamp(Duration::from_secs(2), Duration::from_secs(15));
+    if since_start <= u.high {
+        every
+    } else {
+        every * 2
+    }
+}
+
+/// Seconds of poll interval per √second of a usual range (tuned with
+/// `cargo run --example poll_bench`).
+pub const POLL_K: f64 = 0.5;
+
+async fn poll_by<T, F, Fut>(
+    step: &Step<'_>,
+    what: &str,
+    timeout: Duration,
+    usual: Option<&Expected>,
+    mut check: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Polled<T>>>,
 {
     use rand::Rng;
     let started = std::time::Instant::now();
-    let mut delay = Duration::from_secs(2);
-    let max_delay = Duration::from_secs(20);
+    let mut delay = Duration::ZERO;
     let mut last_state = String::new();
     loop {
         match check().await? {
@@ -648,9 +723,20 @@ where
                 crate::render::duration(timeout)
             );
         }
-        let jitter = rand::thread_rng().gen_range(0.8..1.2);
-        step.ctx.pause(delay.mul_f64(jitter)).await;
-        delay = (delay.mul_f64(1.5)).min(max_delay);
+        match usual {
+            Some(u) => {
+                // Modelled time since the step started, at the emulator's pace.
+                let scale = step.ctx.options.model_scale;
+                let since = step.started.elapsed().div_f64(scale);
+                let next = next_poll(Some(u), since, Duration::ZERO);
+                tokio::time::sleep(next.mul_f64(scale)).await;
+            }
+            None => {
+                delay = next_poll(None, Duration::ZERO, delay);
+                let jitter = rand::thread_rng().gen_range(0.8..1.2);
+                step.ctx.pause(delay.mul_f64(jitter)).await;
+            }
+        }
     }
 }
 
@@ -737,4 +823,24 @@ impl Ctx {
     pub async fn pause(&self, d: Duration) {
         tokio::time::sleep(d.mul_f64(self.options.scale())).await;
     }
+}
+
+/// Which change a usual duration is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Create,
+    Update,
+    Delete,
+}
+
+pub use crate::exec::Expected;
+
+/// A usual duration of `low` to `high` minutes, and what AWS is known to be
+/// doing when a step runs past it.
+pub fn minutes(low: f64, high: f64, meanwhile: &str) -> Option<Expected> {
+    Some(Expected {
+        low: Duration::from_secs_f64(low * 60.0),
+        high: Duration::from_secs_f64(high * 60.0),
+        meanwhile: meanwhile.to_string(),
+    })
 }

@@ -45,8 +45,9 @@ pub mod vpc;
 use std::sync::{Arc, Mutex};
 
 pub use kind::{
-    existing, gone_ok, ours, poll, retry_when, retry_while, Attribute, Blocker, Changes, Compare, Desired, Discovery,
-    Found, Guard, Inputs, Leftovers, New, OnChange, Policy, Polled, Ref, Remains, Resolve, ResourceKind,
+    existing, gone_ok, minutes, ours, poll, poll_usual, retry_when, retry_while, Attribute, Blocker, Changes, Compare,
+    Desired, Discovery, Expected, Found, Guard, Inputs, Leftovers, New, OnChange, Policy, Polled, Ref, Remains,
+    Resolve, ResourceKind, Verb,
 };
 pub use registry::{Kind, KindOps};
 pub use tags::{TAG_ADDRESS, TAG_STACK};
@@ -69,6 +70,11 @@ pub struct RunOptions {
     /// `sleep --deep --snapshot`: the database is deleted after a snapshot
     /// of this name, which the wake restores.
     pub sleep_snapshot: Option<String>,
+    /// Real time per modelled second of the latency model, for the waits
+    /// that follow a step's usual duration: 1 against AWS; an emulator
+    /// that runs its minutes faster says how much faster (0 turns the
+    /// usual-duration schedule off).
+    pub model_scale: f64,
 }
 
 impl Default for RunOptions {
@@ -79,6 +85,7 @@ impl Default for RunOptions {
             delete_volumes: false,
             delete_images: false,
             sleep_snapshot: None,
+            model_scale: 1.0,
         }
     }
 }
@@ -143,6 +150,11 @@ impl Ctx {
 pub struct Step<'a> {
     pub ctx: &'a Ctx,
     pub node: &'a str,
+    /// How long the step usually takes, if modelled: its main wait polls
+    /// by it ([`kind::poll_usual`]).
+    pub expected: Option<&'a Expected>,
+    /// When the step started (tokio's clock, which the benchmark pauses).
+    pub started: tokio::time::Instant,
 }
 
 impl Step<'_> {

@@ -14,7 +14,7 @@ use super::eip::Eip;
 use super::internet_gateway;
 use super::subnet::{Subnet, Tier};
 use super::tags::{self, claimed_address};
-use super::{poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref, Resolve};
+use super::{Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled, Ref, Resolve};
 use super::{Kind, ResourceKind, Step};
 use crate::aws::errors::AwsResultExt;
 use crate::aws::Aws;
@@ -105,6 +105,29 @@ impl ResourceKind for NatGateway {
     type Spec = Spec;
     type Observed = Observed;
     type Attr = Attr;
+
+    /// DESIGN §8: about 1.5 minutes to make, 1 to delete.
+    fn usual(verb: super::Verb, _: Option<&Spec>) -> Option<super::kind::Expected> {
+        match verb {
+            super::Verb::Create => super::minutes(1.0, 2.0, "EC2 is still placing the gateway in its subnet"),
+            super::Verb::Delete => super::minutes(0.5, 1.5, "EC2 is still releasing the gateway's network interface"),
+            super::Verb::Update => None,
+        }
+    }
+
+    /// Nodes and Fargate pods reach ECR and AWS's APIs through it while
+    /// they drain; once they are gone nothing needs egress, and the NAT
+    /// gateway goes while the control plane is still being deleted.
+    fn delete_after() -> &'static [Kind] {
+        &[Kind::EksNodegroup, Kind::EksFargateProfile]
+    }
+
+    /// DeleteNatGateway leaves the routes to it as blackholes, so the
+    /// route tables (which wait for the sweep of what the cluster left)
+    /// are deleted after it, not before.
+    fn outlived_by_pointers_from() -> &'static [Kind] {
+        &[Kind::RouteTable]
+    }
 
     fn desired(stack: &Stack) -> Vec<New<Self>> {
         azs(stack)
@@ -215,7 +238,7 @@ impl ResourceKind for NatGateway {
     }
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
-        poll(
+        super::poll_usual(
             step,
             &format!("NAT gateway {}", live.id),
             Self::READY_TIMEOUT,
@@ -274,7 +297,7 @@ impl ResourceKind for NatGateway {
             other => other?,
         }
         // Its address and ENI are freed only once it reaches "deleted".
-        poll(
+        super::poll_usual(
             step,
             &format!("NAT gateway {} to be deleted", live.id),
             Self::READY_TIMEOUT,

@@ -100,8 +100,12 @@ pub trait KindOps: Send + Sync {
     fn replace_order(&self) -> ReplaceOrder;
     fn leftovers(&self) -> Leftovers;
     fn delete_after(&self) -> &'static [Kind];
+    fn outlived_by_pointers_from(&self) -> &'static [Kind];
     fn update_after_deleting(&self) -> &'static [Kind];
     fn concurrency_group(&self) -> Option<&'static str>;
+    /// How long a change of `verb` usually takes (`resource`: the desired
+    /// one, for creates and updates).
+    fn usual(&self, verb: super::kind::Verb, resource: Option<&Resource>) -> Option<super::kind::Expected>;
 
     /// Every attribute the kind names, whether or not a resource has it.
     fn attribute_names(&self) -> Vec<&'static str>;
@@ -184,12 +188,20 @@ impl<K: ResourceKind> KindOps for Erased<K> {
         K::delete_after()
     }
 
+    fn outlived_by_pointers_from(&self) -> &'static [Kind] {
+        K::outlived_by_pointers_from()
+    }
+
     fn update_after_deleting(&self) -> &'static [Kind] {
         K::update_after_deleting()
     }
 
     fn concurrency_group(&self) -> Option<&'static str> {
         K::concurrency_group()
+    }
+
+    fn usual(&self, verb: super::kind::Verb, resource: Option<&Resource>) -> Option<super::kind::Expected> {
+        K::usual(verb, resource.and_then(|r| r.spec::<K>()))
     }
 
     fn attribute_names(&self) -> Vec<&'static str> {

@@ -316,7 +316,29 @@ fn destroy_order_follows_what_each_live_resource_points_at() {
     );
     waits(&format!("eip.nat.{a}"), &[&format!("nat-gateway.{a}")]);
     waits("internet-gateway", &[&format!("nat-gateway.{a}"), "route-table.public"]);
-    waits(&format!("nat-gateway.{a}"), &[&format!("route-table.private.{c}")]);
+    // The NAT gateway goes once nothing needs egress (nodes, Fargate pods),
+    // beside the control plane's deletion: not after the route tables,
+    // which wait for the sweep, which waits for the cluster.
+    waits(
+        &format!("nat-gateway.{a}"),
+        &["eks-nodegroup.general", "eks-fargate-profile.apps"],
+    );
+    let nat = nodes
+        .iter()
+        .find(|n| n.key == key_of(&format!("nat-gateway.{a}")))
+        .unwrap();
+    for o in [
+        key_of(&format!("route-table.private.{c}")),
+        key_of(&format!("route-table.private.{a}")),
+        key_of("eks-cluster"),
+        SWEEP.to_string(),
+    ] {
+        assert!(
+            !nat.deps.contains(&o),
+            "the NAT gateway need not wait for {o}: {:?}",
+            nat.deps
+        );
+    }
     waits("eks-cluster", &["eks-nodegroup.general", "eks-fargate-profile.apps"]);
     waits("iam-role.cluster", &["eks-cluster"]);
     waits("iam-role.node", &["eks-nodegroup.general"]);
@@ -328,4 +350,80 @@ fn destroy_order_follows_what_each_live_resource_points_at() {
         assert!(sweep.deps.contains(&key_of(k)), "the sweep waits for {k}");
     }
     assert_eq!(p.destroy("mvp").0, 0);
+}
+
+/// Plain output says how long each slow step usually takes and how long the
+/// run has left, falling as steps finish; and the NAT gateway is deleted
+/// while the control plane is, before the sweep that waits for it.
+#[test]
+fn progress_shows_usual_durations_and_time_left_and_nat_goes_with_the_cluster() {
+    require_emulator();
+    let t = Scenario::from_sample("learning", "prg");
+    let out = t.ok(&["apply", "--env", "mvp", "--yes"]);
+    assert!(
+        out.contains("create eks-cluster: started (usually 9–15 min)"),
+        "the cluster's create says how long it usually takes:\n{out}"
+    );
+    assert!(
+        out.contains("create eks-nodegroup.general: started (usually 2m00s–3m30s)"),
+        "{out}"
+    );
+    let lefts: Vec<u64> = out
+        .lines()
+        .filter_map(|l| l.split("steps done, about ").nth(1))
+        .filter_map(|rest| rest.split('m').next())
+        .filter_map(|m| m.trim().parse().ok())
+        .collect();
+    assert!(lefts.len() >= 2, "the time left is told more than once:\n{out}");
+    assert!(lefts.windows(2).all(|w| w[1] < w[0]), "and it falls: {lefts:?}");
+    assert!(
+        lefts[0] >= 14,
+        "the learning stack's critical path is about 15 minutes: {lefts:?}"
+    );
+    assert!(out.contains("steps done, nothing left"), "{out}");
+
+    let before = t.proxy.requests().len();
+    let out = t.ok(&["destroy", "--env", "mvp", "--yes"]);
+    assert!(
+        out.contains("delete eks-cluster") && out.contains("(usually 4–6 min)"),
+        "{out}"
+    );
+    let actions: Vec<String> = t.proxy.requests()[before..].iter().map(|(a, _)| a.clone()).collect();
+    let first = |p: &dyn Fn(&str) -> bool, what: &str| {
+        actions
+            .iter()
+            .position(|x| p(x))
+            .unwrap_or_else(|| panic!("no {what}: {actions:?}"))
+    };
+    let last = |p: &dyn Fn(&str) -> bool, what: &str| {
+        actions
+            .iter()
+            .rposition(|x| p(x))
+            .unwrap_or_else(|| panic!("no {what}: {actions:?}"))
+    };
+    let nat = first(&|a| a == "DeleteNatGateway", "DeleteNatGateway");
+    // After the polls that saw the node group and the Fargate profile gone…
+    let nodes_gone = last(
+        &|a| a.starts_with("GET ") && a.contains("/node-groups/"),
+        "node group polls",
+    );
+    let pods_gone = last(
+        &|a| a.starts_with("GET ") && a.contains("/fargate-profiles/"),
+        "Fargate polls",
+    );
+    assert!(nat > nodes_gone && nat > pods_gone, "{actions:?}");
+    // …and before the sweep (which waits for the cluster to be gone).
+    let sweep = first(&|a| a == "DescribeLoadBalancers", "the sweep");
+    let cluster_gone = last(
+        &|a| a.starts_with("GET /clusters/") && a.matches('/').count() == 2,
+        "cluster polls",
+    );
+    assert!(
+        nat < sweep && nat < cluster_gone,
+        "the NAT goes while the control plane is deleted: {actions:?}"
+    );
+    assert!(
+        nat < first(&|a| a == "DeleteRouteTable", "DeleteRouteTable"),
+        "{actions:?}"
+    );
 }

@@ -126,6 +126,7 @@ fn apply_killed_at_any_point_converges_with_no_duplicates() {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_ENDPOINT_URL", proxy.url())
+            .env("EKSTACK_MODEL_SCALE", model_scale())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

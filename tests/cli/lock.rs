@@ -23,6 +23,7 @@ fn spawn(p: &Project, proxy: &FaultProxy, args: &[&str]) -> Child {
         .args(["--yes", "--endpoint-url", &proxy.url()])
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("EKSTACK_MODEL_SCALE", model_scale())
         .env("EKSTACK_POLL_SCALE", "0.01")
         .env("EKSTACK_LOCK_TTL_SECONDS", TTL)
         .stdout(Stdio::piped())

@@ -168,9 +168,16 @@ fn rename(text: &str, name: &str) -> String {
     out
 }
 
+/// Real seconds per modelled second in the AWS-rules proxy (100 ms a
+/// modelled minute): the pace ekstack's usual-duration waits follow here.
+pub fn model_scale() -> String {
+    format!("{}", crate::rules::Settings::default().minute.as_secs_f64() / 60.0)
+}
+
 pub fn ekstack() -> Command {
     let mut c = Command::cargo_bin("ekstack").unwrap();
     c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("EKSTACK_MODEL_SCALE", model_scale())
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")
@@ -588,6 +595,7 @@ impl Scenario {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("EKSTACK_POLL_SCALE", "0.01")
+            .env("EKSTACK_MODEL_SCALE", model_scale())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
