@@ -52,6 +52,7 @@ demo: build emulator rules
 
 bench: build
 	cargo run --example apply_bench
+	EKSTACK_TEST_ENDPOINT=$${EKSTACK_TEST_ENDPOINT:-http://127.0.0.1:5055} cargo run --example poll_bench
 
 lint:
 	cargo fmt --all -- --check

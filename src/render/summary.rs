@@ -109,8 +109,10 @@ pub fn slept(s: &Slept, commands: &WakeCommands, style: Style) -> String {
         format!("Already asleep: ${asleep:.3}/hour.\n")
     } else {
         let share = if now > 0.0 { asleep / now * 100.0 } else { 0.0 };
+        // Slept deeper from a sleep, the cost before is not the awake one.
+        let of = if s.plan.sleeping { "of before" } else { "of awake" };
         format!(
-            "{} Hourly cost ${now:.3} → ${asleep:.3} ({share:.1}% of awake). `{wake}` brings it back.\n",
+            "{} Hourly cost ${now:.3} → ${asleep:.3} ({share:.1}% {of}). `{wake}` brings it back.\n",
             style.green("Asleep.")
         )
     };
