@@ -353,8 +353,8 @@ async fn describe(aws: &Aws, account: &str, name: &str) -> Result<Option<SdkBudg
     Ok(out.and_then(|o| o.budget))
 }
 
-/// The budget's notifications with their subscribers, as alarm lines.
-async fn alarms(aws: &Aws, account: &str, name: &str) -> Result<Vec<String>> {
+/// The budget's notifications (AWS allows five a budget: one page).
+async fn budget_notifications(aws: &Aws, account: &str, name: &str) -> Result<Vec<Notification>> {
     let out = aws
         .budgets
         .describe_notifications_for_budget()
@@ -363,8 +363,13 @@ async fn alarms(aws: &Aws, account: &str, name: &str) -> Result<Vec<String>> {
         .send()
         .await
         .aws_on("budgets:DescribeNotificationsForBudget", name)?;
+    Ok(out.notifications().to_vec())
+}
+
+/// The budget's notifications with their subscribers, as alarm lines.
+async fn alarms(aws: &Aws, account: &str, name: &str) -> Result<Vec<String>> {
     let mut lines = Vec::new();
-    for n in out.notifications() {
+    for n in &budget_notifications(aws, account, name).await? {
         let subs = aws
             .budgets
             .describe_subscribers_for_notification()
@@ -397,21 +402,13 @@ async fn alarms(aws: &Aws, account: &str, name: &str) -> Result<Vec<String>> {
 /// Deletes the budget's notifications and makes ekstack's two, each with
 /// the address as its one subscriber.
 async fn replace_alarms(aws: &Aws, account: &str, name: &str, email: &str) -> Result<()> {
-    let out = aws
-        .budgets
-        .describe_notifications_for_budget()
-        .account_id(account)
-        .budget_name(name)
-        .send()
-        .await
-        .aws_on("budgets:DescribeNotificationsForBudget", name)?;
-    for n in out.notifications() {
+    for n in budget_notifications(aws, account, name).await? {
         gone_ok(
             aws.budgets
                 .delete_notification()
                 .account_id(account)
                 .budget_name(name)
-                .notification(n.clone())
+                .notification(n)
                 .send()
                 .await
                 .aws_on("budgets:DeleteNotification", name),

@@ -637,40 +637,11 @@ async fn migrate(
     group: String,
     sg: String,
 ) -> Result<Found<DbCluster>> {
-    let db = &d.spec.db;
     let instance = source.db_instance_identifier().unwrap_or_default().to_string();
     let snapshot = migration_snapshot(&instance);
     let arn = super::db_instance::snapshot_for_migration(step, &instance, &snapshot, d.tags).await?;
     step.status(&format!("restoring {} from {snapshot}", d.name));
-    let mut call = step
-        .aws()
-        .rds
-        .restore_db_cluster_from_snapshot()
-        .db_cluster_identifier(d.name)
-        .snapshot_identifier(&arn)
-        .engine(db.engine.as_str())
-        .engine_version(&db.version)
-        .db_subnet_group_name(group)
-        .vpc_security_group_ids(sg)
-        .set_db_cluster_parameter_group_name(d.spec.parameters.custom_name())
-        .deletion_protection(db.deletion_protection)
-        .copy_tags_to_snapshot(true)
-        .port(db.engine.port())
-        .set_tags(Some(rds_tags(d.tags)));
-    if let Some(s) = db.serverless {
-        call = call.serverless_v2_scaling_configuration(scaling(s));
-    }
-    let cluster = match call.send().await.aws_on("rds:RestoreDBClusterFromSnapshot", d.name) {
-        Ok(out) => out.db_cluster,
-        // Restored by an interrupted run.
-        Err(e) if has_code(&e, "DBClusterAlreadyExistsFault") => describe(step.aws(), d.name).await?,
-        Err(e) => return Err(e),
-    };
-    let cluster = cluster.ok_or_else(|| anyhow!("RestoreDBClusterFromSnapshot returned nothing"))?;
-    let made = ours(to_found(&cluster, &step.ctx.stack).ok_or_else(|| anyhow!("DB cluster without an identifier"))?)?;
-    let mut live = wait_for(step, &made, Readiness::Ready).await?;
-    live.origin = crate::live::Origin::Adopted;
-    Ok(live)
+    restore_from(step, d, &arn, group, sg).await
 }
 
 /// The wake of `sleep --deep --snapshot` ("Restoring from a DB cluster
@@ -685,8 +656,22 @@ async fn restore(
     group: String,
     sg: String,
 ) -> Result<Found<DbCluster>> {
-    let db = &d.spec.db;
     step.status(&format!("restoring {} from its sleep snapshot {snapshot}", d.name));
+    restore_from(step, d, snapshot, group, sg).await
+}
+
+/// RestoreDBClusterFromSnapshot into the desired cluster, from `snapshot`
+/// (a name or an ARN: an instance's snapshot for a migration, the
+/// cluster's own for a wake), waited for until available. It comes back
+/// adopted, so the engine makes the changes a restore cannot carry.
+async fn restore_from(
+    step: &Step<'_>,
+    d: &Desired<'_, DbCluster>,
+    snapshot: &str,
+    group: String,
+    sg: String,
+) -> Result<Found<DbCluster>> {
+    let db = &d.spec.db;
     let mut call = step
         .aws()
         .rds
