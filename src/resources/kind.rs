@@ -844,3 +844,30 @@ pub fn minutes(low: f64, high: f64, meanwhile: &str) -> Option<Expected> {
         meanwhile: meanwhile.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_reads_nothing_early_then_often_near_the_usual_end() {
+        let cluster = minutes(9.0, 15.0, "").unwrap();
+        let s = Duration::from_secs;
+        // Quiet until 95% of 9 minutes (513 s), whenever it is asked.
+        assert_eq!(next_poll(Some(&cluster), s(0), Duration::ZERO), s(513));
+        assert_eq!(next_poll(Some(&cluster), s(500), Duration::ZERO), s(13));
+        // Then every 0.5 × √360 s ≈ 9.5 s up to 15 minutes, twice that after.
+        let every = next_poll(Some(&cluster), s(600), Duration::ZERO);
+        assert!((every.as_secs_f64() - 9.487).abs() < 0.01, "{every:?}");
+        assert_eq!(next_poll(Some(&cluster), s(16 * 60), Duration::ZERO), every * 2);
+        // A narrow range is clamped to 2 s; a wide one to 15 s.
+        let nat = minutes(1.0, 1.05, "").unwrap();
+        assert_eq!(next_poll(Some(&nat), s(60), Duration::ZERO), s(2));
+        let wide = minutes(10.0, 70.0, "").unwrap();
+        assert_eq!(next_poll(Some(&wide), s(700), Duration::ZERO), s(15));
+        // Without a range: 2 s, then ×1.5, up to 20 s.
+        assert_eq!(next_poll(None, s(0), Duration::ZERO), s(2));
+        assert_eq!(next_poll(None, s(0), s(2)), s(3));
+        assert_eq!(next_poll(None, s(0), s(18)), s(20));
+    }
+}
