@@ -589,7 +589,7 @@ async fn describe(aws: &Aws, id: &str) -> Result<Option<SdkDbCluster>> {
 }
 
 async fn wait_for(step: &Step<'_>, live: &Found<DbCluster>, target: Readiness) -> Result<Found<DbCluster>> {
-    poll(
+    super::poll_usual(
         step,
         &format!("Aurora cluster {}", live.id),
         DbCluster::READY_TIMEOUT,

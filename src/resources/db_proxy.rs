@@ -560,7 +560,7 @@ async fn describe(aws: &Aws, name: &str) -> Result<Option<SdkDbProxy>> {
 /// Waits until the proxy is available; its tags are read once, then.
 async fn wait_available(step: &Step<'_>, name: &str) -> Result<Found<DbProxy>> {
     let aws = step.aws();
-    let ready = poll(step, &format!("RDS proxy {name}"), DbProxy::READY_TIMEOUT, || async {
+    let ready = super::poll_usual(step, &format!("RDS proxy {name}"), DbProxy::READY_TIMEOUT, || async {
         let p = describe(aws, name)
             .await?
             .ok_or_else(|| anyhow!("RDS proxy {name} disappeared"))?;

@@ -15,7 +15,7 @@ use super::db_parameter_group::Scope;
 use super::rds::{self, major, rds_tags, ParameterLink};
 use super::security_group::SecurityGroup;
 use super::tags::{self, is_of_stack, TAG_ADDRESS};
-use super::{ours, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
+use super::{ours, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Ref};
 use super::{Kind, Polled, ResourceKind, Step};
 use crate::aws::errors::{has_code, is_not_found_error, AwsResultExt};
 use crate::config::{Engine, Stack};
@@ -304,7 +304,7 @@ impl ResourceKind for DbReplica {
     }
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
-        poll(
+        super::poll_usual(
             step,
             &format!("read replica {}", live.id),
             Self::READY_TIMEOUT,

@@ -17,7 +17,7 @@ use super::eks::{
 use super::eks_cluster::EksCluster;
 use super::iam_role::IamRole;
 use super::tags;
-use super::{existing, poll, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled};
+use super::{existing, Attribute, Changes, Desired, Discovery, Found, Inputs, New, Polled};
 use super::{Kind, Ref, Resolve, ResourceKind, Step};
 use crate::aws::errors::{has_code, AwsResultExt};
 use crate::aws::Aws;
@@ -321,7 +321,7 @@ impl ResourceKind for EksAddon {
 
     async fn wait_ready(step: &Step<'_>, live: &Found<Self>) -> Result<Found<Self>> {
         let cluster = &live.observed.cluster;
-        poll(step, &format!("add-on {}", live.id), Self::READY_TIMEOUT, || async {
+        super::poll_usual(step, &format!("add-on {}", live.id), Self::READY_TIMEOUT, || async {
             let a = describe(step.aws(), cluster, &live.id)
                 .await?
                 .ok_or_else(|| anyhow!("add-on {} disappeared", live.id))?;
