@@ -244,10 +244,6 @@ impl Rules {
             .push((addon.to_string(), version.to_string()));
     }
 
-    /// Turns a cluster into one made before access entries: CONFIG_MAP
-    /// authentication and no entries, as CreateCluster through the API
-    /// leaves it by default (`accessConfig.authenticationMode`, CreateCluster
-    /// API reference), so a test can show the move to access entries.
     /// The instance snapshot (ARN) a cluster was restored from, if it was.
     pub fn restored_from(&self, cluster: &str) -> Option<String> {
         self.state().rds.restored_from.get(cluster).cloned()
@@ -258,6 +254,10 @@ impl Rules {
         self.state().rds.instance_restored_from.get(instance).cloned()
     }
 
+    /// Turns a cluster into one made before access entries: CONFIG_MAP
+    /// authentication and no entries, as CreateCluster through the API
+    /// leaves it by default (`accessConfig.authenticationMode`, CreateCluster
+    /// API reference), so a test can show the move to access entries.
     pub fn as_config_map_cluster(&self, cluster: &str) {
         self.state().eks.config_map_only(cluster);
     }
