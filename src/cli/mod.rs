@@ -6,6 +6,8 @@
 
 mod apply;
 mod destroy;
+mod diagram;
+mod explain;
 mod frontend;
 mod kubeconfig;
 mod ls;
@@ -224,6 +226,10 @@ pub enum Command {
     Unlock(unlock::UnlockArgs),
     /// Every ekstack stack in every enabled region, with its state and cost.
     Ls(ls::LsArgs),
+    /// Draw the stack: VPC, subnets per AZ, NAT, cluster, database, traffic.
+    Diagram(diagram::DiagramArgs),
+    /// What each resource is for, its share of the cost, and how to pay less.
+    Explain(explain::ExplainArgs),
     /// Print the JSON Schema of stack files (for editors).
     #[command(hide = true)]
     Schema,
@@ -270,6 +276,8 @@ fn run(session: &Session, command: Command) -> anyhow::Result<Outcome> {
         Command::Wake(args) => apply::run(session, args, "wake"),
         Command::Unlock(args) => unlock::run(session, args),
         Command::Ls(args) => ls::run(session, args),
+        Command::Diagram(args) => diagram::run(session, args),
+        Command::Explain(args) => explain::run(session, args),
         Command::Schema => {
             crate::render::stdout(&format!("{}\n", crate::config::schema_json()))?;
             Ok(Outcome::Done)

@@ -6,6 +6,8 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod diagram;
+pub mod explain;
 pub mod facts;
 pub mod kubeconfig;
 pub mod lock;

@@ -9,6 +9,8 @@
 //! command quietly instead of panicking.
 
 pub mod cost;
+pub mod diagram;
+pub mod explain;
 pub mod ls;
 pub mod output;
 pub mod plan;

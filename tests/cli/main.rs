@@ -15,6 +15,7 @@ mod ci;
 mod cost;
 mod deep_sleep;
 mod destroy;
+mod diagram;
 mod faults;
 mod fileless;
 mod given_vpc;

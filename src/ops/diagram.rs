@@ -1,0 +1,1 @@
+//! `ekstack diagram`: the stack, as the file says or as a plan would change it.

@@ -1,0 +1,1 @@
+//! `ekstack explain` as text.
