@@ -60,6 +60,10 @@ pub struct GlobalArgs {
     /// Plain output without colours (also NO_COLOR).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// The language of what people read (en, ja); else LC_ALL, LC_MESSAGES
+    /// or LANG. `--json` is always English.
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<crate::i18n::Lang>,
 }
 
 /// The stack file and its overlay, shared by every stack command.

@@ -20,7 +20,8 @@ pub struct Session {
 
 impl Session {
     pub fn new(global: GlobalArgs) -> Session {
-        let styles = Styles::detect(global.no_color);
+        let lang = crate::i18n::Lang::choose(global.lang, |name| std::env::var(name).ok());
+        let styles = Styles::detect(global.no_color, lang);
         let shell = Arc::new(Shell::new(styles.stderr));
         // With -v every call is shown as it completes, through the shell so
         // it never tears a progress bar.

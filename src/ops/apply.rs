@@ -146,7 +146,10 @@ pub fn check_safety(planned: &Planned, allow_data_loss: bool) -> Result<()> {
                     "replace"
                 },
                 a.address,
-                a.data_loss.as_deref().unwrap_or("data")
+                a.data_loss
+                    .as_ref()
+                    .map(|l| l.english())
+                    .unwrap_or_else(|| "data".into())
             )
         })
         .collect();

@@ -20,9 +20,9 @@ pub enum Verdict {
     /// Fine, as the attribute's change says.
     Allowed,
     /// Fine, and worth telling the reviewer this.
-    AllowedWithNote(String),
+    AllowedWithNote(Msg),
     /// AWS cannot do it; why and the way out.
-    Impossible(String),
+    Impossible(Msg),
     /// Not a change to make: the live value stays, for this reason (shown
     /// to the reviewer).
     Keep(String),
@@ -94,10 +94,10 @@ pub fn compare<K: ResourceKind>(d: &Desired<'_, K>, live: Option<&Found<K>>, ref
                     forces_replacement: false,
                     attribute: attr.name().to_string(),
                     via: Some(via.to_string()),
-                    note: Some(match after {
-                        Some(_) => per_key.notes.get(key).cloned().unwrap_or_default(),
-                        None => per_key.removed.to_string(),
-                    }),
+                    note: match after {
+                        Some(_) => per_key.notes.get(key).cloned(),
+                        None => Some(per_key.removed.clone()),
+                    },
                 });
             }
             continue;
@@ -135,7 +135,7 @@ pub fn compare<K: ResourceKind>(d: &Desired<'_, K>, live: Option<&Found<K>>, ref
                 attribute: attr.name().to_string(),
                 via: Some(via.to_string()),
                 note: match (note, extra_note) {
-                    (Some(n), Some(e)) => Some(format!("{e}; {n}")),
+                    (Some(n), Some(e)) => Some(e.then(n.clone())),
                     (n, e) => e.or(n.clone()),
                 },
             }),

@@ -13,6 +13,7 @@ pub use diff::Verdict;
 pub use value::{Value, KNOWN_AFTER_APPLY};
 
 use crate::graph::Address;
+use crate::i18n::Msg;
 use crate::resources::Kind;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -71,7 +72,7 @@ pub struct Change {
     pub via: Option<String>,
     /// Downtime or duration to expect, e.g. "no downtime, ~10 min".
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<Msg>,
 }
 
 /// A difference AWS cannot make; reported, never attempted.
@@ -81,7 +82,7 @@ pub struct Impossible {
     pub before: Value,
     pub after: Value,
     /// Why, and the way out.
-    pub reason: String,
+    pub reason: Msg,
 }
 
 /// The action for one address.
@@ -100,7 +101,7 @@ pub struct ResourceAction {
     pub replace_order: Option<ReplaceOrder>,
     /// What is lost if this runs, for a data-losing replacement or deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_loss: Option<String>,
+    pub data_loss: Option<Msg>,
     /// A live state apply waits out before anything depends on it (`CREATING`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,

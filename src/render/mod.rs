@@ -25,13 +25,34 @@ use std::io::{IsTerminal, Write};
 
 pub use shell::Shell;
 
-/// Colour on or off for one stream.
+use crate::i18n::{Lang, Msg};
+
+/// How one stream is written: colour on or off, and the reader's language.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    pub lang: Lang,
 }
 
 impl Style {
+    /// No colour, in English: files and tests.
+    pub fn plain() -> Style {
+        Style {
+            color: false,
+            lang: Lang::En,
+        }
+    }
+
+    /// The catalogue's text of a message, in this stream's language.
+    pub fn text(&self, msg: &Msg) -> String {
+        msg.text(self.lang)
+    }
+
+    /// A fixed string of the catalogue, in this stream's language.
+    pub fn tr(&self, key: &'static str) -> String {
+        crate::i18n::tr(self.lang, key)
+    }
+
     pub fn paint(&self, text: &str, f: impl Fn(console::StyledObject<&str>) -> console::StyledObject<&str>) -> String {
         if self.color {
             f(console::style(text)).force_styling(true).to_string()
@@ -69,7 +90,7 @@ pub struct Styles {
 impl Styles {
     /// Colour where the stream is a terminal that supports it, unless
     /// `--no-color` or `NO_COLOR` says otherwise.
-    pub fn detect(no_color: bool) -> Styles {
+    pub fn detect(no_color: bool, lang: Lang) -> Styles {
         let allowed = !no_color && std::env::var_os("NO_COLOR").is_none();
         let stdout =
             allowed && std::io::stdout().is_terminal() && console::Term::stdout().features().colors_supported();
@@ -79,15 +100,15 @@ impl Styles {
         console::set_colors_enabled(stdout);
         console::set_colors_enabled_stderr(stderr);
         Styles {
-            stdout: Style { color: stdout },
-            stderr: Style { color: stderr },
+            stdout: Style { color: stdout, lang },
+            stderr: Style { color: stderr, lang },
         }
     }
 
     pub fn plain() -> Styles {
         Styles {
-            stdout: Style { color: false },
-            stderr: Style { color: false },
+            stdout: Style::plain(),
+            stderr: Style::plain(),
         }
     }
 }

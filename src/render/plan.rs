@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Style;
+use crate::i18n::Msg;
 use crate::plan::{Action, Plan, ResourceAction, Value};
 
 /// The JSON form of DESIGN §4: actions that do something, and the summary.
@@ -33,37 +34,46 @@ fn value(v: &Value) -> String {
     v.to_string()
 }
 
-fn header(a: &ResourceAction) -> String {
+fn header(a: &ResourceAction, style: Style) -> String {
     let what = match a.action {
-        Action::Create => "will be created".to_string(),
-        Action::Update => "will be updated in place".to_string(),
+        Action::Create => Msg::new("plan.will.create"),
+        Action::Update => Msg::new("plan.will.update"),
         Action::Replace => match a.replace_order {
-            Some(crate::plan::ReplaceOrder::CreateBeforeDestroy) => {
-                "must be replaced (new one first, then the old one removed)".to_string()
-            }
-            _ => "must be replaced (deleted, then made again)".to_string(),
+            Some(crate::plan::ReplaceOrder::CreateBeforeDestroy) => Msg::new("plan.will.replace_new_first"),
+            _ => Msg::new("plan.will.replace"),
         },
-        Action::Delete => "will be destroyed".to_string(),
+        Action::Delete => Msg::new("plan.will.delete"),
         Action::NoOp => match &a.pending {
-            Some(state) => format!("is {state}; apply waits for it"),
-            None if !a.impossible.is_empty() => "stays as it is".to_string(),
-            None => "is up to date".to_string(),
+            Some(state) => Msg::new("plan.will.wait").arg("state", state),
+            None if !a.impossible.is_empty() => Msg::new("plan.will.stay"),
+            None => Msg::new("plan.will.nothing"),
         },
     };
-    format!("# {} ({}) {what}", a.address, a.kind)
+    style.text(
+        &Msg::new("plan.header")
+            .arg("address", &a.address)
+            .arg("kind", a.kind)
+            .arg_msg("what", what),
+    )
 }
 
 /// Terraform-style text: symbols, per-attribute before → after, what forces a
 /// replacement, a red warning on anything that loses data, a summary line.
 pub fn human(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let env = plan.env.as_deref().map(|e| format!(", env {e}")).unwrap_or_default();
+    let env = plan
+        .env
+        .as_deref()
+        .map(|e| style.text(&Msg::new("plan.env").arg("env", e)))
+        .unwrap_or_default();
+    let stack = |key: &'static str| {
+        Msg::new(key)
+            .arg("stack", &plan.stack)
+            .arg("env", &env)
+            .arg("region", &plan.region)
+    };
     if plan.sleeping {
-        let _ = writeln!(
-            out,
-            "{}",
-            style.yellow("The stack is asleep (`ekstack sleep`): apply wakes it, back to what the file says.")
-        );
+        let _ = writeln!(out, "{}", style.yellow(&style.tr("plan.asleep")));
         if let Some(asleep) = &plan.sleep {
             out.push_str(&super::status::sleep_lines(
                 &asleep.mark,
@@ -79,18 +89,14 @@ pub fn human(plan: &Plan, style: Style) -> String {
         .filter(|a| a.action != Action::NoOp || a.pending.is_some())
         .collect();
     if shown.is_empty() {
-        let _ = writeln!(out, "{}", style.green("No changes."));
+        let _ = writeln!(out, "{}", style.green(&style.tr("plan.no_changes")));
         let _ = writeln!(
             out,
-            "Stack \"{}\"{env} in {} matches its file: {} resources up to date.",
-            plan.stack, plan.region, plan.summary.no_op
+            "{}",
+            style.text(&stack("plan.matches").arg("count", plan.summary.no_op))
         );
     } else {
-        let _ = writeln!(
-            out,
-            "Stack \"{}\"{env} in {}: ekstack will perform these actions:\n",
-            plan.stack, plan.region
-        );
+        let _ = writeln!(out, "{}\n", style.text(&stack("plan.actions")));
         for a in shown {
             write_action(&mut out, a, style);
         }
@@ -102,10 +108,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
         .filter(|a| a.action == Action::NoOp && a.pending.is_none() && !a.impossible.is_empty())
         .collect();
     if !stuck.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nThe file asks for changes AWS cannot make; they are left as they are:\n"
-        );
+        let _ = writeln!(out, "\n{}\n", style.tr("plan.stuck"));
         for a in stuck {
             write_action(&mut out, a, style);
         }
@@ -118,11 +121,11 @@ pub fn human(plan: &Plan, style: Style) -> String {
         .collect();
     for a in noted {
         for n in &a.notes {
-            let _ = writeln!(out, "{} {}: {n}", style.dim("Note:"), a.address);
+            let _ = writeln!(out, "{} {}: {n}", style.dim(&style.tr("plan.note")), a.address);
         }
     }
     for w in &plan.warnings {
-        let _ = writeln!(out, "{} {w}", style.yellow("Warning:"));
+        let _ = writeln!(out, "{} {w}", style.yellow(&style.tr("plan.warning")));
     }
     if !plan.warnings.is_empty() {
         out.push('\n');
@@ -130,8 +133,9 @@ pub fn human(plan: &Plan, style: Style) -> String {
     if !plan.quota_shortfalls.is_empty() {
         let _ = writeln!(
             out,
-            "{} this plan needs more than the account's quotas allow; apply would stop partway, so it will not start:",
-            style.red_bold("Error:")
+            "{} {}",
+            style.red_bold(&style.tr("plan.error")),
+            style.tr("plan.quotas")
         );
         for q in &plan.quota_shortfalls {
             let _ = writeln!(
@@ -148,16 +152,18 @@ pub fn human(plan: &Plan, style: Style) -> String {
         let unknown = if c.complete {
             String::new()
         } else {
-            format!(" (unknown prices left out: {})", c.unknown.join(", "))
+            style.text(&Msg::new("plan.cost_unknown").arg("items", c.unknown.join(", ")))
         };
+        let line = Msg::new("plan.cost")
+            .arg("monthly", format!("{:.2}", c.monthly_usd))
+            .arg("hourly", format!("{:.3}", c.hourly_usd))
+            .arg("current", format!("{:.2}", c.current_monthly_usd))
+            .arg("delta", format!("{sign}${:.2}", delta.abs()));
         let _ = writeln!(
             out,
-            "{} ${:.2}/month (${:.3}/hour) after apply; now ${:.2}/month ({sign}${:.2}/month){unknown}",
-            style.bold("Cost:"),
-            c.monthly_usd,
-            c.hourly_usd,
-            c.current_monthly_usd,
-            delta.abs()
+            "{} {}{unknown}",
+            style.bold(&style.tr("plan.cost_label")),
+            style.text(&line)
         );
         // What the figure rests on that the plan cannot know (how many
         // instances Auto Mode starts, storage not yet used) is said.
@@ -174,14 +180,16 @@ pub fn human(plan: &Plan, style: Style) -> String {
     }
     let s = &plan.summary;
     if s.create + s.update + s.replace + s.delete > 0 {
+        let counts = Msg::new("plan.summary")
+            .arg("create", s.create)
+            .arg("update", s.update)
+            .arg("replace", s.replace)
+            .arg("delete", s.delete);
         let _ = writeln!(
             out,
-            "{} {} to add, {} to change, {} to replace, {} to destroy.",
-            style.bold("Plan:"),
-            s.create,
-            s.update,
-            s.replace,
-            s.delete
+            "{} {}",
+            style.bold(&style.tr("plan.summary_label")),
+            style.text(&counts)
         );
     }
     out
@@ -195,7 +203,7 @@ fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
         Action::Replace | Action::Delete => style.red(&padded),
         Action::NoOp => "  ⋯".into(),
     };
-    let _ = writeln!(out, "  {}", style.dim(&header(a)));
+    let _ = writeln!(out, "  {}", style.dim(&header(a, style)));
     let id = a.id.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default();
     let _ = writeln!(out, "{symbol} {} \"{}\"{id}", a.address, a.name);
     for c in &a.changes {
@@ -207,7 +215,7 @@ fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
             }
             _ => {
                 let forces = if c.forces_replacement {
-                    style.red(" # forces replacement")
+                    style.red(&format!(" # {}", style.tr("plan.forces_replacement")))
                 } else {
                     String::new()
                 };
@@ -224,7 +232,7 @@ fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
                     value(&c.after)
                 );
                 if let Some(note) = &c.note {
-                    let _ = writeln!(out, "          {}", style.dim(note));
+                    let _ = writeln!(out, "          {}", style.dim(&style.text(note)));
                 }
             }
         }
@@ -233,24 +241,25 @@ fn write_action(out: &mut String, a: &ResourceAction, style: Style) {
         let _ = writeln!(out, "        {}", style.dim(&format!("({r})")));
     }
     for n in &a.notes {
-        let _ = writeln!(out, "        {}", style.dim(&format!("note: {n}")));
-    }
-    for i in &a.impossible {
         let _ = writeln!(
             out,
-            "      {} {}: {} → {} cannot be applied: {}",
-            style.yellow("!"),
-            i.path,
-            value(&i.before),
-            value(&i.after),
-            i.reason
+            "        {}",
+            style.dim(&format!("{} {n}", style.tr("plan.note_inline")))
         );
+    }
+    for i in &a.impossible {
+        let line = Msg::new("plan.cannot_apply")
+            .arg("path", &i.path)
+            .arg("before", value(&i.before))
+            .arg("after", value(&i.after))
+            .arg_msg("reason", i.reason.clone());
+        let _ = writeln!(out, "      {} {}", style.yellow("!"), style.text(&line));
     }
     if let Some(loss) = &a.data_loss {
         let _ = writeln!(
             out,
             "      {}",
-            style.red_bold(&format!("!! DATA LOSS: this loses {loss}"))
+            style.red_bold(&style.text(&Msg::new("plan.data_loss").arg_msg("loss", loss.clone())))
         );
     }
     out.push('\n');
@@ -330,12 +339,12 @@ mod tests {
 
     #[test]
     fn human_plan_on_an_empty_account() {
-        insta::assert_snapshot!(human(&plan("mvp", LiveState::default()), Style { color: false }));
+        insta::assert_snapshot!(human(&plan("mvp", LiveState::default()), Style::plain()));
     }
 
     #[test]
     fn human_plan_of_a_promotion_with_data_loss_and_impossible_changes() {
-        insta::assert_snapshot!(human(&plan("prod", drifted()), Style { color: false }));
+        insta::assert_snapshot!(human(&plan("prod", drifted()), Style::plain()));
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl ResourceKind for Budget {
                 "Cost Explorer answers for cost allocation tags only in a management or standalone account",
             )
             .in_place("ce:UpdateCostAllocationTagsStatus")
-            .note("best effort: AWS activates a tag key only once it has seen it on a resource (up to 24 hours after), and only from a management or standalone account"),
+            .note(crate::i18n::Msg::new("note.cost_tag")),
         ]
     }
 

@@ -185,7 +185,7 @@ impl ResourceKind for DbCluster {
                 |l| l.observed.backup_retention_days.into(),
             )
             .in_place(modify)
-            .note("no downtime"),
+            .note(crate::i18n::Msg::new("note.no_downtime")),
             Attribute::<Self>::new(
                 Attr::DeletionProtection,
                 "database.deletion_protection",
@@ -193,7 +193,7 @@ impl ResourceKind for DbCluster {
                 |l| l.observed.deletion_protection.into(),
             )
             .in_place(modify)
-            .note("no downtime"),
+            .note(crate::i18n::Msg::new("note.no_downtime")),
             Attribute::<Self>::new(Attr::Username, "database.username", db.username.clone(), |l| {
                 l.observed.username.clone().into()
             })
@@ -207,7 +207,7 @@ impl ResourceKind for DbCluster {
                 l.observed.secret_arn.is_some().into()
             })
             .in_place(modify)
-            .note("RDS makes a new Secrets Manager secret for the master password (a restored cluster keeps the snapshot's password until then); the roles, the proxy and the ConfigMap that read it follow in this apply"),
+            .note(crate::i18n::Msg::new("note.managed_password_cluster")),
             Attribute::<Self>::new(Attr::Running, "database", d.spec.running, |l| l.observed.running.into())
                 .in_place(if d.spec.running { start } else { stop })
                 .guard(running_guard),
@@ -218,7 +218,7 @@ impl ResourceKind for DbCluster {
                 |l| Value::from(l.observed.parameter_group.clone()),
             )
             .in_place(modify)
-            .note("no downtime; its static parameters take effect at each instance's next reboot"),
+            .note(crate::i18n::Msg::new("note.cluster_parameter_group")),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ];
         if db.serverless.is_some() {
@@ -230,7 +230,7 @@ impl ResourceKind for DbCluster {
                     |l| serverless_value(l.observed.serverless),
                 )
                 .in_place(modify)
-                .note("no downtime"),
+                .note(crate::i18n::Msg::new("note.no_downtime")),
             );
         }
         attrs
@@ -243,7 +243,7 @@ impl ResourceKind for DbCluster {
         ids
     }
 
-    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
+    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<crate::i18n::Msg> {
         let protected = live.is_some_and(|l| l.observed.deletion_protection);
         rds::deletion_loss(name, protected, policy)
     }

@@ -160,7 +160,7 @@ impl ResourceKind for DbClusterInstance {
                 l.observed.class.clone().into()
             })
             .in_place("rds:ModifyDBInstance")
-            .note("this instance restarts; with more than one instance the cluster fails over to another (~30 s)"),
+            .note(crate::i18n::Msg::new("note.aurora_instance_class")),
             Attribute::<Self>::reported(
                 Attr::PerformanceInsights,
                 "database.performance_insights",
@@ -169,7 +169,7 @@ impl ResourceKind for DbClusterInstance {
             )
             .may_be_unreported("moto leaves PerformanceInsightsEnabled out of DescribeDBInstances")
             .in_place("rds:ModifyDBInstance")
-            .note("no downtime"),
+            .note(crate::i18n::Msg::new("note.no_downtime")),
             Attribute::<Self>::new(
                 Attr::AutoMinorVersionUpgrade,
                 "database.version",
@@ -177,7 +177,7 @@ impl ResourceKind for DbClusterInstance {
                 |l| l.observed.auto_minor_version_upgrade.into(),
             )
             .in_place("rds:ModifyDBInstance")
-            .note("a pinned minor version (16.4) is kept; a major only (16) lets AWS apply minor versions"),
+            .note(crate::i18n::Msg::new("note.pinned_minor")),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ];
         attrs.extend(d.spec.parameters.attributes(

@@ -22,6 +22,7 @@ use crate::aws::Aws;
 use crate::config::{db_identifier, Database, Engine, Stack};
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
+use crate::i18n::Msg;
 use crate::live::{named, Live, LiveState, Origin, Readiness};
 use crate::plan::Value;
 
@@ -98,9 +99,6 @@ pub enum Attr {
 const DATA_LOSS: &str =
     "a new database is made; its data does not carry over (restore from the final snapshot or a dump)";
 /// Whether it is Multi-AZ *now* decides the outage; say both.
-const OUTAGE: &str =
-    "an outage of ~1-2 min if the instance is Multi-AZ (the standby takes over), several minutes if single-AZ";
-
 impl ResourceKind for DbInstance {
     const KIND: Kind = Kind::DbInstance;
     const READY_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -198,7 +196,7 @@ impl ResourceKind for DbInstance {
                 l.observed.class.clone().into()
             })
             .in_place(modify)
-            .note(format!("class change: {OUTAGE}")),
+            .note(crate::i18n::Msg::new("note.instance_class")),
             Attribute::<Self>::new(
                 Attr::StorageGib,
                 "database.storage_gib",
@@ -227,7 +225,7 @@ impl ResourceKind for DbInstance {
                 |l| l.observed.deletion_protection.into(),
             )
             .in_place(modify)
-            .note("no downtime"),
+            .note(crate::i18n::Msg::new("note.no_downtime")),
             Attribute::<Self>::reported(
                 Attr::PerformanceInsights,
                 "database.performance_insights",
@@ -236,7 +234,7 @@ impl ResourceKind for DbInstance {
             )
             .may_be_unreported("moto leaves PerformanceInsightsEnabled out of DescribeDBInstances")
             .in_place(modify)
-            .note("no downtime"),
+            .note(crate::i18n::Msg::new("note.no_downtime")),
             Attribute::<Self>::new(
                 Attr::AutoMinorVersionUpgrade,
                 "database.version",
@@ -244,7 +242,7 @@ impl ResourceKind for DbInstance {
                 |l| l.observed.auto_minor_version_upgrade.into(),
             )
             .in_place(modify)
-            .note("a pinned minor version (16.4) is kept; a major only (16) lets AWS apply minor versions"),
+            .note(crate::i18n::Msg::new("note.pinned_minor")),
             Attribute::<Self>::new(Attr::Username, "database.username", db.username.clone(), |l| {
                 l.observed.username.clone().into()
             })
@@ -264,7 +262,7 @@ impl ResourceKind for DbInstance {
                 l.observed.secret_arn.is_some().into()
             })
             .in_place(modify)
-            .note("RDS makes a new Secrets Manager secret for the master password (a restored instance keeps the snapshot's password until then); the proxy, its role and the ConfigMap that read it follow in this apply"),
+            .note(crate::i18n::Msg::new("note.managed_password_instance")),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ];
         attrs.extend(d.spec.parameters.attributes(
@@ -296,7 +294,7 @@ impl ResourceKind for DbInstance {
         &[Kind::DbReplica]
     }
 
-    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
+    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<crate::i18n::Msg> {
         let protected = live.is_some_and(|l| l.observed.deletion_protection);
         rds::deletion_loss(name, protected, policy)
     }
@@ -664,18 +662,18 @@ fn instance_billables(engine: Engine, class: &str, multi_az: bool, running: bool
 fn storage_guard(before: &Value, after: &Value) -> crate::plan::Verdict {
     use crate::plan::Verdict;
     match (before.as_i64(), after.as_i64()) {
-        (Some(b), Some(a)) if a < b => Verdict::Impossible(format!(
-            "RDS storage can only grow ({b} GiB → {a} GiB); keep database.storage_gib = {b}, or move the data to a new, smaller database with a dump"
-        )),
+        (Some(b), Some(a)) if a < b => {
+            Verdict::Impossible(Msg::new("impossible.storage_shrink").arg("before", b).arg("after", a))
+        }
         // "When you increase the allocated storage, it must be by at least 10 percent."
-        (Some(b), Some(a)) if a > b && a * 10 < b * 11 => Verdict::Impossible(format!(
-            "RDS grows storage by at least 10% at a time: from {b} GiB the smallest step is {} GiB; set database.storage_gib = {} or more",
-            (b * 11 + 9) / 10,
-            (b * 11 + 9) / 10
-        )),
-        (Some(b), Some(a)) if a > b => Verdict::AllowedWithNote(format!(
-            "storage grows {b} → {a} GiB with no downtime; the next storage change is possible after 6 hours"
-        )),
+        (Some(b), Some(a)) if a > b && a * 10 < b * 11 => Verdict::Impossible(
+            Msg::new("impossible.storage_step")
+                .arg("before", b)
+                .arg("least", (b * 11 + 9) / 10),
+        ),
+        (Some(b), Some(a)) if a > b => {
+            Verdict::AllowedWithNote(Msg::new("note.storage_grows").arg("before", b).arg("after", a))
+        }
         _ => Verdict::Allowed,
     }
 }
@@ -683,22 +681,20 @@ fn storage_guard(before: &Value, after: &Value) -> crate::plan::Verdict {
 fn multi_az_guard(_before: &Value, after: &Value) -> crate::plan::Verdict {
     use crate::plan::Verdict;
     if after.as_bool() == Some(true) {
-        Verdict::AllowedWithNote(
-            "Multi-AZ conversion: no downtime, ~10 min (a standby is built from a snapshot)".into(),
-        )
+        Verdict::AllowedWithNote(Msg::new("note.to_multi_az"))
     } else {
-        Verdict::AllowedWithNote("back to single-AZ: no downtime; the standby is removed".into())
+        Verdict::AllowedWithNote(Msg::new("note.to_single_az"))
     }
 }
 
 fn backup_guard(before: &Value, after: &Value) -> crate::plan::Verdict {
     use crate::plan::Verdict;
     if before.as_i64() == Some(0) && after.as_i64().is_some_and(|a| a > 0) {
-        Verdict::AllowedWithNote("turning backups on: brief outage while the first backup starts".into())
+        Verdict::AllowedWithNote(Msg::new("note.backups_on"))
     } else if after.as_i64() == Some(0) {
-        Verdict::AllowedWithNote("turning backups off deletes existing automated backups".into())
+        Verdict::AllowedWithNote(Msg::new("note.backups_off"))
     } else {
-        Verdict::AllowedWithNote("no downtime".into())
+        Verdict::AllowedWithNote(Msg::new("note.no_downtime"))
     }
 }
 

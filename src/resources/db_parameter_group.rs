@@ -168,17 +168,17 @@ impl ResourceKind for DbParameterGroup {
 
     fn attributes(d: &Desired<'_, Self>, _: &dyn Resolve) -> Vec<Attribute<Self>> {
         let want = values(&d.spec.parameters);
-        let notes: BTreeMap<String, String> = d
+        let notes: BTreeMap<String, crate::i18n::Msg> = d
             .spec
             .parameters
             .iter()
             .map(|(n, p)| {
                 let note = match p.apply {
-                    Some(ApplyType::Static) => "static: applies at the next reboot (`ekstack apply --reboot` reboots)",
-                    Some(ApplyType::Dynamic) => "dynamic: applies at once, no reboot",
-                    None => "applies at once if dynamic, at the next reboot if static",
+                    Some(ApplyType::Static) => "note.parameter_static",
+                    Some(ApplyType::Dynamic) => "note.parameter_dynamic",
+                    None => "note.parameter_either",
                 };
-                (n.clone(), note.to_string())
+                (n.clone(), crate::i18n::Msg::new(note))
             })
             .collect();
         let path = if d.spec.scope == Scope::Instance && is_aurora_family(&d.spec.family) {
@@ -197,7 +197,7 @@ impl ResourceKind for DbParameterGroup {
             .replace("a parameter group has one family: a group of the new family is made with the same parameters, the database moves to it, and the old group is deleted"),
             Attribute::<Self>::new(Attr::Parameters, path, want, |l| values(&l.observed.parameters))
             .in_place(modify)
-            .per_key(notes, "reset to the engine's default (ResetDBParameterGroup)"),
+            .per_key(notes, crate::i18n::Msg::new("note.parameter_reset")),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ]
     }

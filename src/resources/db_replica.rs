@@ -168,7 +168,7 @@ impl ResourceKind for DbReplica {
                 l.observed.class.clone().into()
             })
             .in_place("rds:ModifyDBInstance")
-            .note("the replica is out of service for several minutes; the primary is not touched"),
+            .note(crate::i18n::Msg::new("note.replica_class")),
             Attribute::<Self>::new(Attr::Az, "network.azs", d.spec.az.clone(), |l| {
                 Value::from(l.observed.az.clone())
             })
@@ -177,7 +177,7 @@ impl ResourceKind for DbReplica {
                 l.observed.deletion_protection.into()
             })
             .in_place("rds:ModifyDBInstance")
-            .note("a replica can be made again from the primary, so it is never protected"),
+            .note(crate::i18n::Msg::new("note.replica_unprotected")),
             tags::attribute(Attr::Tags, d, "rds:AddTagsToResource"),
         ];
         attrs.extend(d.spec.parameters.attributes(

@@ -165,7 +165,7 @@ impl ResourceKind for EcrRepository {
                 },
             )
             .in_place("ecr:PutLifecyclePolicy")
-            .note("older images beyond the count expire within a day"),
+            .note(crate::i18n::Msg::new("note.images_expire")),
             tags::attribute(Attr::Tags, d, "ecr:TagResource"),
         ]
     }
@@ -180,11 +180,13 @@ impl ResourceKind for EcrRepository {
         vec![]
     }
 
-    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<String> {
+    fn data_loss(name: &str, live: Option<&Found<Self>>, policy: &Policy) -> Option<crate::i18n::Msg> {
         let live = live.filter(|l| l.observed.images > 0)?;
-        policy
-            .delete_images
-            .then(|| format!("the {} stored in {name}", holding(&live.observed)))
+        policy.delete_images.then(|| {
+            crate::i18n::Msg::new("loss.images")
+                .arg("images", holding(&live.observed))
+                .arg("name", name)
+        })
     }
 
     /// A repository that holds images stays unless `--delete-images`.

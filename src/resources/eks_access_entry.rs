@@ -172,7 +172,7 @@ impl ResourceKind for EksAccessEntry {
                 |l| Value::from(&l.observed.policies),
             )
             .in_place("eks:AssociateAccessPolicy")
-            .note("takes effect within seconds")
+            .note(crate::i18n::Msg::new("note.within_seconds"))
             .unordered(),
             tags::attribute(Attr::Tags, d, "eks:TagResource"),
         ]

@@ -114,10 +114,11 @@ fn downgrade_guard(before: &Value, after: &Value) -> Verdict {
         before.as_str().and_then(version_key),
         after.as_str().and_then(version_key),
     ) {
-        (Some(b), Some(a)) if a < b => Verdict::Impossible(format!(
-            "EKS does not downgrade add-ons ({} → {}); pin version = \"{}\", or delete the add-on and make it again at the older version",
-            before, after, before
-        )),
+        (Some(b), Some(a)) if a < b => Verdict::Impossible(
+            crate::i18n::Msg::new("impossible.addon_downgrade")
+                .arg("before", before)
+                .arg("after", after),
+        ),
         _ => Verdict::Allowed,
     }
 }
@@ -207,7 +208,7 @@ impl ResourceKind for EksAddon {
                 |l| l.observed.version.clone().into(),
             )
             .in_place("eks:UpdateAddon")
-            .note("the add-on's pods roll; workloads keep running")
+            .note(crate::i18n::Msg::new("note.addon_roll"))
             .guard(downgrade_guard),
             Attribute::<Self>::new(
                 Attr::Configuration,

@@ -22,6 +22,7 @@ use crate::aws::Aws;
 use crate::config::{regions, AddonVersion, EndpointAccess, Stack, LOG_TYPES};
 use crate::cost::Billable;
 use crate::graph::Address;
+use crate::i18n::Msg;
 use crate::live::{Live, LiveState, Origin, Readiness, Tags};
 use crate::plan::{Value, Verdict};
 
@@ -190,7 +191,7 @@ impl ResourceKind for EksCluster {
                 Value::from(l.observed.endpoint.map(|e| e.as_str()))
             })
             .in_place("eks:UpdateClusterConfig")
-            .note("the API endpoint stays up; kubectl may need to reach it differently"),
+            .note(crate::i18n::Msg::new("note.endpoint_access")),
             Attribute::<Self>::new(
                 Attr::PublicAccessCidrs,
                 "eks.public_access_cidrs",
@@ -266,10 +267,8 @@ impl ResourceKind for EksCluster {
         ids
     }
 
-    fn data_loss(name: &str, _: Option<&Found<Self>>, _: &Policy) -> Option<String> {
-        Some(format!(
-            "cluster {name} and every workload, service and volume claim running in it"
-        ))
+    fn data_loss(name: &str, _: Option<&Found<Self>>, _: &Policy) -> Option<Msg> {
+        Some(Msg::new("loss.cluster").arg("name", name))
     }
 
     fn billables(d: &Desired<'_, Self>) -> Vec<Billable> {
@@ -713,20 +712,17 @@ fn subnets_guard(before: &Value, after: &Value) -> Verdict {
             "the control plane stays in the AZs it was created in (EKS cannot move it); the new AZ's subnets serve node groups, Fargate profiles and the database".into(),
         )
     } else {
-        Verdict::AllowedWithNote(
-            "the control plane leaves the removed AZ's subnets; it is never moved into a new AZ".into(),
-        )
+        Verdict::AllowedWithNote(Msg::new("note.control_plane_subnets"))
     }
 }
 
 /// The authentication mode moves towards access entries only.
 fn authentication_guard(before: &Value, _: &Value) -> Verdict {
     match before.as_str() {
-        Some("CONFIG_MAP") => Verdict::AllowedWithNote(
-            "one-way: EKS never moves a cluster back to CONFIG_MAP; the aws-auth ConfigMap keeps working alongside access entries".into(),
-        ),
+        Some("CONFIG_MAP") => Verdict::AllowedWithNote(Msg::new("note.access_entries_one_way")),
         Some("API") => Verdict::Keep(
-            "the cluster uses access entries only (API), which EKS cannot turn back; access entries work as they are".into(),
+            "the cluster uses access entries only (API), which EKS cannot turn back; access entries work as they are"
+                .into(),
         ),
         _ => Verdict::Allowed,
     }
@@ -744,12 +740,8 @@ fn mode_of(auto: bool) -> &'static str {
 /// to the pods is the part a reviewer needs to know.
 fn mode_guard(before: &Value, after: &Value) -> Verdict {
     match (before.as_str(), after.as_str()) {
-        (Some("managed"), Some("auto")) => Verdict::AllowedWithNote(
-            "in place: one UpdateClusterConfig turns on Auto Mode's compute, block storage and load balancing together (after any version upgrade and the move to access entries, which it needs); the cluster role gains Auto Mode's policies first; pods move to Auto Mode's nodes as the node groups and Fargate profiles go; volumes made by the EBS CSI driver keep their old StorageClass".into(),
-        ),
-        (Some("auto"), Some("managed")) => Verdict::AllowedWithNote(
-            "in place: one UpdateClusterConfig turns off Auto Mode's compute, block storage and load balancing together; EKS drains and ends Auto Mode's instances, so the node groups or Fargate profiles in the file must be able to take the pods; load balancers of Ingresses on the eks.amazonaws.com/alb class are no longer managed; the cluster role keeps Auto Mode's policies for EKS to do this, and the next apply detaches them".into(),
-        ),
+        (Some("managed"), Some("auto")) => Verdict::AllowedWithNote(Msg::new("note.to_auto_mode")),
+        (Some("auto"), Some("managed")) => Verdict::AllowedWithNote(Msg::new("note.from_auto_mode")),
         _ => Verdict::Allowed,
     }
 }
@@ -783,13 +775,16 @@ fn version_guard(before: &Value, after: &Value) -> Verdict {
         return Verdict::Allowed;
     };
     match (minor(b), minor(a)) {
-        (Some(bm), Some(am)) if am < bm => Verdict::Impossible(format!(
-            "EKS cannot downgrade Kubernetes; keep eks.version = \"{b}\", or create a new stack at \"{a}\" and move the workloads"
-        )),
-        (Some(bm), Some(am)) if am > bm => Verdict::AllowedWithNote(format!(
-            "one minor version at a time: {b} → {}; each hop moves the control plane (the API stays up), then the add-ons, then the node groups (rolling)",
-            upgrade_hops(b, a).join(" → ")
-        )),
+        (Some(bm), Some(am)) if am < bm => Verdict::Impossible(
+            Msg::new("impossible.kubernetes_downgrade")
+                .arg("before", b)
+                .arg("after", a),
+        ),
+        (Some(bm), Some(am)) if am > bm => Verdict::AllowedWithNote(
+            Msg::new("note.kubernetes_upgrade")
+                .arg("before", b)
+                .arg("hops", upgrade_hops(b, a).join(" → ")),
+        ),
         _ => Verdict::Allowed,
     }
 }
@@ -991,7 +986,7 @@ mod tests {
             Verdict::Impossible(_)
         ));
         assert!(
-            matches!(version_guard(&"1.31".into(), &"1.33".into()), Verdict::AllowedWithNote(n) if n.contains("1.32 → 1.33"))
+            matches!(version_guard(&"1.31".into(), &"1.33".into()), Verdict::AllowedWithNote(n) if n.english().contains("1.32 → 1.33"))
         );
     }
 }

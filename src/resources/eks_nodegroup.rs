@@ -184,7 +184,7 @@ impl ResourceKind for EksNodegroup {
                 l.observed.version.clone().into()
             })
             .in_place("eks:UpdateNodegroupVersion")
-            .note("nodes are replaced in a rolling update, pods rescheduled")
+            .note(crate::i18n::Msg::new("note.nodes_roll"))
             .guard(version_guard),
             tags::attribute(Attr::Tags, d, "eks:TagResource"),
         ]
@@ -523,9 +523,9 @@ fn scaling(min: i32, desired: i32, max: i32) -> NodegroupScalingConfig {
 fn version_guard(before: &Value, after: &Value) -> Verdict {
     let minor = |v: &Value| v.as_str().and_then(|v| v.split('.').nth(1)?.parse::<u32>().ok());
     match (minor(before), minor(after)) {
-        (Some(b), Some(a)) if a < b => Verdict::Impossible(format!(
-            "EKS cannot downgrade node groups; keep eks.version = {before}, or make a new group and move the workloads"
-        )),
+        (Some(b), Some(a)) if a < b => {
+            Verdict::Impossible(crate::i18n::Msg::new("impossible.nodegroup_downgrade").arg("before", before))
+        }
         _ => Verdict::Allowed,
     }
 }

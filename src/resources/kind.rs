@@ -18,6 +18,7 @@ use crate::aws::Aws;
 use crate::config::Stack;
 use crate::cost::Billable;
 use crate::graph::{Address, Graph};
+use crate::i18n::Msg;
 use crate::live::{Live, LiveState, Origin, Readiness, Record, Tags};
 use crate::plan::{ReplaceOrder, Value, Verdict};
 use crate::quota::Quota;
@@ -97,7 +98,7 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
     }
 
     /// What deleting or replacing this resource loses, if anything.
-    fn data_loss(_name: &str, _live: Option<&Found<Self>>, _policy: &Policy) -> Option<String> {
+    fn data_loss(_name: &str, _live: Option<&Found<Self>>, _policy: &Policy) -> Option<Msg> {
         None
     }
 
@@ -352,11 +353,11 @@ pub enum Compare {
 #[derive(Debug, Clone)]
 pub enum OnChange {
     /// Changed in place by this API call, with an optional note on downtime.
-    InPlace { via: &'static str, note: Option<String> },
+    InPlace { via: &'static str, note: Option<Msg> },
     /// The resource must be replaced; why.
     Replace(String),
     /// AWS cannot make this change; why, and the way out.
-    Impossible(String),
+    Impossible(Msg),
 }
 
 /// Judges one concrete change of an attribute: some changes AWS makes only in
@@ -388,8 +389,8 @@ pub struct Attribute<K: ResourceKind> {
 /// Notes for the entries of a map compared entry by entry.
 #[derive(Debug, Clone)]
 pub struct PerKey {
-    pub notes: BTreeMap<String, String>,
-    pub removed: &'static str,
+    pub notes: BTreeMap<String, Msg>,
+    pub removed: Msg,
 }
 
 impl<K: ResourceKind> Attribute<K> {
@@ -408,7 +409,7 @@ impl<K: ResourceKind> Attribute<K> {
             read: Box::new(move |o| Some(read(o))),
             unreported_because: None,
             compare: Compare::Exact,
-            change: OnChange::Impossible("no way to change it is known".into()),
+            change: OnChange::Impossible(Msg::new("impossible.no_known_way")),
             guard: None,
             per_key: None,
         }
@@ -455,15 +456,15 @@ impl<K: ResourceKind> Attribute<K> {
         self
     }
 
-    pub fn impossible(mut self, why: impl Into<String>) -> Self {
-        self.change = OnChange::Impossible(why.into());
+    pub fn impossible(mut self, why: Msg) -> Self {
+        self.change = OnChange::Impossible(why);
         self
     }
 
     /// A note on downtime or duration for an in-place change.
-    pub fn note(mut self, text: impl Into<String>) -> Self {
+    pub fn note(mut self, text: Msg) -> Self {
         if let OnChange::InPlace { note, .. } = &mut self.change {
-            *note = Some(text.into());
+            *note = Some(text);
         }
         self
     }
@@ -479,7 +480,7 @@ impl<K: ResourceKind> Attribute<K> {
     }
 
     /// Compares a map entry by entry, each change with its entry's note.
-    pub fn per_key(mut self, notes: BTreeMap<String, String>, removed: &'static str) -> Self {
+    pub fn per_key(mut self, notes: BTreeMap<String, Msg>, removed: Msg) -> Self {
         self.per_key = Some(PerKey { notes, removed });
         self
     }

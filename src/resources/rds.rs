@@ -8,6 +8,7 @@ use aws_sdk_rds::types::Tag;
 
 use super::{Policy, Step};
 use crate::aws::errors::AwsResultExt;
+use crate::i18n::Msg;
 use crate::live::{Readiness, Record, Tags};
 use crate::plan::{Value, Verdict};
 
@@ -92,35 +93,37 @@ pub fn engine_version_guard(before: &Value, after: &Value) -> Verdict {
         return Verdict::Allowed;
     };
     if major(a) == major(b) && a.contains('.') && major(a) != a && version_key(a) < version_key(b) {
-        return Verdict::Impossible(format!(
-            "RDS cannot downgrade an engine's minor version ({b} → {a}); keep database.version = \"{b}\", or \"{}\" to let AWS apply minor versions",
-            major(b)
-        ));
+        return Verdict::Impossible(
+            Msg::new("impossible.engine_minor_downgrade")
+                .arg("before", b)
+                .arg("after", a)
+                .arg("major", major(b)),
+        );
     }
     if version_key(major(a)) < version_key(major(b)) {
-        return Verdict::Impossible(format!(
-            "RDS cannot downgrade an engine ({b} → {a}); keep database.version = \"{}\", or restore a dump into a new database",
-            major(b)
-        ));
+        return Verdict::Impossible(
+            Msg::new("impossible.engine_downgrade")
+                .arg("before", b)
+                .arg("after", a)
+                .arg("major", major(b)),
+        );
     }
     if major(a) != major(b) {
-        Verdict::AllowedWithNote(format!(
-            "major upgrade {} → {} (AllowMajorVersionUpgrade): outage of 10-30 min, not reversible; take a snapshot and test first",
-            major(b),
-            major(a)
-        ))
+        Verdict::AllowedWithNote(
+            Msg::new("note.major_upgrade")
+                .arg("before", major(b))
+                .arg("after", major(a)),
+        )
     } else {
-        Verdict::AllowedWithNote("minor upgrade: brief outage while the engine restarts".into())
+        Verdict::AllowedWithNote(Msg::new("note.minor_upgrade"))
     }
 }
 
 pub fn running_guard(_before: &Value, after: &Value) -> Verdict {
     if after.as_bool() == Some(false) {
-        Verdict::AllowedWithNote(
-            "stopped to save cost; storage still bills, and AWS starts a stopped database again after 7 days".into(),
-        )
+        Verdict::AllowedWithNote(Msg::new("note.database_stopped"))
     } else {
-        Verdict::AllowedWithNote("started again (it was stopped by `ekstack sleep`): a few minutes".into())
+        Verdict::AllowedWithNote(Msg::new("note.database_started"))
     }
 }
 
@@ -213,24 +216,21 @@ pub fn restore_note(snapshot: &str) -> String {
 
 /// What deleting a database loses; nothing when a sleep snapshot keeps it
 /// for the wake.
-pub fn deletion_loss(name: &str, protected: bool, policy: &Policy) -> Option<String> {
+pub fn deletion_loss(name: &str, protected: bool, policy: &Policy) -> Option<Msg> {
     policy
         .sleep_snapshot
         .is_none()
         .then(|| data_loss(name, protected, policy))
 }
 
-pub fn data_loss(name: &str, protected: bool, policy: &Policy) -> String {
-    let mut text = format!("every row in database {name}");
-    if policy.final_snapshot {
-        text.push_str(" (a final snapshot is taken first, from which it can be restored)");
-    } else {
-        text.push_str(" (NO final snapshot: final_snapshot = false or --skip-final-snapshot)");
-    }
-    if protected {
-        text.push_str("; deletion protection is on, so AWS will refuse until it is turned off");
-    }
-    text
+pub fn data_loss(name: &str, protected: bool, policy: &Policy) -> Msg {
+    let key = match (policy.final_snapshot, protected) {
+        (true, false) => "loss.database",
+        (false, false) => "loss.database_no_snapshot",
+        (true, true) => "loss.database_protected",
+        (false, true) => "loss.database_protected_no_snapshot",
+    };
+    Msg::new(key).arg("name", name)
 }
 
 /// Why AWS refuses to delete a protected database, and the way out.
@@ -325,15 +325,15 @@ mod tests {
             Verdict::Impossible(_)
         ));
         assert!(
-            matches!(engine_version_guard(&"15.7".into(), &"16".into()), Verdict::AllowedWithNote(n) if n.contains("major"))
+            matches!(engine_version_guard(&"15.7".into(), &"16".into()), Verdict::AllowedWithNote(n) if n.english().contains("major"))
         );
         assert!(matches!(
             engine_version_guard(&"16.4".into(), &"16.2".into()),
-            Verdict::Impossible(n) if n.contains("minor")
+            Verdict::Impossible(n) if n.english().contains("minor")
         ));
         assert!(matches!(
             engine_version_guard(&"16.2".into(), &"16.4".into()),
-            Verdict::AllowedWithNote(n) if n.contains("minor upgrade")
+            Verdict::AllowedWithNote(n) if n.english().contains("minor upgrade")
         ));
         assert!(pinned("16.4") && pinned("8.0.39") && !pinned("16") && !pinned("8.0"));
     }
@@ -405,7 +405,7 @@ impl ParameterLink {
                 Value::from(read_group(l))
             })
             .in_place("rds:ModifyDBInstance")
-            .note("no downtime by itself; the database runs the group's parameters from its next reboot (a major upgrade restarts it)"),
+            .note(crate::i18n::Msg::new("note.instance_parameter_group")),
             super::Attribute::<K>::new(pending, "database.parameters", IN_SYNC, pending_after)
                 .in_place("rds:RebootDBInstance")
                 .guard(if self.reboot { reboot_now } else { reboot_later }),
@@ -415,9 +415,7 @@ impl ParameterLink {
 
 /// Rebooting is what `apply --reboot` asked for.
 pub fn reboot_now(_before: &Value, _after: &Value) -> Verdict {
-    Verdict::AllowedWithNote(
-        "rebooted to apply its parameter group: ~1-2 min with a failover if Multi-AZ, a few minutes if not".into(),
-    )
+    Verdict::AllowedWithNote(Msg::new("note.reboot_now"))
 }
 
 /// Without `--reboot`, a pending reboot is reported, not made.

@@ -113,7 +113,7 @@ pub trait KindOps: Send + Sync {
     /// Desired against live (`None`: nothing live yet).
     fn compare(&self, r: &Resource, live: Option<&Live>, refs: &dyn Resolve) -> Result<Comparison>;
     fn points_at(&self, live: &Live) -> Vec<String>;
-    fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<String>;
+    fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<crate::i18n::Msg>;
     fn deletion_blocker(&self, live: &Live) -> Option<Blocker>;
     fn deletion_reason(&self, live: &Live, graph: &Graph, policy: &Policy) -> Option<String>;
     fn kept(&self, live: &Live, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String>;
@@ -222,7 +222,7 @@ impl<K: ResourceKind> KindOps for Erased<K> {
         live.observed::<K>().map(K::points_at).unwrap_or_default()
     }
 
-    fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<String> {
+    fn data_loss(&self, name: &str, live: Option<&Live>, policy: &Policy) -> Option<crate::i18n::Msg> {
         let live = live.and_then(|l| l.typed::<K>().ok());
         K::data_loss(name, live.as_ref(), policy)
     }

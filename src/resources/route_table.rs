@@ -186,7 +186,7 @@ impl ResourceKind for RouteTable {
                 Value::from(l.observed.default_route.as_ref().map(|r| r.target_id().to_string()))
             })
             .in_place("ec2:ReplaceRoute")
-            .note("no gap in egress: the new target is ready before the route moves"),
+            .note(crate::i18n::Msg::new("note.route_moves")),
             Attribute::<Self>::new(Attr::Subnets, "network.azs", subnets, |l| {
                 Value::from(l.observed.associations.keys().cloned().collect::<Vec<_>>())
             })

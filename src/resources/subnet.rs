@@ -237,13 +237,12 @@ impl ResourceKind for Subnet {
                         },
                     )
                     .in_place("ec2:CreateTags")
-                    .note("--tag-subnets: added, and left in place by destroy")
+                    .note(crate::i18n::Msg::new("note.tag_subnets"))
                 })
                 .into_iter()
                 .collect();
         }
-        let way_out =
-            "a subnet's CIDR and AZ cannot change; keep the existing value, or destroy the stack and apply again";
+        let way_out = || crate::i18n::Msg::new("impossible.subnet_fixed");
         vec![
             Attribute::<Self>::new(
                 Attr::Cidr,
@@ -251,9 +250,9 @@ impl ResourceKind for Subnet {
                 s.cidr.to_string(),
                 |l| l.observed.cidr.clone().into(),
             )
-            .impossible(way_out),
+            .impossible(way_out()),
             Attribute::<Self>::new(Attr::Az, "network.azs", s.az.clone(), |l| l.observed.az.clone().into())
-                .impossible(way_out),
+                .impossible(way_out()),
             Attribute::<Self>::new(Attr::MapPublicIp, "network", s.tier == Tier::Public, |l| {
                 l.observed.map_public_ip.into()
             })

@@ -100,9 +100,7 @@ impl ResourceKind for Vpc {
             Attribute::<Self>::new(Attr::Cidr, "network.cidr", d.spec.cidr.to_string(), |l| {
                 l.observed.cidr.clone().into()
             })
-            .impossible(
-                "a VPC's CIDR block cannot change; to move the stack to a new range, `ekstack destroy` it and apply again",
-            ),
+            .impossible(crate::i18n::Msg::new("impossible.vpc_cidr")),
             tags::attribute(Attr::Tags, d, "ec2:CreateTags"),
         ]
     }

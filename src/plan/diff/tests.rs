@@ -95,13 +95,13 @@ fn what_forces_replacement_and_what_aws_cannot_do_are_told_apart() {
         "{:?}",
         a.reasons
     );
-    assert!(a.data_loss.as_deref().unwrap().contains("final snapshot"));
+    assert!(a.data_loss.as_ref().unwrap().english().contains("final snapshot"));
 
     let (actions, _) = plan(&s, vec![db(|o| o.storage_gib = 50)]);
     let a = action(&actions, "db-instance");
     assert_eq!(a.action, Action::NoOp, "a shrink is never attempted");
     assert_eq!(a.impossible.len(), 1);
-    assert!(a.impossible[0].reason.contains("can only grow"));
+    assert!(a.impossible[0].reason.english().contains("can only grow"));
 }
 
 #[test]
