@@ -8,7 +8,7 @@ pub mod errors;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -175,17 +175,15 @@ impl Aws {
 }
 
 async fn check_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    use crate::i18n::{Localized, Msg};
     let Some(provider) = sdk.credentials_provider() else {
-        bail!("no AWS credentials provider is configured");
+        return Err(crate::i18n::error(Msg::new("error.no_credentials_provider")));
     };
-    let help =
-        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (run `aws configure` or `aws sso login`)";
     match tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await {
-        Err(_) => bail!(
-            "no AWS credentials found within {}s; {help}",
-            CREDENTIALS_TIMEOUT.as_secs()
-        ),
-        Ok(Err(e)) => Err(anyhow::Error::new(e)).context(format!("no usable AWS credentials; {help}")),
+        Err(_) => Err(crate::i18n::error(
+            Msg::new("error.no_credentials").arg("seconds", CREDENTIALS_TIMEOUT.as_secs()),
+        )),
+        Ok(Err(e)) => Err(anyhow::Error::new(e)).context(Localized(Msg::new("error.unusable_credentials"))),
         Ok(Ok(_)) => Ok(()),
     }
 }

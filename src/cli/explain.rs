@@ -1,4 +1,5 @@
-//! `ekstack explain`: what each resource is for and how to pay less.
+//! `ekstack explain`: what each resource is for, its share of the cost, and
+//! the changes to the file that would save the most.
 
 use clap::Args;
 
@@ -8,8 +9,23 @@ use super::{Outcome, Session, StackArgs};
 pub struct ExplainArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Your own price file, overriding the built-in table entry by entry.
+    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
+    pub prices: Option<std::path::PathBuf>,
+    /// Print the explanation as JSON (always in English).
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_session: &Session, _args: ExplainArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("not yet")
+pub fn run(session: &Session, args: ExplainArgs) -> anyhow::Result<Outcome> {
+    let prices = super::prices(&args.prices)?;
+    let overlay = args.stack.overlay();
+    let explanation = crate::ops::explain::explain(&crate::ops::explain::ExplainRequest {
+        stack_file: &args.stack.stack,
+        overlay: &overlay,
+        region_fallback: session.global.region.clone(),
+        prices: &prices,
+    })?;
+    crate::render::explain::print(&explanation, args.json, session.styles.stdout)?;
+    Ok(Outcome::Done)
 }

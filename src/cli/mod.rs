@@ -126,9 +126,11 @@ impl StackOrName {
                 config::resolve::check_stack_name(name).map_err(|rule| anyhow::anyhow!("--stack: {rule}"))?;
                 // AWS_REGION is never enough: the stack's region is named.
                 let Some(region) = session.global.region.clone() else {
-                    anyhow::bail!(
-                        "--stack needs --region: a stack file names its region, a stack name does not (`ekstack {verb} --stack {name} --region ap-northeast-1`)"
-                    );
+                    return Err(crate::i18n::error(
+                        crate::i18n::Msg::new("error.stack_needs_region")
+                            .arg("verb", verb)
+                            .arg("name", name),
+                    ));
                 };
                 if config::regions::availability_zones(&region).is_none() {
                     anyhow::bail!("--region: \"{region}\" is not a region ekstack supports");

@@ -9,6 +9,7 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 
 use super::source::{Location, Sources};
+use crate::i18n::{Lang, Msg};
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,9 @@ pub struct Diagnostic {
     pub location: Option<Location>,
     /// A hint such as "did you mean `nat`?".
     pub help: Option<String>,
+    /// The rule and the hint as catalogue messages, for the reader's
+    /// language; `message` and `help` are their English text.
+    pub localized: Option<(Msg, Option<Msg>)>,
 }
 
 impl Diagnostic {
@@ -29,6 +33,26 @@ impl Diagnostic {
             message: message.into(),
             location,
             help: None,
+            localized: None,
+        }
+    }
+
+    /// A rule of the catalogue, shown in the reader's language.
+    pub fn localized(key: impl Into<String>, message: Msg, help: Option<Msg>, location: Option<Location>) -> Self {
+        Diagnostic {
+            key: key.into(),
+            message: message.english(),
+            location,
+            help: help.as_ref().map(Msg::english),
+            localized: Some((message, help)),
+        }
+    }
+
+    /// The rule and the hint in `lang`.
+    fn in_lang(&self, lang: Lang) -> (String, Option<String>) {
+        match &self.localized {
+            Some((message, help)) => (message.text(lang), help.as_ref().map(|h| h.text(lang))),
+            None => (self.message.clone(), self.help.clone()),
         }
     }
 
@@ -58,16 +82,16 @@ impl ConfigError {
         self.diagnostics.iter().map(|d| headline(&self.sources, d)).collect()
     }
 
-    /// Renders all diagnostics with source snippets.
-    pub fn render(&self, color: bool) -> String {
-        let mut out = render(&self.sources, &self.diagnostics, Severity::Error, color);
+    /// Renders all diagnostics with source snippets, in `lang`.
+    pub fn render(&self, color: bool, lang: Lang) -> String {
+        let mut out = render_in(&self.sources, &self.diagnostics, Severity::Error, color, lang);
         let n = self.diagnostics.len();
-        let _ = writeln!(
-            out,
-            "{} error{} in the stack configuration; nothing was sent to AWS.",
-            n,
-            if n == 1 { "" } else { "s" }
-        );
+        let key = if n == 1 {
+            "error.config_one"
+        } else {
+            "error.config_many"
+        };
+        let _ = writeln!(out, "{}", Msg::new(key).arg("count", n).text(lang));
         out
     }
 }
@@ -80,6 +104,11 @@ pub enum Severity {
 
 /// `file:line:col: key: rule`, or `key: rule` when there is no location.
 pub fn headline(sources: &Sources, d: &Diagnostic) -> String {
+    headline_in(sources, d, Lang::En)
+}
+
+fn headline_in(sources: &Sources, d: &Diagnostic, lang: Lang) -> String {
+    let message = d.in_lang(lang).0;
     match &d.location {
         Some(loc) => {
             let (line, col) = sources.line_col(loc.file, loc.span.start);
@@ -89,15 +118,19 @@ pub fn headline(sources: &Sources, d: &Diagnostic) -> String {
                 line,
                 col,
                 d.key,
-                d.message
+                message
             )
         }
-        None => format!("{}: {}", d.key, d.message),
+        None => format!("{}: {message}", d.key),
     }
 }
 
 /// Renders diagnostics like a compiler, each with the line it points at.
 pub fn render(sources: &Sources, diagnostics: &[Diagnostic], severity: Severity, color: bool) -> String {
+    render_in(sources, diagnostics, severity, color, Lang::En)
+}
+
+fn render_in(sources: &Sources, diagnostics: &[Diagnostic], severity: Severity, color: bool, lang: Lang) -> String {
     let mut files = SimpleFiles::new();
     let ids: Vec<usize> = sources
         .iter()
@@ -114,7 +147,7 @@ pub fn render(sources: &Sources, diagnostics: &[Diagnostic], severity: Severity,
         let label = if color { "\x1b[1;36mnote:\x1b[0m" } else { "note:" };
         return diagnostics
             .iter()
-            .map(|d| format!("{label} {}\n", headline(sources, d)))
+            .map(|d| format!("{label} {}\n", headline_in(sources, d, lang)))
             .collect();
     }
     for d in diagnostics {
@@ -124,14 +157,15 @@ pub fn render(sources: &Sources, diagnostics: &[Diagnostic], severity: Severity,
             Severity::Error => CsDiagnostic::error(),
             Severity::Note => CsDiagnostic::note(),
         };
-        let mut diagnostic = base.with_message(headline(sources, d));
+        let (message, help) = d.in_lang(lang);
+        let mut diagnostic = base.with_message(headline_in(sources, d, lang));
         if let Some(loc) = &d.location {
             diagnostic = diagnostic.with_labels(vec![
-                Label::primary(ids[loc.file], loc.span.clone()).with_message(d.message.clone())
+                Label::primary(ids[loc.file], loc.span.clone()).with_message(message)
             ]);
         }
-        if let Some(help) = &d.help {
-            diagnostic = diagnostic.with_notes(vec![format!("help: {help}")]);
+        if let Some(help) = help {
+            diagnostic = diagnostic.with_notes(vec![format!("{} {help}", crate::i18n::tr(lang, "error.help"))]);
         }
         if term::emit(&mut buffer, &config, &files, &diagnostic).is_err() {
             // A span past the end of the file cannot be drawn; the headline

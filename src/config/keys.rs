@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use toml_edit::{ImDocument, Item, TableLike};
 
+use crate::i18n::Msg;
+
 use super::diagnostic::{did_you_mean, Diagnostic};
 use super::raw::RawFile;
 use super::source::{with_current_file, FileId, Location};
@@ -167,14 +169,22 @@ fn describe(text: &str, file: FileId, ignored: &[KeyPath]) -> Vec<Diagnostic> {
             };
             let expected = expected_keys(table).unwrap_or_default();
             let message = if expected.is_empty() {
-                format!("unknown key `{key}` in {table_name}")
+                Msg::new("error.unknown_key").arg("key", &key).arg("table", &table_name)
             } else {
                 let list = expected.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-                format!("unknown key `{key}` in {table_name}; expected one of {list}")
+                Msg::new("error.unknown_key_expected")
+                    .arg("key", &key)
+                    .arg("table", &table_name)
+                    .arg("expected", list)
             };
-            let mut d = Diagnostic::new(dotted(path), message, span.map(|span| Location { file, span }));
-            d.help = did_you_mean(&key, expected.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
-            Some(d)
+            let help = did_you_mean(&key, expected.iter().map(String::as_str))
+                .map(|c| Msg::new("error.did_you_mean_key").arg("candidate", c));
+            Some(Diagnostic::localized(
+                dotted(path),
+                message,
+                help,
+                span.map(|span| Location { file, span }),
+            ))
         })
         .collect()
 }

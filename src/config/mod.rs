@@ -54,7 +54,7 @@ impl Loaded {
 /// Reads, merges and validates a stack file and its overlay.
 pub fn load(stack_path: &Path, overlay: &Overlay, region_fallback: Option<String>) -> Result<Loaded, ConfigError> {
     let mut sources = Sources::default();
-    let stack_file = read(&mut sources, stack_path, "stack file")?;
+    let stack_file = read(&mut sources, stack_path, "error.unreadable_stack")?;
     let mut raw = parse(&sources, stack_file)?;
     let mut tables = TableIndex::default();
     tables.add(stack_file, &sources.get(stack_file).text);
@@ -76,7 +76,7 @@ pub fn load(stack_path: &Path, overlay: &Overlay, region_fallback: Option<String
     };
     let mut notes = Vec::new();
     if let Some(path) = overlay_path {
-        let id = read(&mut sources, &path, "environment overlay")?;
+        let id = read(&mut sources, &path, "error.unreadable_overlay")?;
         let mut overlay_raw = parse(&sources, id)?;
         tables.add(id, &sources.get(id).text);
         notes = overlay::prune(&raw, &mut overlay_raw, |path| tables.find_in(id, path));
@@ -132,22 +132,17 @@ pub fn env_path(stack_path: &Path, name: &str) -> Result<PathBuf, Diagnostic> {
         })
         .unwrap_or_default();
     available.sort();
-    let mut d = Diagnostic::new(
-        "--env",
-        format!(
-            "no environment \"{name}\": {} does not exist (environments are looked up in <stack dir>/../environments/)",
-            normalize(&path).display()
-        ),
-        None,
-    );
-    if !available.is_empty() {
-        let hint = match diagnostic::did_you_mean(name, available.iter().map(|s| s.as_str())) {
-            Some(s) => format!("did you mean \"{s}\"? available: {}", available.join(", ")),
-            None => format!("available: {}", available.join(", ")),
-        };
-        d = d.with_help(hint);
-    }
-    Err(d)
+    let message = crate::i18n::Msg::new("error.no_environment")
+        .arg("name", name)
+        .arg("path", normalize(&path).display());
+    let help = (!available.is_empty()).then(|| {
+        match diagnostic::did_you_mean(name, available.iter().map(|s| s.as_str())) {
+            Some(s) => crate::i18n::Msg::new("error.environments_did_you_mean").arg("candidate", s),
+            None => crate::i18n::Msg::new("error.environments"),
+        }
+        .arg("available", available.join(", "))
+    });
+    Err(Diagnostic::localized("--env", message, help, None))
 }
 
 /// `a/b/../c` → `a/c` for display, without touching the file system.
@@ -164,14 +159,16 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn read(sources: &mut Sources, path: &Path, what: &str) -> Result<FileId, ConfigError> {
+/// `what`: the catalogue's message for this file being unreadable.
+fn read(sources: &mut Sources, path: &Path, what: &'static str) -> Result<FileId, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(sources.add(&normalize(path), text)),
         Err(e) => Err(ConfigError::single(
             sources.clone(),
-            Diagnostic::new(
+            Diagnostic::localized(
                 path.display().to_string(),
-                format!("cannot read this {what}: {e}"),
+                crate::i18n::Msg::new(what).arg("error", e),
+                None,
                 None,
             ),
         )),

@@ -78,7 +78,9 @@ fn unknown_key_names_line_and_suggests() {
     );
     let d = Dir::new();
     let p = d.write("stacks/s.toml", &format!("{BASE}[network]\nnatt = \"single\"\n"));
-    let rendered = load(&p, &Overlay::None, None).unwrap_err().render(false);
+    let rendered = load(&p, &Overlay::None, None)
+        .unwrap_err()
+        .render(false, crate::i18n::Lang::En);
     assert!(rendered.contains("did you mean `nat`?"), "{rendered}");
 }
 
@@ -413,7 +415,11 @@ fn overlay_deep_merges_and_errors_point_into_it() {
     );
 
     let e = load(&stack, &Overlay::Env("prdo".into()), None).unwrap_err();
-    assert!(e.render(false).contains("did you mean \"prod\""), "{}", e.render(false));
+    assert!(
+        e.render(false, crate::i18n::Lang::En).contains("did you mean \"prod\""),
+        "{}",
+        e.render(false, crate::i18n::Lang::En)
+    );
 }
 
 /// Every key an environment may set reaches the stack: the ones added

@@ -14,6 +14,7 @@
 //! file.
 
 pub mod prices;
+pub mod savings;
 
 #[cfg(test)]
 mod tests;

@@ -261,14 +261,19 @@ pub async fn acquire(aws: &Aws, stack: &str, region: &str, command: &str, wait: 
                     Some(w) if started.elapsed() < w => {
                         tokio::time::sleep(Duration::from_secs(2).min(ttl / 4).max(Duration::from_millis(200))).await;
                     }
-                    _ => bail!(
-                        "stack {stack} in {region} is locked by {}; {}",
-                        h.describe(),
-                        match wait {
-                            Some(w) => format!("waited {}s", w.as_secs()),
-                            None => "wait for it with --lock-timeout 10m, or if that run was killed, `ekstack unlock` (or let the lock expire)".into(),
-                        }
-                    ),
+                    _ => {
+                        let key = match wait {
+                            Some(_) => "error.locked_waited",
+                            None => "error.locked",
+                        };
+                        return Err(crate::i18n::error(
+                            crate::i18n::Msg::new(key)
+                                .arg("stack", stack)
+                                .arg("region", region)
+                                .arg("holder", h.describe())
+                                .arg("seconds", wait.map(|w| w.as_secs()).unwrap_or_default()),
+                        ));
+                    }
                 }
             }
             Err(e) => return Err(e),

@@ -3,14 +3,25 @@
 
 use super::Style;
 use crate::config::ConfigError;
+use crate::i18n::Localized;
 
 pub fn error(error: &anyhow::Error, style: Style) -> String {
     if let Some(config_error) = error.downcast_ref::<ConfigError>() {
-        return config_error.render(style.color);
+        return config_error.render(style.color, style.lang);
     }
-    let mut out = format!("{} {error}\n", style.paint("error:", |s| s.red().bold()));
+    // A message of the catalogue is shown in the reader's language.
+    let text = |e: &(dyn std::error::Error + 'static)| match e.downcast_ref::<Localized>() {
+        Some(Localized(msg)) => style.text(msg),
+        None => e.to_string(),
+    };
+    let label = style.tr("error.label");
+    let top = match error.downcast_ref::<Localized>() {
+        Some(Localized(msg)) => style.text(msg),
+        None => error.to_string(),
+    };
+    let mut out = format!("{} {top}\n", style.paint(&label, |s| s.red().bold()));
     for cause in error.chain().skip(1) {
-        out.push_str(&format!("  caused by: {cause}\n"));
+        out.push_str(&format!("  {} {}\n", style.tr("error.caused_by"), text(cause)));
     }
     out
 }

@@ -162,6 +162,15 @@ impl ResourceKind for DbInstance {
         }]
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> Msg {
+        let engine = if d.spec.db.engine.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "MySQL"
+        };
+        Msg::new("purpose.db_instance").arg("engine", engine)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs = vec![spec.subnet_group.address.clone(), spec.security_group.address.clone()];
         refs.extend(spec.parameters.custom.iter().map(|r| r.address.clone()));

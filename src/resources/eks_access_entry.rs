@@ -148,6 +148,10 @@ impl ResourceKind for EksAccessEntry {
         entries.into_iter().chain(ci_deploy(stack)).collect()
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        crate::i18n::Msg::new("purpose.eks_access_entry").arg("principal", &d.spec.principal)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         vec![spec.cluster.address.clone()]
     }

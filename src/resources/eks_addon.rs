@@ -191,6 +191,21 @@ impl ResourceKind for EksAddon {
             .collect()
     }
 
+    /// The add-ons EKS installs by default and the ones a stack file
+    /// commonly adds are each explained; any other by its name.
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match d.spec.addon.as_str() {
+            "vpc-cni" => Msg::new("purpose.eks_addon.vpc-cni"),
+            "coredns" => Msg::new("purpose.eks_addon.coredns"),
+            "kube-proxy" => Msg::new("purpose.eks_addon.kube-proxy"),
+            "eks-pod-identity-agent" => Msg::new("purpose.eks_addon.eks-pod-identity-agent"),
+            "metrics-server" => Msg::new("purpose.eks_addon.metrics-server"),
+            "aws-ebs-csi-driver" => Msg::new("purpose.eks_addon.aws-ebs-csi-driver"),
+            other => Msg::new("purpose.eks_addon.other").arg("name", other),
+        }
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs = vec![spec.cluster.address.clone()];
         refs.extend(spec.role.iter().map(|r| r.address.clone()));

@@ -113,6 +113,10 @@ impl ResourceKind for EksFargateProfile {
             .collect()
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        crate::i18n::Msg::new("purpose.eks_fargate_profile").arg("namespaces", d.spec.namespaces.join(", "))
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs = vec![spec.cluster.address.clone(), spec.role.address.clone()];
         refs.extend(spec.subnets.iter().map(|s| s.address.clone()));

@@ -138,6 +138,16 @@ impl ResourceKind for EksNodegroup {
             .collect()
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        let g = &d.spec.group;
+        crate::i18n::Msg::new("purpose.eks_nodegroup")
+            .arg("name", &d.spec.key)
+            .arg("types", g.instance_types.join(", "))
+            .arg("min", g.min)
+            .arg("desired", g.desired)
+            .arg("max", g.max)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs = vec![spec.cluster.address.clone(), spec.role.address.clone()];
         refs.extend(spec.subnets.iter().map(|s| s.address.clone()));

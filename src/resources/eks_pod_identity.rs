@@ -89,6 +89,12 @@ impl ResourceKind for EksPodIdentity {
             .collect()
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        crate::i18n::Msg::new("purpose.eks_pod_identity")
+            .arg("namespace", &d.spec.namespace)
+            .arg("service_account", &d.spec.service_account)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         vec![spec.cluster.address.clone(), spec.role.address.clone()]
     }

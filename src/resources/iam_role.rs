@@ -290,6 +290,26 @@ impl ResourceKind for IamRole {
         with_ci_roles(stack, roles)
     }
 
+    /// Each role is told apart by its address: what it lets do, and who.
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        let role = d.address.strip_prefix("iam-role.").unwrap_or(d.address);
+        match role.split_once('.') {
+            Some(("pod", name)) => Msg::new("purpose.iam_role.pod").arg("name", name),
+            Some(("addon", name)) => Msg::new("purpose.iam_role.addon").arg("name", name),
+            _ => match role {
+                "cluster" => Msg::new("purpose.iam_role.cluster"),
+                "node" => Msg::new("purpose.iam_role.node"),
+                "fargate" => Msg::new("purpose.iam_role.fargate"),
+                "rds-proxy" => Msg::new("purpose.iam_role.rds_proxy"),
+                "ci-plan" => Msg::new("purpose.iam_role.ci_plan"),
+                "ci-deploy" => Msg::new("purpose.iam_role.ci_deploy"),
+                "ci-apply" => Msg::new("purpose.iam_role.ci_apply"),
+                _ => Msg::new("purpose.iam_role.other").arg("name", d.name),
+            },
+        }
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs: Vec<Address> = spec.federated.iter().map(|f| f.provider.clone()).collect();
         refs.extend(spec.inline.iter().flat_map(|i| i.database.clone()));

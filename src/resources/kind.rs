@@ -133,6 +133,13 @@ pub trait ResourceKind: Sized + Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What the resource is and why the stack needs it, in one line
+    /// (`ekstack explain`): `purpose.<kind>` unless the kind tells its
+    /// resources apart.
+    fn purpose(d: &Desired<'_, Self>) -> Msg {
+        Msg::keyed(format!("purpose.{}", Self::KIND)).arg("name", d.name)
+    }
+
     /// What the resource bills once applied.
     fn billables(_d: &Desired<'_, Self>) -> Vec<Billable> {
         Vec::new()

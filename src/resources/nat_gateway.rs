@@ -151,6 +151,10 @@ impl ResourceKind for NatGateway {
             .collect()
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        crate::i18n::Msg::new("purpose.nat_gateway").arg("az", &d.spec.az)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         vec![spec.subnet.address.clone(), spec.eip.address.clone()]
     }

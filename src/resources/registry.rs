@@ -118,6 +118,7 @@ pub trait KindOps: Send + Sync {
     fn deletion_reason(&self, live: &Live, graph: &Graph, policy: &Policy) -> Option<String>;
     fn kept(&self, live: &Live, graph: &Graph, all: &LiveState, policy: &Policy) -> Option<String>;
     fn advice(&self, r: &Resource) -> Vec<String>;
+    fn purpose(&self, r: &Resource) -> crate::i18n::Msg;
     fn billables(&self, r: &Resource) -> Vec<Billable>;
     fn quotas(&self, r: &Resource) -> Vec<Quota>;
     fn live_billables(&self, live: &Live, all: &LiveState) -> Vec<Billable>;
@@ -243,6 +244,12 @@ impl<K: ResourceKind> KindOps for Erased<K> {
 
     fn advice(&self, r: &Resource) -> Vec<String> {
         desired::<K>(r).map(|d| K::advice(&d)).unwrap_or_default()
+    }
+
+    fn purpose(&self, r: &Resource) -> crate::i18n::Msg {
+        desired::<K>(r)
+            .map(|d| K::purpose(&d))
+            .unwrap_or_else(|_| crate::i18n::Msg::keyed(format!("purpose.{}", K::KIND)).arg("name", &r.name))
     }
 
     fn billables(&self, r: &Resource) -> Vec<Billable> {

@@ -168,6 +168,14 @@ impl ResourceKind for RouteTable {
         out
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        crate::i18n::Msg::new(match d.spec.default_route {
+            Some(Target::InternetGateway(_)) => "purpose.route_table.public",
+            Some(Target::NatGateway(_)) => "purpose.route_table.private",
+            None => "purpose.route_table.isolated",
+        })
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let mut refs = vec![spec.vpc.address.clone()];
         refs.extend(spec.default_route.iter().map(|t| t.address().clone()));

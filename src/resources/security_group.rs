@@ -172,6 +172,15 @@ impl ResourceKind for SecurityGroup {
         groups
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match d.address {
+            "security-group.database" => Msg::new("purpose.security_group.database"),
+            "security-group.proxy" => Msg::new("purpose.security_group.proxy"),
+            _ => Msg::new("purpose.security_group.other").arg("name", d.name),
+        }
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         vec![spec.vpc.address.clone()]
     }

@@ -148,6 +148,17 @@ impl ResourceKind for SecurityGroupRule {
             .collect()
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        let msg = match d.address {
+            "sg-rule.database-from-cluster" => Msg::new("purpose.security_group_rule.database_from_cluster"),
+            "sg-rule.database-from-proxy" => Msg::new("purpose.security_group_rule.database_from_proxy"),
+            "sg-rule.proxy-from-cluster" => Msg::new("purpose.security_group_rule.proxy_from_cluster"),
+            _ => Msg::new("purpose.security_group_rule.other"),
+        };
+        msg.arg("port", d.spec.port)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         let from = match &spec.from {
             From::Cluster(c) => c.address.clone(),

@@ -212,6 +212,16 @@ impl ResourceKind for Subnet {
         out
     }
 
+    fn purpose(d: &Desired<'_, Self>) -> crate::i18n::Msg {
+        let key = match (d.spec.tier, d.spec.given.is_some()) {
+            (Tier::Public, false) => "purpose.subnet.public",
+            (Tier::Private, false) => "purpose.subnet.private",
+            (Tier::Public, true) => "purpose.subnet.given_public",
+            (Tier::Private, true) => "purpose.subnet.given_private",
+        };
+        crate::i18n::Msg::new(key).arg("az", &d.spec.az)
+    }
+
     fn references(spec: &Spec) -> Vec<Address> {
         vec![spec.vpc.address.clone()]
     }

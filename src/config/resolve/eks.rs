@@ -14,9 +14,11 @@ use crate::config::model::{Arch, Capacity, ClusterMode, Eks, EndpointAccess, Far
 /// The oldest Kubernetes minor version EKS Auto Mode runs.
 const AUTO_MODE_MIN_MINOR: u32 = 29;
 
+use crate::config::diagnostic::Diagnostic;
 use crate::config::raw::{RawEks, RawFargate, RawNodegroup};
 use crate::config::regions;
 use crate::config::source::Located;
+use crate::i18n::Msg;
 
 impl Resolver {
     pub(super) fn eks(&mut self, e: &RawEks, has_database: bool) -> Result<Eks, Reported> {
@@ -335,11 +337,13 @@ impl Resolver {
                     .or(n.max.as_ref())
                     .map(|l| l.at())
                     .or(table_at.clone());
-                Err(self.error(
-                    format!("{base}.desired"),
-                    format!("desired ({desired}) must be between min ({min}) and max ({max})"),
-                    at,
-                ))
+                let message = Msg::new("error.desired_between")
+                    .arg("desired", desired)
+                    .arg("min", min)
+                    .arg("max", max);
+                Err(self
+                    .diags
+                    .push(Diagnostic::localized(format!("{base}.desired"), message, None, at)))
             }
             _ => Ok(()),
         };

@@ -35,6 +35,7 @@ use super::diagnostic::{did_you_mean, Diagnostic};
 use super::model::*;
 use super::raw::RawFile;
 use super::source::{Located, Location, TableIndex};
+use crate::i18n::Msg;
 use sink::{Diagnostics, Reported};
 
 pub struct ResolveInput {
@@ -192,13 +193,10 @@ impl Resolver {
     ) -> Result<T, Reported> {
         parse(&value.value).ok_or_else(|| {
             let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
-            let help = did_you_mean(&value.value, names.iter().copied()).map(|s| format!("did you mean \"{s}\"?"));
-            self.error_help(
-                key,
-                format!("must be one of {list}, not \"{}\"", value.value),
-                loc(value),
-                help,
-            )
+            let help = did_you_mean(&value.value, names.iter().copied())
+                .map(|s| Msg::new("error.did_you_mean_value").arg("candidate", s));
+            let message = Msg::new("error.one_of").arg("list", list).arg("value", &value.value);
+            self.diags.push(Diagnostic::localized(key, message, help, loc(value)))
         })
     }
 
@@ -213,11 +211,11 @@ impl Resolver {
 
     fn int_in(&mut self, key: &str, value: &Located<i64>, min: i64, max: i64) -> Result<i32, Reported> {
         if value.value < min || value.value > max {
-            Err(self.error(
-                key,
-                format!("must be between {min} and {max}, not {}", value.value),
-                loc(value),
-            ))
+            let message = Msg::new("error.between")
+                .arg("min", min)
+                .arg("max", max)
+                .arg("value", value.value);
+            Err(self.diags.push(Diagnostic::localized(key, message, None, loc(value))))
         } else {
             Ok(value.value as i32)
         }

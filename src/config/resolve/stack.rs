@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use super::checks::check_stack_name;
 use super::{collect_all, loc, All, Reported, Resolver};
-use crate::config::diagnostic::did_you_mean;
+use crate::config::diagnostic::{did_you_mean, Diagnostic};
 use crate::config::model::Budget;
 use crate::config::raw::RawStack;
 use crate::config::regions;
 use crate::config::source::Located;
+use crate::i18n::Msg;
 
 /// Tag key prefixes a user may not set: AWS reserves `aws:`, ekstack owns its
 /// own and the Kubernetes discovery tags it puts on subnets.
@@ -43,7 +44,12 @@ impl Resolver {
             ));
         };
         let name = match &s.name {
-            None => Err(self.error("stack.name", "is required", self.table("stack"))),
+            None => Err(self.diags.push(Diagnostic::localized(
+                "stack.name",
+                Msg::new("error.required"),
+                None,
+                self.table("stack"),
+            ))),
             Some(n) => match check_stack_name(&n.value) {
                 Err(rule) => Err(self.error("stack.name", rule, loc(n))),
                 Ok(()) => Ok(n.value.clone()),
@@ -56,7 +62,12 @@ impl Resolver {
                     fallback.and_then(|f| regions::availability_zones(&f).map(|zones| Region { name: f, zones }));
                 match known {
                     Some(region) => Ok(region),
-                    None => Err(self.error("stack.region", "is required (or give --region)", self.table("stack"))),
+                    None => Err(self.diags.push(Diagnostic::localized(
+                        "stack.region",
+                        Msg::new("error.region_required"),
+                        None,
+                        self.table("stack"),
+                    ))),
                 }
             }
         };
