@@ -14,7 +14,7 @@ RULES := http://127.0.0.1:$(RULES_PORT)
 DEMO_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN= AWS_PROFILE= \
             AWS_ENDPOINT_URL=$(EMULATOR) EKSTACK_TEST_ENDPOINT=$(EMULATOR)
 
-.PHONY: demo test emulator emulator-stop rules rules-stop kubectl actionlint lint build bench schema
+.PHONY: demo test emulator emulator-stop rules rules-stop kubectl actionlint chromium lint build bench schema diagram
 
 # Every target, so `make demo` and `make test` share one compiled SDK (the
 # test targets' features apply to the whole build).
@@ -42,8 +42,13 @@ kubectl:
 actionlint:
 	./scripts/ensure-actionlint.sh
 
+# The diagram tests render the SVG `ekstack diagram` draws in headless
+# Chromium (chromium-headless-shell, with CJK fonts); they fail without it.
+chromium:
+	./scripts/ensure-chromium.sh
+
 # Tests see a fixed day, so Kubernetes support dates and prices do not move under them.
-test: emulator kubectl actionlint
+test: emulator kubectl actionlint chromium
 	$(DEMO_ENV) EKSTACK_TODAY=2026-12-01 cargo test --all-targets
 
 # Modelled AWS minutes are 100 ms on the rules emulator: polls are scaled to match.
@@ -60,3 +65,19 @@ lint:
 
 schema: build
 	./target/debug/ekstack schema > schema/ekstack.schema.json
+
+# The learning stack's pictures, as the file says (no AWS call): Mermaid and
+# SVG, and each SVG rendered to a PNG by headless Chromium, in target/diagram/.
+DIAGRAM_DIR := target/diagram
+CHROMIUM := $(shell command -v chromium-headless-shell || command -v chromium || echo chromium-headless-shell)
+diagram: build chromium
+	mkdir -p $(DIAGRAM_DIR)
+	for env in mvp prod; do \
+	  ./target/debug/ekstack diagram stacks/learning.toml --env $$env --format mermaid -o $(DIAGRAM_DIR)/learning-$$env.mmd && \
+	  ./target/debug/ekstack diagram stacks/learning.toml --env $$env --format svg -o $(DIAGRAM_DIR)/learning-$$env.svg && \
+	  size=$$(sed -n 's/^<svg [^>]*width="\([0-9]*\)[^"]*" height="\([0-9]*\)[^"]*".*/\1,\2/p' $(DIAGRAM_DIR)/learning-$$env.svg) && \
+	  $(CHROMIUM) --no-sandbox --disable-gpu --headless --hide-scrollbars --window-size=$$size \
+	    --screenshot=$(DIAGRAM_DIR)/learning-$$env.png file://$(CURDIR)/$(DIAGRAM_DIR)/learning-$$env.svg \
+	    || exit 1; \
+	done
+	@ls -1 $(DIAGRAM_DIR)
