@@ -23,7 +23,7 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The rule and the hint as catalogue messages, for the reader's
     /// language; `message` and `help` are their English text.
-    pub localized: Option<(Msg, Option<Msg>)>,
+    pub localized: Option<Box<(Msg, Option<Msg>)>>,
 }
 
 impl Diagnostic {
@@ -44,13 +44,13 @@ impl Diagnostic {
             message: message.english(),
             location,
             help: help.as_ref().map(Msg::english),
-            localized: Some((message, help)),
+            localized: Some(Box::new((message, help))),
         }
     }
 
     /// The rule and the hint in `lang`.
     fn in_lang(&self, lang: Lang) -> (String, Option<String>) {
-        match &self.localized {
+        match self.localized.as_deref() {
             Some((message, help)) => (message.text(lang), help.as_ref().map(|h| h.text(lang))),
             None => (self.message.clone(), self.help.clone()),
         }

@@ -5,6 +5,7 @@
 use super::{duration, Shell, Style};
 use crate::aws::CallStats;
 use crate::exec::RunReport;
+use crate::i18n::Msg;
 use crate::ops::apply::Applied;
 use crate::ops::destroy::{Destroyed, Kept};
 use crate::ops::kubeconfig::{Access, Written};
@@ -14,14 +15,16 @@ use crate::resources::Note;
 pub fn applied(a: &Applied, style: Style) -> String {
     let Some(ran) = &a.ran else { return String::new() };
     let s = &a.plan.summary;
+    let counts = Msg::new("summary.applied")
+        .arg("elapsed", elapsed(&ran.report))
+        .arg("create", s.create)
+        .arg("update", s.update)
+        .arg("replace", s.replace)
+        .arg("delete", s.delete);
     format!(
-        "{} in {}: {} added, {} changed, {} replaced, {} destroyed.\n",
-        style.green("Apply complete"),
-        elapsed(&ran.report),
-        s.create,
-        s.update,
-        s.replace,
-        s.delete
+        "{}{}\n",
+        style.green(&style.tr("summary.apply_complete")),
+        style.text(&counts)
     )
 }
 
@@ -42,31 +45,32 @@ pub fn destroyed(d: &Destroyed, style: Style) -> (String, String) {
         None => {
             let mut err = String::new();
             for w in &d.plan.warnings {
-                err.push_str(&format!("{} {w}\n", style.yellow("Warning:")));
+                err.push_str(&format!("{} {w}\n", style.yellow(&style.tr("plan.warning"))));
             }
             err.push_str(&kept);
+            let nothing = Msg::new("summary.nothing_to_destroy")
+                .arg("stack", &d.plan.stack)
+                .arg("region", &d.plan.region);
+            (format!("{}\n", style.text(&nothing)), err)
+        }
+        Some(ran) => {
+            let deleted = d.plan.actions.iter().filter(|a| a.kept.is_none()).count();
+            let line = if d.kept.is_empty() {
+                Msg::new("summary.destroyed")
+            } else {
+                Msg::new("summary.destroyed_kept").arg("kept", d.kept.len())
+            }
+            .arg("elapsed", elapsed(&ran.report))
+            .arg("deleted", deleted);
             (
+                String::new(),
                 format!(
-                    "Nothing to destroy: no resource of stack \"{}\" exists in {}.\n",
-                    d.plan.stack, d.plan.region
+                    "{kept}{}{}\n",
+                    style.green(&style.tr("summary.destroy_complete")),
+                    style.text(&line)
                 ),
-                err,
             )
         }
-        Some(ran) => (
-            String::new(),
-            format!(
-                "{kept}{} in {}: {} resources deleted{}.\n",
-                style.green("Destroy complete"),
-                elapsed(&ran.report),
-                d.plan.actions.iter().filter(|a| a.kept.is_none()).count(),
-                if d.kept.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} kept on purpose (above)", d.kept.len())
-                }
-            ),
-        ),
     }
 }
 
@@ -78,8 +82,9 @@ fn kept(kept: &[Kept], style: Style) -> String {
     }
     let known: f64 = kept.iter().filter_map(|k| k.monthly_usd).sum();
     let mut out = format!(
-        "{} ~${known:.2}/month in all:\n",
-        style.yellow("Kept on purpose, still billing:")
+        "{} {}\n",
+        style.yellow(&style.tr("summary.kept")),
+        style.text(&Msg::new("summary.kept_total").arg("monthly", format!("{known:.2}")))
     );
     for k in kept {
         let cost = k
@@ -106,15 +111,22 @@ pub fn slept(s: &Slept, commands: &WakeCommands, style: Style) -> String {
     let wake = &commands.wake;
     let (now, asleep) = (s.hourly_now, s.hourly_asleep);
     let mut out = if s.already {
-        format!("Already asleep: ${asleep:.3}/hour.\n")
+        let line = Msg::new("summary.already_asleep").arg("hourly", format!("{asleep:.3}"));
+        format!("{}\n", style.text(&line))
     } else {
         let share = if now > 0.0 { asleep / now * 100.0 } else { 0.0 };
         // Slept deeper from a sleep, the cost before is not the awake one.
-        let of = if s.plan.sleeping { "of before" } else { "of awake" };
-        format!(
-            "{} Hourly cost ${now:.3} → ${asleep:.3} ({share:.1}% {of}). `{wake}` brings it back.\n",
-            style.green("Asleep.")
-        )
+        let key = if s.plan.sleeping {
+            "summary.asleep_of_before"
+        } else {
+            "summary.asleep_of_awake"
+        };
+        let line = Msg::new(key)
+            .arg("now", format!("{now:.3}"))
+            .arg("asleep", format!("{asleep:.3}"))
+            .arg("share", format!("{share:.1}"))
+            .arg("wake", wake);
+        format!("{} {}\n", style.green(&style.tr("summary.asleep")), style.text(&line))
     };
     if let Some(mark) = &s.mark {
         out.push_str(&super::status::sleep_lines(mark, false, style));

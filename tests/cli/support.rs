@@ -184,6 +184,11 @@ pub fn ekstack() -> Command {
         .env_remove("AWS_REGION")
         .env("AWS_ENDPOINT_URL", endpoint())
         .env("NO_COLOR", "1")
+        // English whatever this machine's locale: tests that read Japanese
+        // ask for it.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
         .timeout(std::time::Duration::from_secs(300));
     c
 }
