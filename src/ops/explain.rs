@@ -184,6 +184,9 @@ pub fn explain(request: &ExplainRequest) -> Result<Explanation> {
 struct Files {
     stack: (PathBuf, String),
     overlay: Option<(PathBuf, String)>,
+    /// Overlay keys the files as they are already leave out (`prod.toml`'s
+    /// node group, for a stack on Fargate only).
+    notes: usize,
 }
 
 /// A copy of the stack with one change that validated.
@@ -200,7 +203,11 @@ impl Files {
             Overlay::None => None,
             _ => read.next(),
         };
-        Ok(Files { stack, overlay })
+        Ok(Files {
+            stack,
+            overlay,
+            notes: loaded.notes.len(),
+        })
     }
 
     /// The files with `candidate` made, loaded as `validate` loads them;
@@ -259,7 +266,7 @@ impl Files {
             return Ok(None);
         };
         // An overlay key left out as not fitting the stack changes nothing.
-        if !loaded.notes.is_empty() {
+        if loaded.notes.len() > self.notes {
             return Ok(None);
         }
         Ok(Some(Changed {
@@ -363,6 +370,46 @@ mod tests {
             );
         }
         assert!(explained > 200, "only {explained} resources explained");
+    }
+
+    /// A change the rules refuse is never proposed: `try_change` loads the
+    /// changed copy exactly as `validate` does.
+    #[test]
+    fn a_change_the_rules_refuse_is_dropped() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let stack_file = root.join("stacks/learning.toml");
+        let overlay = Overlay::Env("prod".into());
+        let prices = PriceTable::builtin();
+        let request = ExplainRequest {
+            stack_file: &stack_file,
+            overlay: &overlay,
+            region_fallback: None,
+            prices: &prices,
+        };
+        let loaded = config::load(&stack_file, &overlay, None).unwrap();
+        let files = Files::of(&loaded, &request).unwrap();
+        let candidate = |key: &str, to: toml_edit::Value| Candidate {
+            key: key.into(),
+            from: String::new(),
+            to: to.to_string(),
+            edit: Edit::Set(to),
+            gives_up: Msg::new("savings.gives_up.multi_az"),
+        };
+        // desired below min, and a class that is not an instance class.
+        assert!(files
+            .try_change(&candidate("eks.nodegroups.general.desired", 1.into()), &request)
+            .unwrap()
+            .is_none());
+        assert!(files
+            .try_change(&candidate("database.class", "m6g".into()), &request)
+            .unwrap()
+            .is_none());
+        let fine = files
+            .try_change(&candidate("database.multi_az", false.into()), &request)
+            .unwrap()
+            .unwrap();
+        assert!(!fine.stack.database.unwrap().multi_az);
+        assert_eq!(fine.files, vec![loaded.sources.get(1).path.clone()]);
     }
 
     #[test]
