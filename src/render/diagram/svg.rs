@@ -146,9 +146,16 @@ impl Svg {
         let dash = dash_of(shade);
         self.open_group(node, shade);
         self.rect(r, 8.0, p.fill, p.stroke, &format!(r#" stroke-width="1.6"{dash}"#));
-        let badge = shade.badge();
-        let badge_w = badge.map_or(0.0, |b| text_width(b, 10.5, true) + 12.0);
         let t = title(node);
+        // In a narrow box the badge is the action's symbol alone.
+        let badge = shade.badge().map(|b| {
+            if text_width(&t, 13.5, true) + text_width(b, 10.5, true) + 12.0 > r.w - 24.0 {
+                b.split(' ').next().unwrap_or(b)
+            } else {
+                b
+            }
+        });
+        let badge_w = badge.map_or(0.0, |b| text_width(b, 10.5, true) + 12.0);
         if lines.is_empty() && badge.is_none() {
             // A box that is only a name: centred.
             self.text(
