@@ -80,4 +80,5 @@ diagram: build chromium
 	    --screenshot=$(DIAGRAM_DIR)/learning-$$env.png file://$(CURDIR)/$(DIAGRAM_DIR)/learning-$$env.svg \
 	    || exit 1; \
 	done
+	cp $(DIAGRAM_DIR)/learning-prod.svg docs/learning-prod.svg
 	@ls -1 $(DIAGRAM_DIR)

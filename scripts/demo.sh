@@ -26,8 +26,18 @@ $EK plan $STACK --env mvp
 step "plan --env prod: the promotion, in place (Multi-AZ, a read replica, an RDS proxy)"
 $EK plan $STACK --env prod
 
+step "diagram --env prod --plan: the promotion as a picture (target/demo/promotion.svg), each box coloured by its action"
+mkdir -p target/demo
+$EK diagram $STACK --env prod --plan --format svg -o target/demo/promotion.svg
+
+step "plan --env prod --lang ja: the same plan's annotations in Japanese (the last lines)"
+$EK plan $STACK --env prod --lang ja | grep -E "Multi-AZ|クラス変更|プラン:"
+
 step "apply --env prod"
 $EK apply $STACK --env prod --yes
+
+step "explain --env prod: what each resource is for, and the three changes that save the most"
+$EK explain $STACK --env prod | sed -n '/changes to the file/,$p'
 
 step "status --env prod"
 $EK status $STACK --env prod

@@ -276,3 +276,19 @@ fn a_live_plan_and_a_saved_one_colour_every_resource_of_a_new_stack_as_create() 
     let saved = classes(&check_svg(&out));
     assert_eq!(saved, live, "the saved plan colours as the live one");
 }
+
+/// The picture in the README is what `ekstack diagram` draws today
+/// (`make diagram` rewrites it).
+#[test]
+fn the_readme_picture_is_current() {
+    let mut c = ekstack();
+    c.args(["diagram", "stacks/learning.toml", "--env", "prod", "--format", "svg"])
+        .current_dir(repo());
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let committed = std::fs::read_to_string(repo().join("docs/learning-prod.svg")).unwrap();
+    assert!(
+        out.trim() == committed.trim(),
+        "docs/learning-prod.svg is stale: run `make diagram`"
+    );
+}
