@@ -74,7 +74,7 @@ fn common_errors_are_in_japanese() {
     for phrase in [
         "stack.toml:18:1: network.natt:",
         "[network] に未知のキー `natt` がある",
-        "`nat` のことか?",
+        "もしかして `nat`?",
         "エラーが 1 件ある。AWS には何も送っていない。",
     ] {
         assert!(err.contains(phrase), "no {phrase:?} in\n{err}");
@@ -90,7 +90,7 @@ fn common_errors_are_in_japanese() {
     let (_, _, err) = p.run_env(&["validate"], &ja);
     for phrase in [
         "のいずれかでなければならない",
-        "\"single\" のことか?",
+        "もしかして \"single\"?",
         "desired(5)は min(1)以上 max(2)以下でなければならない",
         "エラーが 2 件ある",
     ] {
@@ -99,18 +99,13 @@ fn common_errors_are_in_japanese() {
 
     let (_, _, err) = p.run_env(&["validate", "--env", "prd"], &ja);
     assert!(
-        err.contains("環境 \"prd\" はない") && err.contains("\"prod\" のことか?"),
+        err.contains("環境 \"prd\" はない") && err.contains("もしかして \"prod\"?"),
         "{err}"
     );
 
     let p = Project::from_sample("learning", "jacred");
     let mut c = p.cmd(&["plan", "--lang", "ja"]);
-    c.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .timeout(std::time::Duration::from_secs(20));
+    without_credentials(&mut c);
     let (code, _, err) = run(c);
     assert_eq!(code, 1, "{err}");
     assert!(err.starts_with("エラー: ") && err.contains("AWS の認証情報"), "{err}");

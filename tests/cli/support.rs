@@ -193,6 +193,17 @@ pub fn ekstack() -> Command {
     c
 }
 
+/// `c` with no AWS credentials anywhere it could find some, and a short
+/// timeout: missing credentials must fail fast.
+pub fn without_credentials(c: &mut Command) {
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .timeout(std::time::Duration::from_secs(20));
+}
+
 pub fn run(mut c: Command) -> (i32, String, String) {
     let out = c.output().unwrap();
     (

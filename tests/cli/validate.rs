@@ -263,12 +263,7 @@ fn committed_schema_matches_the_types() {
 fn missing_credentials_fail_fast_with_a_clear_message() {
     let p = Project::from_sample("learning", "cred");
     let mut c = p.cmd(&["plan"]);
-    c.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .timeout(std::time::Duration::from_secs(20));
+    without_credentials(&mut c);
     let (code, _, err) = run(c);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("credentials"), "{err}");
