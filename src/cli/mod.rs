@@ -63,7 +63,23 @@ pub struct GlobalArgs {
     /// The language of what people read (en, ja); else LC_ALL, LC_MESSAGES
     /// or LANG. `--json` is always English.
     #[arg(long, global = true, value_enum)]
-    pub lang: Option<crate::i18n::Lang>,
+    pub lang: Option<LangArg>,
+}
+
+/// `--lang`: the languages of `crate::i18n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LangArg {
+    En,
+    Ja,
+}
+
+impl From<LangArg> for crate::i18n::Lang {
+    fn from(lang: LangArg) -> Self {
+        match lang {
+            LangArg::En => crate::i18n::Lang::En,
+            LangArg::Ja => crate::i18n::Lang::Ja,
+        }
+    }
 }
 
 /// The stack file and its overlay, shared by every stack command.

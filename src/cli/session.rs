@@ -20,7 +20,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(global: GlobalArgs) -> Session {
-        let lang = crate::i18n::Lang::choose(global.lang, |name| std::env::var(name).ok());
+        let lang = crate::i18n::Lang::choose(global.lang.map(Into::into), |name| std::env::var(name).ok());
         let styles = Styles::detect(global.no_color, lang);
         let shell = Arc::new(Shell::new(styles.stderr));
         // With -v every call is shown as it completes, through the shell so

@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 mod tests;
 
 /// A language ekstack speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
     #[default]
     En,
