@@ -141,11 +141,17 @@ impl Svg {
 
     /// A resource or context box: title, detail lines, an action badge.
     fn node(&mut self, r: Rect, node: &Node, lines: &[String]) {
+        self.node_styled(r, node, lines, 8.0, "");
+    }
+
+    /// [`Self::node`] with its own corner radius and extra attributes for
+    /// the rectangle (the Aurora cluster's box is rounder and translucent).
+    fn node_styled(&mut self, r: Rect, node: &Node, lines: &[String], rx: f64, extra: &str) {
         let shade = Shade::of(node);
         let p = shade.paint();
         let dash = dash_of(shade);
         self.open_group(node, shade);
-        self.rect(r, 8.0, p.fill, p.stroke, &format!(r#" stroke-width="1.6"{dash}"#));
+        self.rect(r, rx, p.fill, p.stroke, &format!(r#" stroke-width="1.6"{extra}{dash}"#));
         let t = title(node);
         // In a narrow box the badge is the action's symbol alone.
         let badge = shade.badge().map(|b| {
@@ -558,33 +564,7 @@ pub fn render(d: &Diagram) -> String {
     }
     if let (Some(db), Some((r, lines))) = (&d.database, &aurora) {
         if let Some(a) = &db.aurora {
-            let shade = Shade::of(a);
-            let p = shade.paint();
-            svg.open_group(a, shade);
-            svg.rect(
-                *r,
-                10.0,
-                p.fill,
-                p.stroke,
-                &format!(r#" stroke-width="1.6" fill-opacity="0.55"{}"#, dash_of(shade)),
-            );
-            let badge = shade.badge();
-            svg.text(r.x + 12.0, r.y + 21.0, 13.5, true, p.text, "start", &title(a));
-            if let Some(b) = badge {
-                svg.text(r.right() - 10.0, r.y + 19.0, 10.5, true, p.stroke, "end", b);
-            }
-            for (i, line) in lines.iter().enumerate() {
-                svg.text(
-                    r.x + 12.0,
-                    r.y + 39.0 + 16.0 * i as f64,
-                    12.0,
-                    false,
-                    p.text,
-                    "start",
-                    &fit(line, r.w - 24.0, 12.0, false),
-                );
-            }
-            svg.raw("</g>");
+            svg.node_styled(*r, a, lines, 10.0, r#" fill-opacity="0.55""#);
         }
     }
     for (z, col) in zones.iter().zip(&db_boxes) {
