@@ -12,9 +12,8 @@ pub struct ApplyArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub lock: super::LockArgs,
-    /// Your own price file, overriding the built-in table entry by entry.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
     /// Apply without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -62,7 +61,7 @@ pub fn run(session: &Session, args: ApplyArgs, verb: &str) -> anyhow::Result<Out
     stack.meta.finish_migration = args.finish_migration;
     stack.meta.delete_images = args.delete_images;
     stack.meta.tag_subnets = args.tag_subnets;
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
         allow_data_loss: args.allow_data_loss,
@@ -100,7 +99,7 @@ fn run_saved(session: &Session, args: ApplyArgs, saved: crate::ops::saved::Saved
     stack.meta.finish_migration = saved.flags.finish_migration;
     stack.meta.delete_images = saved.flags.delete_images;
     stack.meta.tag_subnets = saved.flags.tag_subnets;
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
         allow_data_loss: saved.flags.allow_data_loss,

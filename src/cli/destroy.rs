@@ -25,9 +25,8 @@ pub struct DestroyArgs {
     /// (otherwise such a repository is kept, and listed with its cost).
     #[arg(long)]
     pub delete_images: bool,
-    /// Your own price file, for what the destroy leaves billing.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
     /// How many steps may run at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub parallelism: u16,
@@ -58,7 +57,7 @@ pub fn run(session: &Session, args: DestroyArgs) -> anyhow::Result<Outcome> {
         lock_timeout: args.lock.lock_timeout,
         ..ApplyOptions::default()
     };
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let target = session.target(&stack);
     let ui = session.frontend(args.yes);
     let destroyed = session

@@ -21,9 +21,8 @@ pub struct DiagramArgs {
     /// Mermaid (GitHub and editors draw it) or a self-contained SVG.
     #[arg(long, value_enum, default_value_t = DiagramFormat::Mermaid)]
     pub format: DiagramFormat,
-    /// With `--plan`: your own price file, as for `ekstack plan`.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
     /// Write the diagram to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<std::path::PathBuf>,
@@ -37,7 +36,7 @@ pub enum DiagramFormat {
 
 pub fn run(session: &Session, args: DiagramArgs) -> anyhow::Result<Outcome> {
     let stack = args.stack.load(session)?.stack;
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let target = session.target(&stack);
     let colouring = match (&args.plan_file, args.plan) {
         (Some(path), _) => Colouring::SavedPlan(path.clone()),

@@ -9,16 +9,15 @@ use super::{Outcome, Session, StackArgs};
 pub struct ExplainArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Your own price file, overriding the built-in table entry by entry.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
     /// Print the explanation as JSON (always in English).
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(session: &Session, args: ExplainArgs) -> anyhow::Result<Outcome> {
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let overlay = args.stack.overlay();
     let explanation = crate::ops::explain::explain(&crate::ops::explain::ExplainRequest {
         stack_file: &args.stack.stack,

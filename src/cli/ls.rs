@@ -13,13 +13,12 @@ pub struct LsArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Your own price file, overriding the built-in table entry by entry.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
 }
 
 pub fn run(session: &Session, args: LsArgs) -> anyhow::Result<Outcome> {
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     // Where DescribeRegions and IAM (global) are asked.
     let home = session.global.region.clone().unwrap_or_else(|| "us-east-1".into());
     let target = session.target_in(&home);

@@ -307,10 +307,20 @@ fn run(session: &Session, command: Command) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The price table: the built-in one, or a user's file over it.
-fn prices(path: &Option<PathBuf>) -> anyhow::Result<crate::cost::PriceTable> {
-    match path {
-        Some(p) => crate::cost::PriceTable::load(p),
-        None => Ok(crate::cost::PriceTable::builtin()),
+/// `--prices`, for every command that shows what a stack costs.
+#[derive(Debug, Args)]
+pub struct PriceArgs {
+    /// Your own price file, overriding the built-in table entry by entry.
+    #[arg(long = "prices", env = "EKSTACK_PRICES", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+impl PriceArgs {
+    /// The price table: the built-in one, or the user's file over it.
+    pub fn table(&self) -> anyhow::Result<crate::cost::PriceTable> {
+        match &self.file {
+            Some(p) => crate::cost::PriceTable::load(p),
+            None => Ok(crate::cost::PriceTable::builtin()),
+        }
     }
 }

@@ -8,9 +8,8 @@ use super::{Outcome, Session, StackArgs};
 pub struct PlanArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Your own price file, overriding the built-in table entry by entry.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
     /// Print the plan as JSON (format_version 1) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -48,7 +47,7 @@ pub fn run(session: &Session, args: PlanArgs) -> anyhow::Result<Outcome> {
     stack.meta.finish_migration = args.finish_migration;
     stack.meta.delete_images = args.delete_images;
     stack.meta.tag_subnets = args.tag_subnets;
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let target = session.target(&stack);
     let planned = session
         .runtime()?

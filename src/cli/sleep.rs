@@ -31,9 +31,8 @@ pub struct SleepArgs {
     /// Go ahead without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Your own price file, overriding the built-in table entry by entry.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
     #[arg(long, hide = true, env = "EKSTACK_POLL_SCALE", default_value_t = 1.0)]
     pub poll_scale: f64,
     /// Real time per modelled second, for an emulator that runs AWS's
@@ -54,7 +53,7 @@ pub fn run(session: &Session, args: SleepArgs) -> anyhow::Result<Outcome> {
     };
     // Before any AWS call: a sleep AWS would cut short.
     crate::ops::sleep::check(&stack, &request)?;
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let options = ApplyOptions {
         run: RunOptions {
             poll_scale: args.poll_scale,

@@ -1,8 +1,6 @@
 //! `ekstack status`: every live resource of the stack, its state, drift, and
 //! what it costs per hour and per month.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::{Outcome, Session, StackOrName};
@@ -14,15 +12,14 @@ pub struct StatusArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Your own price file, overriding the built-in table entry by entry.
-    #[arg(long, env = "EKSTACK_PRICES", value_name = "PATH")]
-    pub prices: Option<PathBuf>,
+    #[command(flatten)]
+    pub prices: super::PriceArgs,
 }
 
 pub fn run(session: &Session, args: StatusArgs) -> anyhow::Result<Outcome> {
     let named = args.stack.load(session, "status")?;
     let stack = named.stack;
-    let prices = super::prices(&args.prices)?;
+    let prices = args.prices.table()?;
     let target = session.target(&stack);
     let status = session
         .runtime()?
