@@ -60,8 +60,7 @@ pub fn saved_actions(stack: &Stack, path: &Path) -> Result<Vec<PlannedAction>> {
     }
     let Some(saved) = super::saved::read(path)? else {
         bail!(
-            "--plan-file {} is not a saved plan: make one with `ekstack plan STACK -o {}`",
-            path.display(),
+            "--plan-file {} is not a saved plan: make one with `ekstack plan STACK -o plan.json`",
             path.display()
         );
     };

@@ -290,8 +290,9 @@ fn has(text: &str, key: &str) -> bool {
     true
 }
 
-/// `text` with `key` set to `value`, or removed; comments and layout kept.
-fn edit(text: &str, key: &str, value: Option<&toml_edit::Value>) -> Result<String> {
+/// `text` with `key` set to `value`, or removed (`None`), comments and
+/// layout kept: the edit a suggestion's `key`, `to` and `remove` describe.
+pub fn edit(text: &str, key: &str, value: Option<&toml_edit::Value>) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse()?;
     let parts: Vec<&str> = key.split('.').collect();
     let (last, tables) = parts.split_last().context("an empty key")?;

@@ -5,30 +5,15 @@ use std::path::Path;
 
 use crate::support::*;
 
-/// The files as a suggestion says to change them.
+/// The files as a suggestion says to change them, with the same edit
+/// `explain` priced (the binary then validates and prices the result).
 fn apply_suggestion(s: &serde_json::Value) {
     let key = s["key"].as_str().unwrap();
+    let value: Option<toml_edit::Value> = (s["remove"] != true).then(|| s["to"].as_str().unwrap().parse().unwrap());
     for file in s["files"].as_array().unwrap() {
         let path = Path::new(file.as_str().unwrap());
-        let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(path).unwrap().parse().unwrap();
-        let parts: Vec<&str> = key.split('.').collect();
-        let (last, tables) = parts.split_last().unwrap();
-        let mut table = doc.as_table_mut() as &mut dyn toml_edit::TableLike;
-        for part in tables {
-            if table.get(part).is_none() {
-                let mut t = toml_edit::Table::new();
-                t.set_implicit(true);
-                table.insert(part, toml_edit::Item::Table(t));
-            }
-            table = table.get_mut(part).unwrap().as_table_like_mut().unwrap();
-        }
-        if s["remove"] == true {
-            assert!(table.remove(last).is_some(), "{key} is not in {}", path.display());
-        } else {
-            let value: toml_edit::Value = s["to"].as_str().unwrap().parse().unwrap();
-            table.insert(last, toml_edit::Item::Value(value));
-        }
-        std::fs::write(path, doc.to_string()).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        std::fs::write(path, ekstack::ops::explain::edit(&text, key, value.as_ref()).unwrap()).unwrap();
     }
 }
 
